@@ -1,0 +1,54 @@
+"""gradcli: the value and reverse-mode gradient of a formula, node by node.
+
+The Python API mirrors the command line::
+
+    >>> import gradcli
+    >>> result = gradcli.evaluate("(x+y)*z", x=2, y=3, z=-4)
+    >>> result.value, result.gradient
+    (-20.0, {'x': -4.0, 'y': -4.0, 'z': 5.0})
+
+Stages, in data-flow order: :func:`parse` (text -> AST), :func:`lower`
+(AST -> graph), :func:`run` (graph + point -> :class:`Result`); :func:`compile`
+does the first two once for many points. Errors are :class:`GradError` values.
+Importing gradcli imports neither lark, rich nor NumPy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import EXIT_CODES, GradError, Span
+from .evaluate import NodeResult, Result, compile, evaluate, run
+from .graph import Graph, Node, lower
+
+if TYPE_CHECKING:
+    from .syntax import Program
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EXIT_CODES",
+    "GradError",
+    "Graph",
+    "Node",
+    "NodeResult",
+    "Result",
+    "Span",
+    "__version__",
+    "compile",
+    "evaluate",
+    "lower",
+    "parse",
+    "run",
+]
+
+
+def parse(source: str) -> Program:
+    """Parse ``source`` into an AST (imports lark on first use)."""
+    from .parse import parse as _parse
+
+    return _parse(source)
+
+
+def __getattr__(name: str) -> Any:  # pragma: no cover - only for helpful errors
+    raise AttributeError(f"module 'gradcli' has no attribute {name!r}")

@@ -1,0 +1,366 @@
+"""AST -> computational graph: a DAG of nodes in topological order, output last.
+
+Identical subexpressions (the same operation on the same input nodes) become one
+node, so ``(x+y)*(x+y)`` has one ``x + y`` node used twice, and every name is one
+node however often it appears. Names are resolved here: an assigned name refers to
+its statement's node, a constant to a constant node, anything else is an input.
+Only the nodes the output depends on are kept. No recursion on depth: statements
+are lowered with an explicit stack.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from .errors import GradError, Span
+from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op
+from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, postorder
+
+
+class Node:
+    """One node of the graph. ``kind`` is ``"var"``, ``"const"`` or ``"op"``; an op
+    node has ``op`` and ``inputs`` (node ids); a const node has ``value``. ``names``
+    are the statements that name this node, in order."""
+
+    __slots__ = ("id", "inputs", "kind", "name", "names", "op", "span", "value")
+
+    def __init__(
+        self,
+        id: int,
+        kind: str,
+        op: Op | None,
+        inputs: tuple[int, ...],
+        span: Span,
+        name: str | None = None,
+        value: float = 0.0,
+    ) -> None:
+        self.id = id
+        self.kind = kind
+        self.op = op
+        self.inputs = inputs
+        self.span = span
+        self.name = name  # the variable or constant name; None for numbers and ops
+        self.value = value  # a const node's value
+        self.names: list[str] | None = None
+
+    @property
+    def op_name(self) -> str:
+        """What JSON's ``op`` says: ``var``, ``const``, ``add``, ... or a function's name."""
+        return self.op.name if self.op is not None else self.kind
+
+    def __repr__(self) -> str:
+        return f"<Node {self.id} {self.op_name} {self.inputs}>"
+
+
+class Graph:
+    """A lowered program: ``nodes`` in topological order with ids 0..n-1, the output last.
+
+    ``inputs`` maps every input name (in order of first appearance in the program) to
+    its node id, or None when the output does not depend on it. ``names`` does the
+    same for assigned names.
+    """
+
+    __slots__ = ("_labels", "inputs", "names", "nodes", "output_name", "source")
+
+    def __init__(
+        self,
+        nodes: list[Node],
+        inputs: dict[str, int | None],
+        names: dict[str, int | None],
+        output_name: str | None,
+        source: str,
+    ) -> None:
+        self.nodes = nodes
+        self.inputs = inputs
+        self.names = names
+        self.output_name = output_name
+        self.source = source
+        self._labels: list[str] | None = None
+
+    @property
+    def output(self) -> int:
+        return len(self.nodes) - 1
+
+    def __repr__(self) -> str:
+        return f"<Graph of {len(self.nodes)} nodes, inputs {list(self.inputs)}>"
+
+    def labels(self) -> list[str]:
+        """A label per node: the statement name for a named node, the variable or
+        constant name, or a short rendering of the subexpression (computed once,
+        in one loop)."""
+        if self._labels is None:
+            self._labels = _render_labels(self.nodes)
+        return self._labels
+
+    def consumers(self) -> list[list[int]]:
+        """For every node, the ids of the nodes that use it (once per use)."""
+        users: list[list[int]] = [[] for _ in self.nodes]
+        for node in self.nodes:
+            for i in node.inputs:
+                users[i].append(node.id)
+        return users
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(close) + "?)"
+
+
+def _function_list() -> str:
+    return ", ".join(sorted(FUNCTIONS))
+
+
+class _Lowering:
+    """Builds the interned node list for a whole program."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.nodes: list[Node] = []
+        self.interned: dict[tuple[object, ...], int] = {}
+        self.assigned: dict[str, int] = {}  # name -> node id, once its statement is lowered
+
+    def error(self, kind: str, message: str, span: Span) -> GradError:
+        return GradError(kind, message, span, self.source)
+
+    def intern(self, key: tuple[object, ...], **fields: object) -> int:
+        found = self.interned.get(key)
+        if found is not None:
+            return found
+        node_id = len(self.nodes)
+        self.nodes.append(Node(node_id, **fields))  # type: ignore[arg-type]
+        self.interned[key] = node_id
+        return node_id
+
+    def name(self, expr: Name, pending: set[str]) -> int:
+        ident = expr.id
+        if ident in self.assigned:
+            return self.assigned[ident]
+        if ident in pending:
+            raise self.error(
+                "name", f"{ident} is used before the statement that assigns it", expr.span
+            )
+        if ident in CONSTANTS:
+            return self.intern(
+                ("const", ident), kind="const", op=None, inputs=(), span=expr.span,
+                name=ident, value=CONSTANTS[ident],
+            )
+        if ident in FUNCTIONS:
+            raise self.error(
+                "name", f"{ident} is a function: call it as {ident}(...)", expr.span
+            )
+        return self.intern(
+            ("var", ident), kind="var", op=None, inputs=(), span=expr.span, name=ident
+        )
+
+    def call(self, expr: Call, args: tuple[int, ...]) -> int:
+        variants = FUNCTIONS.get(expr.name)
+        if variants is None:
+            if expr.name in self.assigned or ("var", expr.name) in self.interned:
+                raise self.error(
+                    "name",
+                    f"{expr.name} is not a function; for a product write {expr.name}*(...)",
+                    expr.name_span,
+                )
+            raise self.error(
+                "name",
+                f"unknown function {expr.name}{_suggest(expr.name, FUNCTIONS)};"
+                f" the functions are {_function_list()}",
+                expr.name_span,
+            )
+        op = variants.get(len(args))
+        if op is None:
+            counts = " or ".join(str(n) for n in sorted(variants))
+            plural = "s" if sorted(variants)[-1] != 1 else ""
+            raise self.error(
+                "arity",
+                f"{expr.name} takes {counts} argument{plural}, not {len(args)}",
+                expr.span,
+            )
+        return self.intern((op, args), kind="op", op=op, inputs=args, span=expr.span)
+
+    def expression(self, root: Expr, pending: set[str]) -> int:
+        """Lower one expression, children before parents, with a stack of node ids."""
+        results: list[int] = []
+        for expr in postorder(root):
+            if isinstance(expr, Binary):
+                right = results.pop()
+                left = results.pop()
+                op = OPERATORS[expr.op]
+                node_id = self.intern(
+                    (op, (left, right)), kind="op", op=op, inputs=(left, right), span=expr.span
+                )
+            elif isinstance(expr, Name):
+                node_id = self.name(expr, pending)
+            elif isinstance(expr, Num):
+                node_id = self.intern(
+                    ("const", expr.value), kind="const", op=None, inputs=(), span=expr.span,
+                    value=expr.value,
+                )
+            elif isinstance(expr, Unary):
+                operand = results.pop()
+                op = OPERATORS[expr.op]
+                node_id = self.intern(
+                    (op, (operand,)), kind="op", op=op, inputs=(operand,), span=expr.span
+                )
+            elif isinstance(expr, Call):
+                count = len(expr.args)
+                args = tuple(results[len(results) - count :]) if count else ()
+                del results[len(results) - count :]
+                node_id = self.call(expr, args)
+            else:  # pragma: no cover - the parser makes no other nodes
+                raise TypeError(f"not an expression: {expr!r}")
+            results.append(node_id)
+        (node_id,) = results
+        return node_id
+
+
+def lower(program: Program, output: str | None = None) -> Graph:
+    """Lower a parsed program to its graph. ``output`` names the statement whose
+    value is the output; by default it is the last statement."""
+    source = program.source
+    low = _Lowering(source)
+    statements = program.statements
+
+    # Every assigned name, checked before anything is lowered: a name used before
+    # its statement is then an error, not an input.
+    pending: set[str] = set()
+    first: dict[str, Assign] = {}
+    for stmt in statements:
+        if isinstance(stmt, Assign):
+            if stmt.name in CONSTANTS:
+                raise low.error(
+                    "name", f"{stmt.name} is a constant and cannot be assigned", stmt.name_span
+                )
+            if stmt.name in FUNCTIONS:
+                raise low.error(
+                    "name", f"{stmt.name} is a function and cannot be assigned", stmt.name_span
+                )
+            if stmt.name in first:
+                raise low.error("name", f"{stmt.name} is assigned twice", stmt.name_span)
+            first[stmt.name] = stmt
+            pending.add(stmt.name)
+
+    if output is not None and output not in first:
+        names = ", ".join(first) if first else "none"
+        raise GradError(
+            "usage",
+            f"--output {output}: no statement assigns {output}{_suggest(output, first)};"
+            f" the named statements are {names}",
+        )
+
+    output_id = -1
+    output_name: str | None = None
+    for index, stmt in enumerate(statements):
+        if isinstance(stmt, Assign):
+            # The inputs of this statement come before its name is known.
+            node_id = low.expression(stmt.expr, pending)
+            pending.discard(stmt.name)
+            low.assigned[stmt.name] = node_id
+            node = low.nodes[node_id]
+            if node.names is None:
+                node.names = []
+            node.names.append(stmt.name)
+            if output == stmt.name or (output is None and index == len(statements) - 1):
+                output_id, output_name = node_id, stmt.name
+        else:
+            node_id = low.expression(stmt, pending)
+            if output is None and index == len(statements) - 1:
+                output_id, output_name = node_id, None
+    # Inputs in order of first appearance: var nodes are created in that order.
+    input_order = [n.name for n in low.nodes if n.kind == "var"]
+
+    return _prune(low.nodes, output_id, output_name, input_order, low.assigned, source)
+
+
+def _prune(
+    nodes: list[Node],
+    output_id: int,
+    output_name: str | None,
+    input_order: list[str | None],
+    assigned: dict[str, int],
+    source: str,
+) -> Graph:
+    """Keep the output and what it depends on, renumbered 0..n-1; the output is last
+    because every node is created after its inputs."""
+    needed = [False] * (output_id + 1)
+    needed[output_id] = True
+    for i in range(output_id, -1, -1):
+        if needed[i]:
+            for j in nodes[i].inputs:
+                needed[j] = True
+    new_id = [-1] * (output_id + 1)
+    kept: list[Node] = []
+    for i in range(output_id + 1):
+        if needed[i]:
+            node = nodes[i]
+            new_id[i] = len(kept)
+            node.id = len(kept)
+            node.inputs = tuple(new_id[j] for j in node.inputs)
+            kept.append(node)
+
+    def renumber(old: int) -> int | None:
+        return new_id[old] if old <= output_id and needed[old] else None
+
+    var_ids = {n.name: n_id for n_id, n in enumerate(nodes) if n.kind == "var"}
+    inputs = {name: renumber(var_ids[name]) for name in input_order if name is not None}
+    names = {name: renumber(old) for name, old in assigned.items()}
+    return Graph(kept, inputs, names, output_name, source)
+
+
+# --- labels ---------------------------------------------------------------------
+
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+_ATOM = 5
+_MAX_LABEL = 40
+
+
+def format_number(value: float) -> str:
+    """A float as a reader writes it: ``2`` not ``2.0``, else the shortest repr."""
+    if value == int(value) and abs(value) < 1e16:
+        return str(int(value)) if value != 0 else "0"
+    return repr(value)
+
+
+def _render_labels(nodes: list[Node]) -> list[str]:
+    """One loop over the nodes: each label is built from its inputs' texts, and every
+    text is cut to a few dozen characters, so the work is linear in the graph."""
+    texts: list[str] = []
+    precs: list[int] = []
+    labels: list[str] = []
+    for node in nodes:
+        if node.kind == "var" or (node.kind == "const" and node.name is not None):
+            text, prec = node.name or "", _ATOM
+        elif node.kind == "const":
+            text, prec = format_number(node.value), _ATOM
+        else:
+            op = node.op
+            assert op is not None
+            parts = [texts[i] for i in node.inputs]
+            if op.symbol is None:
+                text, prec = f"{op.name}({', '.join(parts)})", _ATOM
+            elif op.arity == 1:
+                prec = _PRECEDENCE[op.name]
+                inner = parts[0] if precs[node.inputs[0]] >= prec else f"({parts[0]})"
+                text = f"-{inner}"
+            else:
+                prec = _PRECEDENCE[op.name]
+                left, right = node.inputs
+                lt, rt = parts
+                # ^ is right-associative; - and / are not associative on the right.
+                if precs[left] < prec or (op.name == "pow" and precs[left] <= prec):
+                    lt = f"({lt})"
+                if precs[right] < prec or (op.name in ("sub", "div") and precs[right] <= prec):
+                    rt = f"({rt})"
+                sep = "" if op.name == "pow" else " "
+                text = f"{lt}{sep}{op.symbol}{sep}{rt}"
+        if len(text) > _MAX_LABEL:
+            text = text[: _MAX_LABEL - 1] + "…"
+        labels.append(node.names[0] if node.names and node.kind != "var" else text)
+        if node.names and node.kind != "var":
+            text, prec = node.names[0], _ATOM  # consumers refer to a named node by name
+        texts.append(text)
+        precs.append(prec)
+    return labels

@@ -1,0 +1,266 @@
+"""Every operation, its forward function and its local gradients, side by side.
+
+One row per operation. ``grads[k](*args, out)`` is ∂op/∂args[k] at the operands
+``args`` and the forward value ``out``. The evaluator calls a local gradient only
+toward an operand that depends on a variable, so ``x^2`` at ``x = -3`` never asks
+for ∂(x^2)/∂2 = 9·ln(-3). A forward function signals a math error by raising
+``ValueError`` (domain), ``ZeroDivisionError`` or ``OverflowError``; a local gradient
+that does not exist raises :class:`Undefined`. ``gradcli functions``, the README
+and the tests all read this table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Undefined(ArithmeticError):
+    """A local gradient that does not exist at this point (``sqrt'(0)``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One operation. ``name`` is what JSON's ``op`` says; ``symbol`` is set for
+    infix operators (``+ - * / ^``) and the unary minus."""
+
+    name: str
+    arity: int
+    forward: Callable[..., float]
+    grads: tuple[Callable[..., float], ...]
+    rule: str  # the derivative, in words a reader checks by hand
+    domain: str = "all real numbers"
+    symbol: str | None = None
+    params: tuple[str, ...] = ("x",)
+
+    @property
+    def signature(self) -> str:
+        if self.symbol is not None:
+            if self.arity == 1:
+                return f"{self.symbol}x"
+            return f"x {self.symbol} y"
+        return f"{self.name}({', '.join(self.params)})"
+
+
+# --- helpers for the rows below -------------------------------------------------
+
+
+def _undefined(why: str) -> float:
+    raise Undefined(why)
+
+
+def _share(a: float, b: float) -> float:
+    """max/min at a tie give each argument half of the gradient (SPEC §2)."""
+    return 0.5 if a == b else 1.0
+
+
+def _sign(x: float) -> float:
+    return (x > 0) - (x < 0) + 0.0
+
+
+def _cbrt(x: float) -> float:
+    root = abs(x) ** (1.0 / 3.0)
+    rounded = round(root)
+    if rounded**3 == abs(x):  # exact cubes give exact roots: cbrt(27) = 3
+        root = float(rounded)
+    return math.copysign(root, x)
+
+
+_cbrt_forward: Callable[[float], float] = getattr(math, "cbrt", _cbrt)
+
+
+def _sigmoid(x: float) -> float:
+    # Two forms so that exp never overflows: exp(-x) for x >= 0, exp(x) below.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _softplus(x: float) -> float:
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x|, never overflows.
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _log(x: float) -> float:
+    if x == 0:
+        raise ValueError("log of zero")
+    return math.log(x)
+
+
+def _log_base(x: float, b: float) -> float:
+    if b == 1:
+        raise ValueError("log base 1")
+    return _log(x) / _log(b)
+
+
+def _div(x: float, y: float) -> float:
+    return x / y  # ZeroDivisionError for y == 0
+
+
+def _pow(x: float, y: float) -> float:
+    if x == 0 and y < 0:
+        raise ZeroDivisionError("zero to a negative power")
+    return math.pow(x, y)  # ValueError for x < 0 and y not whole; OverflowError
+
+
+def _dpow_dx(x: float, y: float, out: float) -> float:
+    if y == 0:
+        return 0.0  # x^0 is the constant 1
+    if y == 1:
+        return 1.0
+    if x == 0 and y < 1:
+        return _undefined("x^y toward x at x = 0 with y < 1")
+    return y * math.pow(x, y - 1)
+
+
+def _dpow_dy(x: float, y: float, out: float) -> float:
+    if x > 0:
+        return out * math.log(x)
+    if x == 0 and y > 0:
+        return 0.0  # 0^y is 0 for every y > 0 near here
+    return _undefined("x^y toward y needs x > 0")
+
+
+def _dsqrt(x: float, out: float) -> float:
+    if out == 0:
+        return _undefined("sqrt'(0) is infinite")
+    return 0.5 / out
+
+
+def _dcbrt(x: float, out: float) -> float:
+    if out == 0:
+        return _undefined("cbrt'(0) is infinite")
+    return 1.0 / (3.0 * out * out)
+
+
+def _dasin(x: float, out: float) -> float:
+    if abs(x) >= 1:
+        return _undefined("asin'(x) is infinite at x = ±1")
+    return 1.0 / math.sqrt(1.0 - x * x)
+
+
+def _dacos(x: float, out: float) -> float:
+    if abs(x) >= 1:
+        return _undefined("acos'(x) is infinite at x = ±1")
+    return -1.0 / math.sqrt(1.0 - x * x)
+
+
+def _dacosh(x: float, out: float) -> float:
+    if x <= 1:
+        return _undefined("acosh'(1) is infinite")
+    return 1.0 / math.sqrt(x * x - 1.0)
+
+
+def _datan2_dy(y: float, x: float, out: float) -> float:
+    if x == 0 and y == 0:
+        return _undefined("atan2 has no gradient at (0, 0)")
+    return x / (x * x + y * y)
+
+
+def _datan2_dx(y: float, x: float, out: float) -> float:
+    if x == 0 and y == 0:
+        return _undefined("atan2 has no gradient at (0, 0)")
+    return -y / (x * x + y * y)
+
+
+def _dlog_base_db(x: float, b: float, out: float) -> float:
+    return -out / (b * math.log(b))
+
+
+# --- the table ------------------------------------------------------------------
+
+_ROWS: tuple[Op, ...] = (
+    # operators
+    Op("add", 2, lambda x, y: x + y,
+       (lambda x, y, out: 1.0, lambda x, y, out: 1.0),
+       "∂/∂x = 1, ∂/∂y = 1", symbol="+", params=("x", "y")),
+    Op("sub", 2, lambda x, y: x - y,
+       (lambda x, y, out: 1.0, lambda x, y, out: -1.0),
+       "∂/∂x = 1, ∂/∂y = −1", symbol="-", params=("x", "y")),
+    Op("mul", 2, lambda x, y: x * y,
+       (lambda x, y, out: y, lambda x, y, out: x),
+       "∂/∂x = y, ∂/∂y = x", symbol="*", params=("x", "y")),
+    Op("div", 2, _div,
+       (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+       "∂/∂x = 1/y, ∂/∂y = −x/y²", "y ≠ 0", symbol="/", params=("x", "y")),
+    Op("pow", 2, _pow, (_dpow_dx, _dpow_dy),
+       "∂/∂x = y·x^(y−1), ∂/∂y = x^y·ln x",
+       "x > 0, or x = 0 with y ≥ 0, or x < 0 with y whole; ∂/∂y needs x > 0",
+       symbol="^", params=("x", "y")),
+    Op("neg", 1, lambda x: -x, (lambda x, out: -1.0,), "−1", symbol="-"),
+    # exponentials and logarithms
+    Op("exp", 1, math.exp, (lambda x, out: out,), "exp(x)"),
+    Op("log", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0"),
+    Op("ln", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0"),
+    Op("log2", 1, math.log2, (lambda x, out: 1.0 / (x * math.log(2.0)),), "1/(x·ln 2)", "x > 0"),
+    Op("log10", 1, math.log10, (lambda x, out: 1.0 / (x * math.log(10.0)),),
+       "1/(x·ln 10)", "x > 0"),
+    Op("log", 2, _log_base,
+       (lambda x, b, out: 1.0 / (x * math.log(b)), _dlog_base_db),
+       "∂/∂x = 1/(x·ln b), ∂/∂b = −log(x, b)/(b·ln b)", "x > 0, b > 0, b ≠ 1",
+       params=("x", "b")),
+    # roots and pieces
+    Op("sqrt", 1, math.sqrt, (_dsqrt,), "1/(2·sqrt(x)); undefined at 0", "x ≥ 0"),
+    Op("cbrt", 1, _cbrt_forward, (_dcbrt,), "1/(3·cbrt(x)²); undefined at 0"),
+    Op("abs", 1, abs, (lambda x, out: _sign(x),), "sign(x); abs'(0) = 0"),
+    Op("sign", 1, _sign, (lambda x, out: 0.0,), "0"),
+    # trigonometry
+    Op("sin", 1, math.sin, (lambda x, out: math.cos(x),), "cos(x)"),
+    Op("cos", 1, math.cos, (lambda x, out: -math.sin(x),), "−sin(x)"),
+    Op("tan", 1, math.tan, (lambda x, out: 1.0 + out * out,), "1 + tan(x)²"),
+    Op("asin", 1, math.asin, (_dasin,), "1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1"),
+    Op("acos", 1, math.acos, (_dacos,), "−1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1"),
+    Op("atan", 1, math.atan, (lambda x, out: 1.0 / (1.0 + x * x),), "1/(1 + x²)"),
+    Op("atan2", 2, math.atan2, (_datan2_dy, _datan2_dx),
+       "∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²); undefined at (0, 0)", params=("y", "x")),
+    # hyperbolic
+    Op("sinh", 1, math.sinh, (lambda x, out: math.cosh(x),), "cosh(x)"),
+    Op("cosh", 1, math.cosh, (lambda x, out: math.sinh(x),), "sinh(x)"),
+    Op("tanh", 1, math.tanh, (lambda x, out: 1.0 - out * out,), "1 − tanh(x)²"),
+    Op("asinh", 1, math.asinh, (lambda x, out: 1.0 / math.sqrt(x * x + 1.0),),
+       "1/sqrt(x² + 1)"),
+    Op("acosh", 1, math.acosh, (_dacosh,), "1/sqrt(x² − 1); undefined at 1", "x ≥ 1"),
+    Op("atanh", 1, math.atanh, (lambda x, out: 1.0 / (1.0 - x * x),), "1/(1 − x²)",
+       "−1 < x < 1"),
+    # neural-network activations
+    Op("sigmoid", 1, _sigmoid, (lambda x, out: out * (1.0 - out),),
+       "sigmoid(x)·(1 − sigmoid(x))"),
+    Op("relu", 1, lambda x: x if x > 0 else 0.0, (lambda x, out: 1.0 if x > 0 else 0.0,),
+       "1 for x > 0, else 0; relu'(0) = 0"),
+    Op("softplus", 1, _softplus, (lambda x, out: _sigmoid(x),), "sigmoid(x)"),
+    Op("erf", 1, math.erf, (lambda x, out: 2.0 / math.sqrt(math.pi) * math.exp(-x * x),),
+       "2/sqrt(π)·exp(−x²)"),
+    # two arguments
+    Op("hypot", 2, math.hypot,
+       (lambda x, y, out: x / out if out else 0.0, lambda x, y, out: y / out if out else 0.0),
+       "∂/∂x = x/hypot(x, y), ∂/∂y = y/hypot(x, y); 0 at (0, 0), as abs'(0) = 0",
+       params=("x", "y")),
+    Op("max", 2, max,
+       (lambda x, y, out: _share(x, y) if x >= y else 0.0,
+        lambda x, y, out: _share(y, x) if y >= x else 0.0),
+       "1 toward the larger argument, 0 toward the other; half each at a tie",
+       params=("x", "y")),
+    Op("min", 2, min,
+       (lambda x, y, out: _share(x, y) if x <= y else 0.0,
+        lambda x, y, out: _share(y, x) if y <= x else 0.0),
+       "1 toward the smaller argument, 0 toward the other; half each at a tie",
+       params=("x", "y")),
+)
+
+#: Operators by name: add, sub, mul, div, pow, neg.
+OPERATORS: dict[str, Op] = {op.name: op for op in _ROWS if op.symbol is not None}
+
+#: Functions a program may call, by name and arity. ``pow`` is the operator ``^``.
+FUNCTIONS: dict[str, dict[int, Op]] = {}
+for _op in _ROWS:
+    if _op.symbol is None:
+        FUNCTIONS.setdefault(_op.name, {})[_op.arity] = _op
+FUNCTIONS["pow"] = {2: OPERATORS["pow"]}
+
+#: Every row, in the order above (for docs and tests).
+ALL_OPS: tuple[Op, ...] = _ROWS
+
+#: Named constants: usable anywhere, never bound or assigned.
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
