@@ -387,7 +387,7 @@ def run(
     )
 
 
-def compile(source: str, output: str | None = None) -> Graph:  # noqa: A001 - mirrors the builtin on purpose
+def compile(source: str, output: str | None = None) -> Graph:
     """Parse and lower ``source`` once; evaluate it at many points with :func:`run`."""
     from .parse import parse
 

@@ -54,7 +54,7 @@ def _cache_file() -> str | bool:
         return False
     if not os.access(folder, os.W_OK):
         return False
-    return os.path.join(folder, "parser-py%d%d.lark" % sys.version_info[:2])
+    return os.path.join(folder, "parser-py{}{}.lark".format(*sys.version_info[:2]))
 
 
 def _span(tok: Token) -> Span:
