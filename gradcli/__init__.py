@@ -7,7 +7,7 @@ The Python API mirrors the command line::
     >>> result.value, result.gradient
     (-20.0, {'x': -4.0, 'y': -4.0, 'z': 5.0})
 
-Stages, in data-flow order: :func:`parse` (text -> AST), :func:`lower`
+Stages, in data-flow order: :func:`parse_program` (text -> AST), :func:`lower`
 (AST -> graph), :func:`run` (graph + point -> :class:`Result`); :func:`compile`
 does the first two once for many points. Errors are :class:`GradError` values.
 Importing gradcli imports neither lark, rich nor NumPy.
@@ -38,13 +38,15 @@ __all__ = [
     "compile",
     "evaluate",
     "lower",
-    "parse",
+    "parse_program",
     "run",
 ]
 
 
-def parse(source: str) -> Program:
-    """Parse ``source`` into an AST (imports lark on first use)."""
+def parse_program(source: str) -> Program:
+    """Parse ``source`` into an AST (imports lark on first use).
+
+    (Not ``gradcli.parse``: that name is the submodule ``gradcli.parse``.)"""
     from .parse import parse as _parse
 
     return _parse(source)

@@ -62,12 +62,9 @@ def _sign(x: float) -> float:
 def _cbrt(x: float) -> float:
     root = abs(x) ** (1.0 / 3.0)
     rounded = round(root)
-    if rounded**3 == abs(x):  # exact cubes give exact roots: cbrt(27) = 3
+    if rounded**3 == abs(x):  # exact cubes give exact roots: cbrt(27) = 3 (math.cbrt says 3.0000000000000004)
         root = float(rounded)
     return math.copysign(root, x)
-
-
-_cbrt_forward: Callable[[float], float] = getattr(math, "cbrt", _cbrt)
 
 
 def _sigmoid(x: float) -> float:
@@ -203,7 +200,7 @@ _ROWS: tuple[Op, ...] = (
        params=("x", "b")),
     # roots and pieces
     Op("sqrt", 1, math.sqrt, (_dsqrt,), "1/(2·sqrt(x)); undefined at 0", "x ≥ 0"),
-    Op("cbrt", 1, _cbrt_forward, (_dcbrt,), "1/(3·cbrt(x)²); undefined at 0"),
+    Op("cbrt", 1, _cbrt, (_dcbrt,), "1/(3·cbrt(x)²); undefined at 0"),
     Op("abs", 1, abs, (lambda x, out: _sign(x),), "sign(x); abs'(0) = 0"),
     Op("sign", 1, _sign, (lambda x, out: 0.0,), "0"),
     # trigonometry

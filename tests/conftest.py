@@ -1,0 +1,81 @@
+"""Shared fixtures: a Hypothesis profile, and two ways to run the command line.
+
+``run_cli`` calls ``gradcli.cli.main`` in-process (fast; standard output is not a
+terminal, so tables are plain). ``run_exe`` runs the installed ``gradcli`` entry
+point in a subprocess, as a user's shell does.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+CliResult = tuple[int, str, str]
+
+
+def gradcli_executable() -> str:
+    """The installed entry point: beside this Python first, then on PATH."""
+    beside = Path(sys.executable).parent / "gradcli"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("gradcli")
+    if found is None:  # pragma: no cover - the README's install step puts it there
+        pytest.fail("the gradcli entry point is not installed (pip install -e '.[test]')")
+    return found
+
+
+@pytest.fixture
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """Run ``gradcli ARGS`` in-process: returns (exit code, stdout, stderr)."""
+    from gradcli.cli import main
+
+    def run(*args: str, stdin: str | bytes | None = None) -> CliResult:
+        if stdin is not None:
+            data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def run_exe() -> Callable[..., CliResult]:
+    """Run the installed ``gradcli`` in a subprocess: returns (exit code, stdout, stderr)."""
+    exe = gradcli_executable()
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        proc = subprocess.run(
+            [exe, *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, **(env or {})},
+            timeout=120,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    return run

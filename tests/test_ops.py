@@ -1,0 +1,119 @@
+"""The operation table: every local gradient against central differences over the
+op's domain, and the table's reach into the README and `functions`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradcli.ops import ALL_OPS, CONSTANTS, FUNCTIONS, OPERATORS, Op
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _interval(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def _away_from_zero(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.tuples(_interval(lo, hi), st.booleans()).map(lambda p: p[0] if p[1] else -p[0])
+
+
+# Where each op is smooth: the ranges the finite differences sample.
+DOMAINS: dict[tuple[str, int], tuple[st.SearchStrategy[float], ...]] = {
+    ("div", 2): (_interval(-5, 5), _away_from_zero(0.5, 5)),
+    ("pow", 2): (_interval(0.2, 4), _interval(-3, 3)),
+    ("log", 1): (_interval(0.05, 20),),
+    ("ln", 1): (_interval(0.05, 20),),
+    ("log2", 1): (_interval(0.05, 20),),
+    ("log10", 1): (_interval(0.05, 20),),
+    ("log", 2): (_interval(0.05, 20), _interval(1.5, 10)),
+    ("sqrt", 1): (_interval(0.05, 20),),
+    ("cbrt", 1): (_away_from_zero(0.05, 20),),
+    ("abs", 1): (_away_from_zero(0.01, 5),),
+    ("sign", 1): (_away_from_zero(0.01, 5),),
+    ("relu", 1): (_away_from_zero(0.01, 5),),
+    ("tan", 1): (_interval(-1.3, 1.3),),
+    ("asin", 1): (_interval(-0.9, 0.9),),
+    ("acos", 1): (_interval(-0.9, 0.9),),
+    ("atanh", 1): (_interval(-0.9, 0.9),),
+    ("acosh", 1): (_interval(1.1, 10),),
+    ("atan2", 2): (_away_from_zero(0.2, 5), _away_from_zero(0.2, 5)),
+    ("hypot", 2): (_away_from_zero(0.2, 5), _away_from_zero(0.2, 5)),
+    ("max", 2): (_interval(-5, 5), _interval(-5, 5)),
+    ("min", 2): (_interval(-5, 5), _interval(-5, 5)),
+}
+
+
+def _domain(op: Op) -> tuple[st.SearchStrategy[float], ...]:
+    return DOMAINS.get((op.name, op.arity), (_interval(-5, 5),) * op.arity)
+
+
+def _ids(op: Op) -> str:
+    return f"{op.name}/{op.arity}"
+
+
+@pytest.mark.parametrize("op", ALL_OPS, ids=_ids)
+def test_each_local_gradient_matches_a_central_difference(op: Op) -> None:
+    @given(st.tuples(*_domain(op)))
+    def check(args: tuple[float, ...]) -> None:
+        if op.name in ("max", "min") and abs(args[0] - args[1]) < 1e-3:
+            return  # the kink: covered by the tie tests
+        out = op.forward(*args)
+        for k in range(op.arity):
+            h = 1e-6 * max(1.0, abs(args[k]))
+            up = list(args)
+            down = list(args)
+            up[k] += h
+            down[k] -= h
+            numeric = (op.forward(*up) - op.forward(*down)) / (2 * h)
+            analytic = op.grads[k](*args, out)
+            assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-6), (op.name, args, k)
+
+    check()
+
+
+def test_every_op_has_one_gradient_per_argument() -> None:
+    for op in ALL_OPS:
+        assert len(op.grads) == op.arity, op.name
+
+
+def test_operators_and_functions_cover_the_spec() -> None:
+    assert set(OPERATORS) == {"add", "sub", "mul", "div", "pow", "neg"}
+    spec = (
+        "exp log ln log2 log10 sqrt cbrt abs sign sin cos tan asin acos atan sinh cosh tanh "
+        "asinh acosh atanh sigmoid relu softplus erf"
+    ).split()
+    assert all(1 in FUNCTIONS[name] for name in spec)
+    assert all(2 in FUNCTIONS[name] for name in ("pow", "atan2", "hypot", "max", "min", "log"))
+    assert set(CONSTANTS) == {"pi", "e", "tau"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_is_in_the_readme(name: str) -> None:
+    assert f"{name}" in README.split("## The language", 1)[1]
+
+
+def test_sigmoid_and_softplus_do_not_overflow_far_out() -> None:
+    sigmoid = FUNCTIONS["sigmoid"][1]
+    softplus = FUNCTIONS["softplus"][1]
+    assert sigmoid.forward(-1000.0) == 0.0
+    assert sigmoid.forward(1000.0) == 1.0
+    assert softplus.forward(1000.0) == 1000.0
+    assert softplus.forward(-1000.0) == 0.0
+
+
+def test_cube_roots_of_cubes_are_exact() -> None:
+    cbrt = FUNCTIONS["cbrt"][1]
+    assert cbrt.forward(27.0) == 3.0
+    assert cbrt.forward(-8.0) == -2.0
+    assert cbrt.forward(2.0) == pytest.approx(2 ** (1 / 3))
+
+
+def test_zero_to_the_zero_is_one() -> None:
+    assert OPERATORS["pow"].forward(0.0, 0.0) == 1.0
+    assert math.isclose(OPERATORS["pow"].forward(2.0, -1.0), 0.5)
