@@ -1,0 +1,77 @@
+"""Start-up: each command imports only what it needs (SPEC: NumPy only for batch;
+rich only for tables; lark only for parsing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("rich", "numpy", "lark")
+
+
+def _run_probe(code: str, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """Run ``code`` in a fresh interpreter: which of HEAVY it imported, and its stdout."""
+    probe = (
+        "import atexit, sys, json\n"
+        "atexit.register(lambda: sys.stderr.write("
+        f"'\\n' + json.dumps([m for m in {HEAVY!r} if m in sys.modules]) + '\\n'))\n"
+        f"{code}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stderr.strip().splitlines()[-1])), proc.stdout
+
+
+def _modules_after(code: str) -> set[str]:
+    return _run_probe(code)[0]
+
+
+def _cli(*args: str) -> str:
+    return (
+        "from gradcli.cli import main\n"
+        "import io, contextlib\n"
+        "buf = io.StringIO()\n"
+        f"with contextlib.redirect_stdout(buf): code = main({list(args)!r})\n"
+        "assert code == 0, code\n"
+    )
+
+
+def test_importing_gradcli_imports_nothing_heavy() -> None:
+    assert _modules_after("import gradcli") == set()
+
+
+def test_eval_json_imports_neither_rich_nor_numpy() -> None:
+    assert _modules_after(_cli("eval", "(x+y)*z", "-x", "2", "-y", "3", "-z", "-4", "--json")) == {"lark"}
+
+
+def test_trace_json_imports_neither_rich_nor_numpy() -> None:
+    assert _modules_after(_cli("trace", "x*x", "-x", "2", "--json")) == {"lark"}
+
+
+def test_the_table_imports_rich_but_not_numpy() -> None:
+    assert _modules_after(_cli("eval", "x*x", "-x", "2")) == {"lark", "rich"}
+
+
+@pytest.mark.parametrize("args", [("--help",), ("eval", "--help"), ("--version",)])
+def test_help_and_version_import_nothing_heavy(args: tuple[str, ...]) -> None:
+    code = (
+        "from gradcli.cli import main\n"
+        "import io, contextlib\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): main({list(args)!r})\n"
+    )
+    assert _modules_after(code) == set()
+
+
+def test_a_completion_request_imports_nothing_heavy() -> None:
+    env = {"_GRADCLI_COMPLETE": "bash_complete", "COMP_WORDS": "gradcli eval si", "COMP_CWORD": "2"}
+    code = "from gradcli.cli import main\nmain([])\n"
+    modules, out = _run_probe(code, env)
+    assert "plain,sin(" in out.splitlines()
+    assert modules == set()
