@@ -99,7 +99,9 @@ def test_no_local_gradient_is_computed_toward_constants() -> None:
         ("0*sqrt(x)", {"x": 0}, {"x": 0.0}),
     ],
 )
-def test_kinks_follow_the_conventions(source: str, point: dict[str, float], gradient: dict[str, float]) -> None:
+def test_kinks_follow_the_conventions(
+    source: str, point: dict[str, float], gradient: dict[str, float]
+) -> None:
     assert gradcli.evaluate(source, point).gradient == gradient
 
 
