@@ -92,7 +92,7 @@ def eval_table(result: Result, console: Console, precision: int | None = DEFAULT
     table = _table(console, title=_short(result.source))
     value_style = None if not console.is_terminal else "green"
     grad_style = None if not console.is_terminal else "red"
-    table.add_column("name")
+    table.add_column("name", overflow="fold")
     table.add_column("value", justify="right", overflow="fold", style=value_style)
     table.add_column(f"∂{f}/∂name", justify="right", overflow="fold", style=grad_style)
     out_name = result.output if result.output is not None else "f (output)"
