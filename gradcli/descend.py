@@ -1,0 +1,345 @@
+"""``descend``: gradient descent on a program's inputs, the training loop of the tutorials.
+
+    W = W − learning_rate · gradient
+
+from the bound point, on the chosen variables (default: every input), the
+others held fixed. Each step evaluates the compiled graph at the current point
+(one forward and one reverse loop of :mod:`gradcli.evaluate`; nothing is parsed
+or lowered again), stops when the gradient norm over the chosen variables falls
+under ``tol`` (converged) or after ``steps`` updates, and otherwise moves the
+point by one of three rules:
+
+- ``gd``: ``x −= lr · g``;
+- ``momentum`` (heavy ball, as PyTorch's SGD): ``v = μ·v + g``, ``x −= lr · v``
+  with ``μ = 0.9``;
+- ``adam`` (Kingma & Ba 2015): ``m = β1·m + (1−β1)·g``, ``v = β2·v + (1−β2)·g²``,
+  ``x −= lr · m̂ / (√v̂ + ε)`` with bias-corrected ``m̂, v̂``, ``β1 = 0.9``,
+  ``β2 = 0.999``, ``ε = 1e-8``.
+
+``maximize`` climbs instead (the same rules on −f). A math error part-way (the
+path walks into ``log`` of a negative number) stops the descent: the result keeps
+the last good point and carries the error, naming the step.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import GradError
+from .evaluate import backward, compile, forward, resolve_point, wanted_nodes
+from .graph import Graph, _suggest
+
+METHODS = ("gd", "momentum", "adam")
+
+DEFAULT_LR = 0.01
+DEFAULT_STEPS = 1000
+DEFAULT_TOL = 1e-6
+DEFAULT_HISTORY = 11  # first, last, and every tenth of the way between
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_BETA1 = 0.9
+DEFAULT_BETA2 = 0.999
+DEFAULT_ADAM_EPS = 1e-8
+
+#: Called as progress(step, value, grad_norm) after every evaluation.
+Progress = Callable[[int, float, float], None]
+
+
+@dataclass(eq=False)
+class Step:
+    """One row of the path: the point after ``step`` updates (the variables being
+    descended), the value there and the gradient norm over those variables."""
+
+    step: int
+    value: float
+    grad_norm: float
+    point: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "value": self.value, "grad_norm": self.grad_norm, "inputs": self.point}
+
+
+@dataclass(eq=False)
+class DescentResult:
+    """The outcome of :func:`descend`.
+
+    ``inputs`` is the final point (every input, the fixed ones included), ``value``
+    the output there, ``gradient`` its gradient toward the descended variables
+    (``wrt``), ``steps`` the number of updates taken, ``converged`` whether the
+    gradient norm fell under ``tol``. ``history`` is the thinned path: the first
+    row, the last, and rows evenly spaced between. ``error`` is the math error
+    that stopped the descent part-way (the result is then the last good point),
+    and ``error_step`` the step that walked into it."""
+
+    source: str
+    output: str | None
+    method: str
+    lr: float
+    maximize: bool
+    tol: float
+    max_steps: int
+    wrt: list[str]
+    steps: int
+    converged: bool
+    value: float
+    grad_norm: float
+    inputs: dict[str, float]
+    gradient: dict[str, float]
+    history: list[Step]
+    evaluations: int
+    hyper: dict[str, float] = field(default_factory=dict)
+    error: GradError | None = None
+    error_step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        err = None
+        if self.error is not None:
+            err = {**self.error.to_json(), "step": self.error_step}
+        return {
+            "source": self.source,
+            "output": self.output,
+            "method": self.method,
+            "lr": self.lr,
+            **self.hyper,
+            "maximize": self.maximize,
+            "wrt": list(self.wrt),
+            "steps": self.steps,
+            "converged": self.converged,
+            "value": self.value,
+            "grad_norm": self.grad_norm,
+            "inputs": dict(self.inputs),
+            "gradient": dict(self.gradient),
+            "history": [row.to_json() for row in self.history],
+            "error": err,
+        }
+
+
+class _Thinned:
+    """The rows of a path of unknown length, thinned as it grows: rows at multiples of
+    a stride that doubles whenever the buffer holds more than ``capacity`` (memory
+    stays flat for any number of steps; the stride stays small beside the spacing of
+    the rows finally picked, so they come out evenly spaced or nearly)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.capacity = max(64 * limit, 1024)
+        self.stride = 1
+        self.rows: list[Step] = []
+
+    def wants(self, step: int) -> bool:
+        return step % self.stride == 0
+
+    def add(self, row: Step) -> None:
+        self.rows.append(row)
+        if len(self.rows) > self.capacity:
+            self.stride *= 2
+            self.rows = [r for r in self.rows if r.step % self.stride == 0]
+
+    def pick(self, last: Step) -> list[Step]:
+        """At most ``limit`` rows: the first, ``last``, and those nearest to evenly
+        spaced steps between."""
+        rows = [r for r in self.rows if r.step < last.step] + [last]
+        if len(rows) <= self.limit:
+            return rows
+        steps = [r.step for r in rows]
+        chosen: list[int] = []
+        for i in range(self.limit):
+            target = i * last.step / (self.limit - 1)
+            k = bisect.bisect_left(steps, target)
+            if k > 0 and (k == len(steps) or target - steps[k - 1] <= steps[k] - target):
+                k -= 1
+            if not chosen or k > chosen[-1]:
+                chosen.append(k)
+        return [rows[k] for k in chosen]
+
+
+def descend(
+    source: str | Graph,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    output: str | None = None,
+    wrt: Iterable[str] | None = None,
+    lr: float = DEFAULT_LR,
+    steps: int = DEFAULT_STEPS,
+    tol: float = DEFAULT_TOL,
+    method: str = "gd",
+    maximize: bool = False,
+    history: int = DEFAULT_HISTORY,
+    momentum: float = DEFAULT_MOMENTUM,
+    beta1: float = DEFAULT_BETA1,
+    beta2: float = DEFAULT_BETA2,
+    adam_eps: float = DEFAULT_ADAM_EPS,
+    progress: Progress | None = None,
+    **kw_bindings: Any,
+) -> DescentResult:
+    """Gradient descent on ``source`` from the bound point::
+
+        >>> r = descend("(x-3)^2 + (y+1)^2", x=0, y=0, lr=0.1)
+        >>> r.converged, round(r.inputs["x"], 4), round(r.inputs["y"], 4)
+        (True, 3.0, -1.0)
+
+    ``source`` is a program or a compiled :class:`~gradcli.graph.Graph`. Descends on
+    the inputs named by ``wrt`` (default: all), the others held fixed. A math error
+    at the starting point raises :class:`GradError`; one part-way is returned in
+    :attr:`DescentResult.error` with the last good point.
+    """
+    _check_options(lr, steps, tol, method, history, momentum, beta1, beta2, adam_eps)
+    graph = source if isinstance(source, Graph) else compile(source, output)
+    raw = dict(bindings or {})
+    raw.update(kw_bindings)
+    point = resolve_point(graph, raw)
+    names = _descent_names(graph, wrt)
+
+    # Everything per step is prepared once: which nodes need a gradient, and where
+    # each descended variable's gradient lands (None: the output does not use it).
+    wanted = wanted_nodes(graph)
+    ids = [graph.inputs[name] for name in names]
+    x = [point[name] for name in names]
+    sign = -1.0 if maximize else 1.0  # climbing is descending on −f
+    n = len(names)
+    vel = [0.0] * n  # momentum's velocity, Adam's first moment
+    sq = [0.0] * n  # Adam's second moment
+    b1t = b2t = 1.0
+    path = _Thinned(history)
+
+    def gradient_at(values: list[float]) -> list[float]:
+        grads = backward(graph, values, wanted)
+        return [0.0 if i is None else (grads[i] or 0.0) for i in ids]
+
+    values = forward(graph, point)  # a math error at the start is the user's point: exit 1
+    g = gradient_at(values)
+    step = 0
+    error: GradError | None = None
+    error_step: int | None = None
+    while True:
+        norm = math.sqrt(math.fsum(v * v for v in g))
+        value = values[-1]
+        if progress is not None:
+            progress(step, value, norm)
+        if path.wants(step):
+            path.add(Step(step, value, norm, dict(zip(names, x, strict=True))))
+        if norm < tol or step >= steps:
+            break
+        # One update of the chosen rule, on a copy: the current point stays the last good one.
+        if method == "gd":
+            new = [xi - sign * lr * gi for xi, gi in zip(x, g, strict=True)]
+        elif method == "momentum":
+            vel = [momentum * vi + sign * gi for vi, gi in zip(vel, g, strict=True)]
+            new = [xi - lr * vi for xi, vi in zip(x, vel, strict=True)]
+        else:
+            b1t *= beta1
+            b2t *= beta2
+            vel = [beta1 * mi + (1 - beta1) * sign * gi for mi, gi in zip(vel, g, strict=True)]
+            sq = [beta2 * si + (1 - beta2) * gi * gi for si, gi in zip(sq, g, strict=True)]
+            new = [
+                xi - lr * (mi / (1 - b1t)) / (math.sqrt(si / (1 - b2t)) + adam_eps)
+                for xi, mi, si in zip(x, vel, sq, strict=True)
+            ]
+        try:
+            for name, xi in zip(names, new, strict=True):
+                if not math.isfinite(xi):
+                    raise GradError(
+                        "overflow",
+                        f"{name} is no longer a finite number: the descent diverged (try a smaller --lr)",
+                    )
+                point[name] = xi
+            new_values = forward(graph, point)
+            new_g = gradient_at(new_values)
+        except GradError as err:
+            error, error_step = _at_step(err, step + 1, graph.source), step + 1
+            for name, xi in zip(names, x, strict=True):  # back to the last good point
+                point[name] = xi
+            break
+        x, values, g = new, new_values, new_g
+        step += 1
+
+    last = Step(step, value, norm, dict(zip(names, x, strict=True)))
+    hyper: dict[str, float] = {}
+    if method == "momentum":
+        hyper = {"momentum": momentum}
+    elif method == "adam":
+        hyper = {"beta1": beta1, "beta2": beta2, "adam_eps": adam_eps}
+    return DescentResult(
+        source=graph.source,
+        output=graph.output_name,
+        method=method,
+        lr=lr,
+        maximize=maximize,
+        tol=tol,
+        max_steps=steps,
+        wrt=names,
+        steps=step,
+        converged=norm < tol,
+        value=value,
+        grad_norm=norm,
+        inputs=dict(point),
+        gradient=dict(zip(names, g, strict=True)),
+        history=path.pick(last),
+        evaluations=step + 1 + (error is not None),
+        hyper=hyper,
+        error=error,
+        error_step=error_step,
+    )
+
+
+def _at_step(err: GradError, step: int, source: str) -> GradError:
+    """The same error, its message prefixed with the step that walked into it."""
+    return GradError(err.kind, f"step {step}: {err.message}", err.span, err.source or source)
+
+
+def _descent_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    """The variables to descend on: inputs only (a named value is computed, not free)."""
+    if wrt is None:
+        names = list(graph.inputs)
+    else:
+        names = []
+        for name in wrt:
+            if name in graph.names:
+                raise GradError(
+                    "usage",
+                    f"--wrt {name}: {name} is computed by the program; descend moves inputs"
+                    f" ({', '.join(graph.inputs) or 'none'})",
+                )
+            if name not in graph.inputs:
+                raise GradError(
+                    "usage",
+                    f"--wrt {name}: the program has no input {name}{_suggest(name, graph.inputs)};"
+                    f" its inputs are {', '.join(graph.inputs) or 'none'}",
+                )
+            if name in names:
+                raise GradError("usage", f"--wrt {name}: {name} is named twice")
+            names.append(name)
+    if not names:
+        raise GradError("usage", "nothing to descend on: the program has no inputs")
+    return names
+
+
+def _check_options(
+    lr: float, steps: int, tol: float, method: str, history: int,
+    momentum: float, beta1: float, beta2: float, adam_eps: float,
+) -> None:
+    def bad(option: str, value: object, why: str) -> GradError:
+        return GradError("usage", f"--{option} {value}: {why}")
+
+    if method not in METHODS:
+        raise bad("method", method, f"the methods are {', '.join(METHODS)}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise bad("lr", lr, "the learning rate must be a positive number")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise bad("steps", steps, "the number of steps must be a whole number ≥ 0")
+    if not (math.isfinite(tol) and tol >= 0):
+        raise bad("tol", tol, "the tolerance must be a number ≥ 0")
+    if isinstance(history, bool) or not isinstance(history, int) or history < 2:
+        raise bad("history", history, "keep at least 2 rows (the first and the last)")
+    if not (0 <= momentum < 1):
+        raise bad("momentum", momentum, "momentum must be in [0, 1)")
+    if not (0 <= beta1 < 1):
+        raise bad("beta1", beta1, "beta1 must be in [0, 1)")
+    if not (0 <= beta2 < 1):
+        raise bad("beta2", beta2, "beta2 must be in [0, 1)")
+    if not (math.isfinite(adam_eps) and adam_eps > 0):
+        raise bad("adam-eps", adam_eps, "Adam's epsilon must be a positive number")
