@@ -7,6 +7,8 @@ Every failure a user can cause is a :class:`GradError`. The CLI turns one into a
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import NamedTuple
 
 
@@ -84,6 +86,44 @@ def line_and_column(source: str, offset: int) -> tuple[int, int]:
     return source.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
+#: A run of this many non-blank characters in a message is shortened (a 10^6-letter name).
+_LONG_WORD = 80
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to about ``limit`` characters with an ellipsis in the middle, so a
+    huge name or value stays recognisable (its start and its end) in a message."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head - 1
+    return f"{text[:head]}…{text[len(text) - tail:]}"
+
+
+def _cell_width(char: str) -> int:
+    """Terminal cells a character takes: 2 for wide (CJK) characters, 0 for
+    combining marks and invisible format characters, else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return 2
+    return 1
+
+
+def _visible(char: str) -> str:
+    """A character as the caret line shows it: tabs and control characters would
+    move the cursor (or worse, drive the terminal), so they become one cell."""
+    if char == "\t":
+        return " "
+    if unicodedata.category(char) == "Cc":
+        return "\ufffd"
+    return char
+
+
+def _width(text: str) -> int:
+    return sum(_cell_width(c) for c in text)
+
+
 def format_error(err: GradError) -> str:
     """The text the CLI writes to standard error: an ``error:`` line and, when the
     error has a place, the source line and a caret under it (httpie style)::
@@ -91,8 +131,13 @@ def format_error(err: GradError) -> str:
         error: log(-1) is outside the domain of log (x > 0)
           y = log(x - 3)
               ^^^^^^^^^^
+
+    The caret is placed by terminal cells, not characters: a CJK character takes
+    two cells and a combining mark none. A line after the first is prefixed with
+    its number, and a very long line is shown as a window around the caret.
     """
-    lines = [f"error: {err.message}"]
+    message = re.sub(rf"\S{{{_LONG_WORD + 1},}}", lambda m: shorten(m.group(0), _LONG_WORD), err.message)
+    lines = [f"error: {message}"]
     if err.span is None or err.source is None:
         return "\n".join(lines)
     source = err.source
@@ -102,21 +147,23 @@ def format_error(err: GradError) -> str:
     line_end = source.find("\n", line_start)
     if line_end < 0:
         line_end = len(source)
-    text = source[line_start:line_end]
     end = max(start + 1, min(err.span.end, line_end))
-    # Tabs would misplace the caret; show them as single spaces.
-    text = text.replace("\t", " ")
-    prefix = f"  line {line_no}: " if source.count("\n", 0, len(source)) and line_no > 1 else "  "
-    if len(text) > 200:  # keep a long line readable: a window around the caret
-        lo = max(0, column - 1 - 80)
-        hi = min(len(text), column - 1 + 120)
-        shown = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-        caret_col = column - 1 - lo + (1 if lo else 0)
-        caret_len = min(end - start, hi - (column - 1))
-        text = shown
-    else:
-        caret_col = column - 1
-        caret_len = end - start
-    lines.append(prefix + text)
-    lines.append(" " * (len(prefix) + caret_col) + "^" * max(1, caret_len))
+    # Characters of the line before, under and after the caret (by index in the line).
+    lo, hi = 0, line_end - line_start
+    before_len = start - line_start
+    if hi > 200:  # keep a long line readable: a window around the caret
+        lo = max(0, before_len - 80)
+        hi = min(hi, before_len + 120)
+    text = source[line_start + lo : line_start + hi]
+    shown = "".join(_visible(c) for c in text)
+    lead = "…" if lo else ""
+    trail = "…" if line_start + hi < line_end else ""
+    prefix = f"  line {line_no}: " if line_no > 1 else "  "
+    caret_at = _width(lead + "".join(_visible(c) for c in source[line_start + lo : start]))
+    marked = "".join(_visible(c) for c in source[start : min(end, line_start + hi)])
+    caret_len = _width(marked)
+    if caret_len == 0 and caret_at > 0 and start < line_end:
+        caret_at -= 1  # a lone combining mark: point at the letter it sits on
+    lines.append(prefix + lead + shown + trail)
+    lines.append(" " * (len(prefix) + caret_at) + "^" * max(1, caret_len))
     return "\n".join(lines)

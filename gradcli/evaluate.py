@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GradError, Span
+from .errors import GradError, Span, shorten
 from .graph import Graph, Node, _suggest, format_number, lower
 from .ops import CONSTANTS, Undefined
 
@@ -93,8 +93,15 @@ class Result:
 # --- messages -----------------------------------------------------------------------
 
 
+def _number(value: float) -> str:
+    """A number in a message: ``2`` not ``2.0``, else the shortest repr; never raises."""
+    if not math.isfinite(value):
+        return repr(value)
+    return format_number(value)
+
+
 def _operand(value: float) -> str:
-    text = format_number(value)
+    text = _number(value)
     return f"({text})" if value < 0 else text
 
 
@@ -104,19 +111,28 @@ def describe_call(node: Node, args: Iterable[float]) -> str:
     assert op is not None
     values = list(args)
     if op.symbol is None:
-        return f"{op.name}({', '.join(format_number(v) for v in values)})"
+        return f"{op.name}({', '.join(_number(v) for v in values)})"
     if op.arity == 1:
         return f"{op.symbol}{_operand(values[0])}"
     return f" {op.symbol} ".join(_operand(v) for v in values)
 
 
 def _math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
+    """A forward failure as a message naming the operation and its operand values."""
     assert node.op is not None
     call = describe_call(node, args)
     if isinstance(exc, ZeroDivisionError):
         return GradError("division_by_zero", f"division by zero: {call}", node.span, source)
     if isinstance(exc, OverflowError):
         return GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
+    if node.op.name == "pow" and args[0] < 0:
+        return GradError(
+            "domain",
+            f"{call} is not a real number: a negative number to a power that is not whole"
+            " (cbrt(x) gives cube roots)",
+            node.span,
+            source,
+        )
     return GradError(
         "domain",
         f"{call} is outside the domain of {node.op.signature} ({node.op.domain})",
@@ -130,6 +146,55 @@ def _non_finite(node: Node, args: list[float], value: float, source: str) -> Gra
     if math.isnan(value):
         return GradError("domain", f"{call} is not a number", node.span, source)
     return GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
+
+
+def _local_gradient_error(
+    node: Node, args: list[float], k: int, local: float | None, source: str
+) -> GradError:
+    """A local gradient that overflows (``log'(1e-320)``) or cannot be computed."""
+    assert node.op is not None
+    call = describe_call(node, args)
+    toward = node.op.params[k] if k < len(node.op.params) else f"argument {k + 1}"
+    if local is None:
+        return GradError(
+            "gradient",
+            f"undefined gradient of {call}: the local gradient toward {toward} cannot be computed",
+            node.span,
+            source,
+        )
+    return GradError(
+        "overflow",
+        f"overflow in the gradient: the local gradient of {call} toward {toward}"
+        " is too large for a float",
+        node.span,
+        source,
+    )
+
+
+def _chain_overflow(node: Node, args: list[float], k: int, g: float, local: float, source: str) -> GradError:
+    """The chain-rule product ∂f/∂node · ∂node/∂input overflows."""
+    assert node.op is not None
+    toward = node.op.params[k] if k < len(node.op.params) else f"argument {k + 1}"
+    return GradError(
+        "overflow",
+        f"overflow in the gradient through {describe_call(node, args)} toward {toward}:"
+        f" {_number(g)} · {_number(local)} is too large for a float",
+        node.span,
+        source,
+    )
+
+
+def _sum_overflow(graph: Graph, node: Node) -> GradError:
+    """The gradients of a node's consumers add up past the largest float."""
+    uses = sum(n.inputs.count(node.id) for n in graph.nodes)
+    label = graph.labels()[node.id]
+    return GradError(
+        "overflow",
+        f"overflow in the gradient: ∂f/∂{label}, the sum over its {uses} uses,"
+        " is too large for a float",
+        node.span,
+        graph.source,
+    )
 
 
 # --- the two loops ---------------------------------------------------------------------
@@ -180,7 +245,11 @@ def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[floa
     for node in reversed(nodes):
         op = node.op
         g = grads[node.id]
-        if op is None or not g:  # leaves, constants, and nodes that pass 0 on
+        if not g:  # constants, and nodes that pass 0 on
+            continue
+        if not math.isfinite(g):  # every contribution was finite, but their sum is not
+            raise _sum_overflow(graph, node)
+        if op is None:  # leaves
             continue
         args = [values[i] for i in node.inputs]
         out = values[node.id]
@@ -196,16 +265,15 @@ def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[floa
                     node.span,
                     source,
                 ) from None
-            except (ValueError, ZeroDivisionError, OverflowError):
-                local = math.inf
+            except (ZeroDivisionError, OverflowError):
+                raise _local_gradient_error(node, args, k, math.inf, source) from None
+            except ValueError:
+                raise _local_gradient_error(node, args, k, None, source) from None
             contribution = g * local
             if not math.isfinite(contribution):
-                raise GradError(
-                    "gradient",
-                    f"the gradient through {describe_call(node, args)} is not a finite number",
-                    node.span,
-                    source,
-                )
+                if not math.isfinite(local):
+                    raise _local_gradient_error(node, args, k, None if math.isnan(local) else local, source)
+                raise _chain_overflow(node, args, k, g, local, source)
             grads[i] += contribution  # type: ignore[operator]
     return grads
 
@@ -256,42 +324,61 @@ def _node_results(result: Result) -> list[NodeResult]:
 # --- bindings ----------------------------------------------------------------------------
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_PREFIXED_INTEGER = re.compile(r"[+-]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)")
+_NOT_FINITE = ("inf", "infinity", "nan")
 
 
 def constant_value(text: str, name: str = "value") -> float:
-    """A binding's value: a number or a constant expression (``pi/4``, ``2^0.5``)."""
+    """A binding's value: a number or a constant expression (``pi/4``, ``2^0.5``).
+
+    Values must be finite: ``inf`` and ``nan`` are refused by name, ``1e999`` as too
+    large; ``0x10`` and ``1_000`` (which Python would read) are refused with the
+    decimal spelling, since the language itself has neither.
+    """
+    label = shorten(name)
     text = text.strip()
+    shown = shorten(text)
+    if not text:
+        raise GradError("binding", f"the value of {label} is empty: give a number, as in {label}=2")
+    if text.lower().lstrip("+-") in _NOT_FINITE:
+        raise GradError("binding", f"the value of {label} must be a finite number, not {text}")
     if _PLAIN_NUMBER.fullmatch(text):
         value = float(text)
-    else:
-        from .parse import parse
+        if not math.isfinite(value):
+            raise GradError("binding", f"the value of {label} is too large for a float: {shown}")
+        return value
+    if _PREFIXED_INTEGER.fullmatch(text):
+        decimal = int(text.replace("_", ""), 0)
+        raise GradError(
+            "binding", f"the value of {label} is not a decimal number: {shown} (write {decimal})"
+        )
+    if "_" in text and _PLAIN_NUMBER.fullmatch(text.replace("_", "")):
+        raise GradError(
+            "binding",
+            f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
+        )
+    from .parse import parse
 
-        try:
-            graph = lower(parse(text))
-        except GradError as err:
-            raise GradError(
-                "binding",
-                f"the value of {name} is not a number: {err.message}",
-                err.span,
-                err.source,
-            ) from None
-        if graph.inputs:
-            unknown = ", ".join(graph.inputs)
-            hint = ""
-            if any(n.lower() in ("inf", "infinity", "nan") for n in graph.inputs):
-                hint = "; values must be finite numbers"
-            raise GradError(
-                "binding",
-                f"the value of {name} is not a number: {text!r} uses {unknown}{hint}",
-            )
-        try:
-            value = forward(graph, {})[-1]
-        except GradError as err:
-            raise GradError(
-                "binding", f"the value of {name} is not a number: {err.message}", err.span, err.source
-            ) from None
-    if not math.isfinite(value):
-        raise GradError("binding", f"the value of {name} is not a finite number: {text}")
+    try:
+        graph = lower(parse(text))
+    except GradError as err:
+        raise GradError(
+            "binding", f"the value of {label} is not a number: {err.message}", err.span, err.source
+        ) from None
+    if graph.inputs:
+        names = ", ".join(shorten(n) for n in graph.inputs)
+        what = f"the name {shown}" if list(graph.inputs) == [text] else f"{shown}, which uses {names}"
+        raise GradError(
+            "binding",
+            f"the value of {label} must be a number or a constant expression, not {what}"
+            f" (the constants are {', '.join(CONSTANTS)})",
+        )
+    try:
+        value = forward(graph, {})[-1]
+    except GradError as err:
+        raise GradError(
+            "binding", f"the value of {label} cannot be computed: {err.message}", err.span, err.source
+        ) from None
     return value
 
 
@@ -302,38 +389,44 @@ def resolve_point(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]
             raise GradError("binding", _unknown_binding(graph, name))
     missing = [name for name in graph.inputs if name not in bindings]
     if missing:
-        listed = ", ".join(missing)
-        example = " ".join(f"-{n} VALUE" if len(n) == 1 else f"--{n} VALUE" for n in missing)
+        listed = ", ".join(shorten(n) for n in missing)
+        example = " ".join(f"-{n} VALUE" if len(n) == 1 else f"--{shorten(n)} VALUE" for n in missing[:5])
         raise GradError(
             "binding",
             f"missing a value for {listed}: bind {'it' if len(missing) == 1 else 'them'}"
-            f" as {example}",
+            f" as {example}{' ...' if len(missing) > 5 else ''}",
         )
     point: dict[str, float] = {}
     for name in graph.inputs:
         raw = bindings[name]
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise GradError("binding", f"the value of {name} is not a number: {raw!r}")
+            raise GradError("binding", f"the value of {shorten(name)} is not a number: {shorten(repr(raw))}")
         if isinstance(raw, str):
             point[name] = constant_value(raw, name)
         else:
-            value = float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:  # an int beyond the float range
+                value = math.inf
             if not math.isfinite(value):
-                raise GradError("binding", f"the value of {name} is not a finite number: {raw!r}")
+                raise GradError(
+                    "binding",
+                    f"the value of {shorten(name)} must be a finite number, not {shorten(repr(raw))}",
+                )
             point[name] = value
     return point
 
 
 def _unknown_binding(graph: Graph, name: str) -> str:
+    label = shorten(name)
     if name in CONSTANTS:
-        return f"{name} is a constant and cannot be bound"
+        return f"{label} is a constant and cannot be bound"
     if name in graph.names:
-        return f"{name} is computed by the program and cannot be bound"
-    inputs = ", ".join(graph.inputs) if graph.inputs else "none"
-    return (
-        f"a value for {name}, which the program does not use{_suggest(name, graph.inputs)};"
-        f" its inputs are {inputs}"
-    )
+        return f"{label} is computed by the program and cannot be bound"
+    if not graph.inputs:
+        return f"the program does not use {label}; it has no inputs"
+    inputs = ", ".join(shorten(n) for n in graph.inputs)
+    return f"the program does not use {label}{_suggest(name, graph.inputs)}; its inputs are {inputs}"
 
 
 def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

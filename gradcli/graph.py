@@ -106,7 +106,9 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     if not close:
         return ""
-    return " (did you mean " + " or ".join(close) + "?)"
+    if len(close) > 1:
+        return f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)"
+    return f" (did you mean {close[0]}?)"
 
 
 def _function_list() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .errors import GradError, Span
+from .errors import GradError, Span, shorten
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary
 
 _HERE = Path(__file__).resolve().parent
@@ -193,72 +193,101 @@ def parse(source: str) -> Program:
 
 # ---------------------------------------------------------------------------
 # Syntax errors in words a user reads
+#
+# LALR reports only the terminals of the current state after default reductions,
+# so its "expected" sets are partial (after `(x` it lists '+', '-', ')' but not
+# '*'). The messages below therefore never list them: what was expected follows
+# from the previous token alone. After an operand (a number, a name or ')') comes
+# an operator or the end of a group; after anything else comes an operand, and
+# "a number, a name or '('" is always right there.
 
-_WORDS = {
-    "NUMBER": "a number",
-    "NAME": "a name",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "PLUS": "'+'",
-    "MINUS": "'-'",
-    "STAR": "'*'",
-    "SLASH": "'/'",
-    "POW": "'^'",
-    "EQUAL": "'='",
-    "COMMA": "','",
-    "_SEP": "';' or a new line",
-    "$END": "the end of the program",
-}
-# Operands first, then operators, then the rest: the order a reader expects.
-_ORDER = ["NUMBER", "NAME", "LPAR", "PLUS", "MINUS", "STAR", "SLASH", "POW", "EQUAL", "COMMA",
-          "RPAR", "_SEP", "$END"]
-_OPERAND_START = {"NUMBER", "NAME", "LPAR", "PLUS", "MINUS"}
+_OPERAND_END = {"NUMBER", "NAME", "RPAR"}
+_OPERAND_WORDS = "a number, a name or '('"
 
 #: Characters that look like an operator but are not one.
 LOOKALIKES = {
     "\u2212": "-",  # minus sign
     "\u2013": "-",  # en dash
     "\u2014": "-",  # em dash
+    "\u2010": "-",  # hyphen
     "\u00d7": "*",  # multiplication sign
     "\u22c5": "*",  # dot operator
     "\u00b7": "*",  # middle dot
     "\u2217": "*",  # asterisk operator
+    "\u2219": "*",  # bullet operator
     "\u00f7": "/",  # division sign
     "\u2215": "/",  # division slash
+    "\u2044": "/",  # fraction slash
     "\uff08": "(",  # fullwidth parentheses
     "\uff09": ")",
     "\u00b2": "^2",  # superscript two
     "\u00b3": "^3",
+    "\u00b9": "^1",
+    "\u2032": "'",
     "[": "(",
     "]": ")",
     "{": "(",
     "}": ")",
+    "\u066b": ".",  # Arabic decimal separator
 }
+_QUOTES = "'\"`\u2018\u2019\u201c\u201d"
+_ALLOWED = set("+-*/^(),;=.#_ ") | set("0123456789")
+
+
+def _char_name(char: str) -> str:
+    import unicodedata
+
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X}"
+
+
+def _unexpected_character(source: str, pos: int) -> str:
+    """The message for a character no token starts with."""
+    import unicodedata
+
+    char = source[pos] if pos < len(source) else ""
+    if not char:
+        return "unexpected end of the program"
+    hint = LOOKALIKES.get(char)
+    if hint is None and ord(char) > 127:
+        digit = unicodedata.decimal(char, None)
+        folded = unicodedata.normalize("NFKC", char)
+        if digit is not None:
+            hint = str(digit)
+        elif folded.isascii() and folded.strip() and set(folded) <= _ALLOWED | set("*"):
+            hint = folded
+    if hint is not None:
+        return f"unexpected character '{char}' ({_char_name(char)}): did you mean '{hint}'?"
+    if char in _QUOTES:
+        return "unexpected quote: strings are not part of the language, only numbers, names and operators"
+    if char == ".":
+        return "unexpected '.': a number is written 2.5 or .5, and a name cannot contain '.'"
+    if unicodedata.combining(char):
+        after = f" after '{source[pos - 1]}'" if pos and not unicodedata.combining(source[pos - 1]) else ""
+        return (
+            f"unexpected combining mark ({_char_name(char)}){after}:"
+            " write accented letters as single characters (NFC)"
+        )
+    if char.isspace():
+        return f"unexpected space character ({_char_name(char)}): use an ordinary space"
+    if not char.isprintable():
+        return f"unexpected invisible character ({_char_name(char)})"
+    if ord(char) > 127:
+        return f"unexpected character '{char}' ({_char_name(char)})"
+    return f"unexpected character '{char}'"
 
 
 def _describe(tok: Token) -> str:
+    """A token as a message names it: the number 2, the name x, '+', ';'."""
     if tok.type == "$END":
         return "the end of the program"
     if tok.type == "_SEP":
-        return "a new line" if tok.value == "\n" else "';'"
+        return "the end of the line" if tok.value == "\n" else "';'"
     if tok.type == "NUMBER":
-        return f"the number {tok.value}"
+        return f"the number {shorten(tok.value)}"
     if tok.type == "NAME":
-        return f"the name {tok.value}"
+        return f"the name {shorten(tok.value)}"
     return f"'{tok.value}'"
-
-
-def _expected_words(expected: set[str]) -> str:
-    names = [n for n in _ORDER if n in expected]
-    if _OPERAND_START <= expected:
-        # "a number, a name or '('" reads better than listing the unary signs too.
-        names = [n for n in names if n not in ("PLUS", "MINUS")]
-    words = [_WORDS.get(n, n) for n in names]
-    if not words:
-        return "something else"
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _tokens_before(source: str, offset: int) -> list[Token]:
@@ -266,68 +295,112 @@ def _tokens_before(source: str, offset: int) -> list[Token]:
     tokens: list[Token] = []
     try:
         for tok in _get_parser().lex(source[:offset], dont_ignore=False):
-            tokens.append(tok)
+            if tok.type != "_IMPLICIT":
+                tokens.append(tok)
     except UnexpectedInput:
         pass
     return tokens
 
 
-def _unclosed_paren(tokens: list[Token]) -> Token | None:
-    """The innermost '(' among ``tokens`` that no ')' closes."""
-    opened: list[Token] = []
+def _open_parens(tokens: list[Token]) -> list[tuple[Token, bool]]:
+    """Every '(' among ``tokens`` that no ')' closes, with whether it opens a call."""
+    opened: list[tuple[Token, bool]] = []
+    prev: Token | None = None
     for tok in tokens:
         if tok.type == "LPAR":
-            opened.append(tok)
+            opened.append((tok, prev is not None and prev.type == "NAME"))
         elif tok.type == "RPAR" and opened:
             opened.pop()
-    return opened[-1] if opened else None
+        prev = tok
+    return opened
 
 
 def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
-        char = source[pos] if pos < len(source) else ""
-        hint = LOOKALIKES.get(char)
-        if hint is not None:
-            message = f"unexpected character '{char}' (U+{ord(char):04X}): did you mean '{hint}'?"
-        elif char in "'\"":
-            message = "strings are not part of the language: it has numbers, names and operators"
-        elif char == "=":
-            message = "unexpected '=': only a plain name can be assigned, as in  q = x + y"
-        else:
-            code = f" (U+{ord(char):04X})" if char and not char.isprintable() else ""
-            message = f"unexpected character {char!r}{code}"
-        return GradError("syntax", message, Span(pos, pos + 1), source)
+        return GradError("syntax", _unexpected_character(source, pos), Span(pos, pos + 1), source)
+    if not isinstance(exc, UnexpectedToken):  # pragma: no cover - LALR raises only the two above
+        pos = getattr(exc, "pos_in_stream", None) or 0
+        return GradError("syntax", "this is not a program", Span(pos, pos + 1), source)
 
-    assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    expected = set(exc.expected) - {"_IMPLICIT"}
-    if tok.type == "$END":
-        start = len(source.rstrip())
-        span = Span(max(0, start - 1), max(1, start))
-        pos = start
-    else:
-        span = _span(tok)
-        pos = tok.start_pos
+    if tok.type == "_IMPLICIT":  # the implicit product is invisible: name what follows it
+        after_tok = _tokens_after(source, tok.start_pos)
+        if after_tok is not None:
+            tok = after_tok
+    pos = len(source) if tok.type == "$END" else tok.start_pos
     before = _tokens_before(source, pos)
     prev = before[-1] if before else None
-    unclosed = _unclosed_paren(before)
-    after = f" after {_describe(prev)}" if prev is not None else ""
+    opened = _open_parens(before)
     got = _describe(tok)
-    if prev is not None and prev.type in ("NAME", "NUMBER", "RPAR") and tok.type in ("NAME", "NUMBER"):
-        # Two operands side by side: `x y`, `2 3`, `(a)2`.
+    if tok.type == "$END" or (tok.type == "_SEP" and tok.value == "\n"):
+        # The end has no character of its own: put the caret just after the last token.
+        at = prev.end_pos if prev is not None else pos
+        span = Span(at, at + 1)
+    else:
+        span = _span(tok)
+    after = f" after {_describe(prev)}" if prev is not None else ""
+    if tok.type == "$END":
+        unexpected = "unexpected end of the program"
+    elif tok.type == "_SEP" and tok.value == "\n":
+        unexpected = "unexpected end of the line"
+    else:
+        unexpected = f"unexpected {got}"
+
+    if prev is None or prev.type not in _OPERAND_END:
+        # An operand was expected: at the start, after an operator, '(' or ','.
+        if tok.type == "RPAR" and prev is not None and prev.type == "LPAR":
+            name = before[-2].value if len(before) > 1 and before[-2].type == "NAME" else None
+            if name is not None:
+                message = f"{shorten(name)}() has no argument: write one inside, as in {shorten(name)}(x)"
+            else:
+                message = "empty parentheses: write an expression inside '(' and ')'"
+        elif tok.type == "RPAR" and not opened:
+            message = "unexpected ')': it closes no '('"
+        elif tok.type == "EQUAL":
+            message = "unexpected '=': only a plain name can be assigned, as in  q = x + y"
+        elif prev is None or prev.type == "_SEP":
+            message = f"{unexpected} at the start of a statement: expected {_OPERAND_WORDS}"
+        else:
+            message = f"{unexpected}: expected {_OPERAND_WORDS}{after}"
+        return GradError("syntax", message, span, source)
+
+    # After an operand: an operator or the end of a group was expected.
+    if tok.type in ("NAME", "NUMBER"):
+        left = "(…)" if prev.type == "RPAR" else shorten(prev.value)
         message = (
             f"expected an operator between {_describe(prev)} and {got}"
-            f" (write {prev.value}*{tok.value} for a product)"
+            f" (write {left}*{shorten(tok.value)} for a product)"
         )
     elif tok.type == "EQUAL":
         message = "unexpected '=': only a plain name can be assigned, as in  q = x + y"
-    elif tok.type in ("$END", "_SEP") and unclosed is not None and "RPAR" in expected:
-        return GradError("syntax", "this '(' is never closed", _span(unclosed), source)
-    elif tok.type == "RPAR" and unclosed is None:
+    elif tok.type in ("$END", "_SEP") and opened:
+        return GradError("syntax", "this '(' is never closed: expected ')'", _span(opened[-1][0]), source)
+    elif tok.type == "RPAR" and not opened:
         message = "unexpected ')': it closes no '('"
-    elif tok.type == "$END":
-        message = f"unexpected end of the program: expected {_expected_words(expected)}{after}"
+    elif tok.type == "COMMA" and not (opened and opened[-1][1]):
+        message = "unexpected ',': a comma separates the arguments of a call, as in max(x, y)"
     else:
-        message = f"unexpected {got}: expected {_expected_words(expected)}{after}"
+        if opened and opened[-1][1]:
+            ends = "an operator, ',' or ')'"
+        elif opened:
+            ends = "an operator or ')'"
+        else:
+            ends = "an operator, ';' or the end of the line"
+        message = f"{unexpected}: expected {ends}{after}"
     return GradError("syntax", message, span, source)
+
+
+def _tokens_after(source: str, offset: int) -> Token | None:
+    """The first real token at or after ``offset``."""
+    try:
+        for tok in _get_parser().lex(source[offset:], dont_ignore=False):
+            if tok.type != "_IMPLICIT":
+                return _shifted(tok, offset)
+    except UnexpectedInput:
+        pass
+    return None
+
+
+def _shifted(tok: Token, offset: int) -> Token:
+    return Token(tok.type, tok.value, start_pos=tok.start_pos + offset, end_pos=tok.end_pos + offset)
