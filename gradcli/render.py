@@ -23,8 +23,24 @@ DEFAULT_PRECISION = 6
 
 
 def dumps(obj: Any) -> str:
-    """Strict RFC 8259 JSON: never NaN or Infinity; floats in shortest round-trip form."""
-    return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    """Strict RFC 8259 JSON: never NaN or Infinity; floats in shortest round-trip form;
+    ``-0.0`` written as ``0.0`` (a zero's sign means nothing to a script, and jq
+    would print it as ``-0``)."""
+    text = json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    if "-0.0" in text:  # rare: only then walk the object (a string may hold it too)
+        text = json.dumps(_unsigned_zeros(obj), allow_nan=False, ensure_ascii=False)
+    return text
+
+
+def _unsigned_zeros(obj: Any) -> Any:
+    """``obj`` with every ``-0.0`` made ``0.0`` (JSON objects nest a few levels only)."""
+    if isinstance(obj, float):
+        return obj + 0.0  # -0.0 + 0.0 == +0.0; every other float is unchanged
+    if isinstance(obj, dict):
+        return {key: _unsigned_zeros(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_unsigned_zeros(value) for value in obj]
+    return obj
 
 
 def format_number(value: float | None, precision: int | None = DEFAULT_PRECISION) -> str:
