@@ -1,0 +1,63 @@
+"""``gradcli functions``: every operator and function with its arity, domain and
+derivative rule, read from the operation table (``ops.ALL_OPS``) so it cannot drift."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .ops import ALL_OPS, CONSTANTS, Op
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+def _also(op: Op) -> list[str]:
+    """Other spellings of the same row: ``x ** y`` and ``pow(x, y)`` for ``x ^ y``."""
+    if op.name == "pow":
+        return ["x ** y", "pow(x, y)"]
+    return []
+
+
+def _derivative(op: Op) -> str:
+    # One-argument rules are written as f'(x); with more arguments the rule names
+    # each partial itself ("∂/∂x = y, ∂/∂y = x").
+    if op.arity == 1 and not op.rule.startswith("∂"):
+        return f"{op.signature}  →  {op.rule}"
+    return op.rule
+
+
+def function_rows() -> list[dict[str, Any]]:
+    """One record per row of the operation table, in the table's order."""
+    return [
+        {
+            "name": op.name,
+            "signature": op.signature,
+            "also": _also(op),
+            "kind": "operator" if op.symbol is not None else "function",
+            "arity": op.arity,
+            "domain": op.domain,
+            "derivative": op.rule,
+        }
+        for op in ALL_OPS
+    ]
+
+
+def functions_json() -> dict[str, Any]:
+    """``functions --json``: the rows, and the named constants with their values."""
+    return {"functions": function_rows(), "constants": dict(CONSTANTS)}
+
+
+def functions_table(console: Console) -> Table:
+    """A rich table: signature, arity, domain, derivative."""
+    from .render import _table
+
+    table = _table(console, title="operators and functions (gradcli/ops.py)")
+    table.add_column("signature", no_wrap=True)
+    table.add_column("arity", justify="right")
+    table.add_column("domain", overflow="fold")
+    table.add_column("derivative", overflow="fold")
+    for op in ALL_OPS:
+        signature = ", ".join([op.signature, *_also(op)])
+        table.add_row(signature, str(op.arity), op.domain, _derivative(op))
+    return table

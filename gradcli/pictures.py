@@ -1,0 +1,394 @@
+"""Pictures of the computational graph: Graphviz DOT, SVG (through Graphviz), Mermaid
+and a tree for the terminal.
+
+The pictures follow the circuit diagrams of the backpropagation tutorials: inputs on
+the left, one gate per graph node (``+``, ``*``, ``exp``, ``1/x``), and on every wire
+the forward value (green) above the accumulated gradient ∂f/∂node (red). A constant
+operand is written into its gate (``+1``, ``*2``, ``^2``, ``1/x``) rather than drawn
+as a wire of its own, as the tutorials do. A shared node is drawn once, with one wire
+to each consumer. Without bindings the picture shows the structure only.
+
+Every picture is made by loops over ``graph.nodes`` and an explicit stack (the tree),
+never by recursion on depth. rich is imported only to colour the tree on a terminal.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .errors import GradError
+from .evaluate import Result, compile, run
+from .graph import Graph, Node, format_number
+from .render import DEFAULT_PRECISION
+from .render import format_number as show
+
+FORMATS = ("dot", "svg", "mermaid", "tree")
+
+#: The tree stops expanding at this depth and says how many levels it left out:
+#: a line per level costs its indentation, so a 100,000-deep tree would be gigabytes.
+TREE_MAX_DEPTH = 50
+
+#: The tutorials' colours: values in green, gradients in red (dark enough for print).
+GREEN = "#008000"
+RED = "#d00000"
+
+#: Gate labels for operators whose operands are all wires.
+_GATES = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "*-1"}
+
+
+@dataclass(eq=False)
+class Drawing:
+    """A finished picture: ``text`` (str, or bytes for SVG) in ``format``; a tree also
+    carries ``lines``, each a list of (text, style) pieces for a coloured terminal."""
+
+    format: str
+    text: str | bytes
+    lines: list[list[tuple[str, str | None]]] | None = None
+
+
+@dataclass(eq=False)
+class _Scene:
+    """What every picture needs: the graph, the numbers (or None), the gates."""
+
+    graph: Graph
+    result: Result | None
+    precision: int | None
+    gates: list[str]  # the gate label of every node
+    drawn: list[bool]  # False for a constant written into all its consumers' gates
+    wired: list[list[bool]]  # wired[n][k]: input k of node n is drawn as a wire
+
+    def value(self, node_id: int) -> str | None:
+        if self.result is None:
+            return None
+        return show(self.result.values[node_id], self.precision)
+
+    def grad(self, node_id: int) -> str | None:
+        if self.result is None or self.result.grads[node_id] is None:
+            return None
+        return show(self.result.grads[node_id], self.precision)
+
+    @property
+    def output_name(self) -> str:
+        return self.graph.output_name if self.graph.output_name is not None else "f"
+
+
+# --- the one library call -------------------------------------------------------------
+
+
+def draw(
+    source: str,
+    bindings: Mapping[str, Any] | None = None,
+    *,
+    fmt: str = "dot",
+    output: str | None = None,
+    precision: int | None = DEFAULT_PRECISION,
+) -> Drawing:
+    """Draw ``source`` as ``fmt`` (dot, svg, mermaid or tree). With bindings (or a
+    program without inputs) every wire carries its value and gradient; without, the
+    picture is the structure alone, since the inputs have no values to start from."""
+    if fmt not in FORMATS:
+        raise GradError("usage", f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    graph = compile(source, output)
+    result = run(graph, bindings) if bindings or not graph.inputs else None
+    scene = _scene(graph, result, precision)
+    if fmt == "dot":
+        return Drawing("dot", to_dot(scene))
+    if fmt == "svg":
+        return Drawing("svg", to_svg(to_dot(scene)))
+    if fmt == "mermaid":
+        return Drawing("mermaid", to_mermaid(scene))
+    lines = list(_tree_lines(scene))
+    return Drawing("tree", "".join("".join(t for t, _ in line) + "\n" for line in lines), lines)
+
+
+def write(drawing: Drawing, out: str | None = None, file: IO[str] | None = None) -> None:
+    """Write ``drawing`` to the file ``out``, or to standard output (a tree in colour
+    when that is a terminal)."""
+    if out is not None:
+        data = drawing.text if isinstance(drawing.text, bytes) else drawing.text.encode("utf-8")
+        try:
+            with open(out, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise GradError("usage", f"cannot write --out {out}: {exc.strerror or exc}") from None
+        return
+    stream = file if file is not None else sys.stdout
+    if drawing.lines is not None and hasattr(stream, "isatty") and stream.isatty():
+        _print_coloured(drawing.lines, stream)
+        return
+    if isinstance(drawing.text, bytes):
+        stream.flush()
+        sys.stdout.buffer.write(drawing.text)
+        return
+    stream.write(drawing.text)
+
+
+def _print_coloured(lines: list[list[tuple[str, str | None]]], stream: IO[str]) -> None:
+    from rich.text import Text
+
+    from .render import make_console
+
+    console = make_console(stream)
+    for line in lines:
+        console.print(Text.assemble(*((t, s or "") for t, s in line)), soft_wrap=True)
+
+
+# --- gates --------------------------------------------------------------------------
+
+
+def _constant_text(node: Node) -> str:
+    return node.name if node.name is not None else format_number(node.value)
+
+
+def _scene(graph: Graph, result: Result | None, precision: int | None) -> _Scene:
+    """Gate labels, in one loop: a constant operand of a gate that also has a wire in
+    is written into the gate (``+1``, ``1/x``); a gate of constants alone keeps its
+    constants as nodes, so every gate has at least one wire in."""
+    nodes = graph.nodes
+    gates: list[str] = []
+    wired: list[list[bool]] = []
+    drawn = [node.kind != "const" for node in nodes]
+    for node in nodes:
+        if node.kind == "var":
+            gates.append(node.name or "")
+            wired.append([])
+            continue
+        if node.kind == "const":
+            gates.append(_constant_text(node))
+            wired.append([])
+            continue
+        op = node.op
+        assert op is not None
+        is_const = [nodes[i].kind == "const" for i in node.inputs]
+        fold = any(is_const) and not all(is_const)
+        wires = [not (fold and c) for c in is_const]
+        for i, w in zip(node.inputs, wires, strict=True):
+            if w and nodes[i].kind == "const":
+                drawn[i] = True
+        wired.append(wires)
+        gates.append(_gate(node, op.name, op.symbol is not None, fold, is_const, nodes))
+    drawn[-1] = True
+    return _Scene(graph, result, precision, gates, drawn, wired)
+
+
+def _gate(node: Node, name: str, operator: bool, fold: bool, is_const: list[bool], nodes: list[Node]) -> str:
+    if not fold:
+        return _GATES[name] if operator else name
+    k = is_const.index(True)
+    c = _constant_text(nodes[node.inputs[k]])
+    if not operator:  # a function with a constant argument: max(x, 0), log(x, 2)
+        args = [c if is_c else "x" for is_c in is_const]
+        return f"{name}({', '.join(args)})"
+    if name in ("add", "mul"):
+        return f"{_GATES[name]}{c}"
+    if k == 1:
+        return f"{_GATES[name]}{c}"  # x - 2, x / 2, x ^ 2 become -2, /2, ^2
+    return f"{c}{_GATES[name]}x"  # 1 / x, 2 - x, 2 ^ x
+
+
+# --- Graphviz -------------------------------------------------------------------------
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _edge_html(value: str | None, grad: str | None) -> str:
+    parts = []
+    if value is not None:
+        parts.append(f'<font color="{GREEN}">{html.escape(value)}</font>')
+    if grad is not None:
+        parts.append(f'<font color="{RED}">{html.escape(grad)}</font>')
+    return "<br/>".join(parts)
+
+
+def _title(graph: Graph) -> str:
+    text = " ".join(graph.source.split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def to_dot(scene: _Scene) -> str:
+    """Graphviz source, left to right: inputs in the first column, a circle per gate,
+    each wire labelled with its value (green) over its gradient (red)."""
+    graph = scene.graph
+    nodes = graph.nodes
+    out = [
+        "digraph gradcli {",
+        "  rankdir=LR;",
+        f"  label={_dot_string(_title(graph))}; labelloc=t; fontname=\"Helvetica\";",
+        '  node [fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7];',
+    ]
+    for node in nodes:
+        if not scene.drawn[node.id]:
+            continue
+        gate = html.escape(scene.gates[node.id])
+        if node.kind == "var":
+            out.append(f'  n{node.id} [label=<<b>{gate}</b>>, shape=plaintext];')
+        elif node.kind == "const":
+            out.append(f"  n{node.id} [label=<{gate}>, shape=plaintext];")
+        else:
+            if node.names:
+                name = html.escape(node.names[0])
+                label = f'{gate}<br/><font point-size="10"><i>{name}</i></font>'
+            else:
+                label = gate
+            out.append(f"  n{node.id} [label=<{label}>, shape=circle, margin=0.04];")
+    out.append(f"  out [label=<<b>{html.escape(scene.output_name)}</b>>, shape=plaintext];")
+    for node in nodes:
+        for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
+            if wire:
+                out.append(_dot_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
+    last = graph.output
+    out.append(_dot_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
+    inputs = [f"n{n.id}" for n in nodes if n.kind == "var"]
+    if inputs:
+        # Inputs in the first column, top to bottom in order of first appearance
+        # (an invisible chain fixes their order, as in the tutorials' circuits).
+        chain = f" {' -> '.join(inputs)} [style=invis];" if len(inputs) > 1 else ""
+        out.append(f"  {{ rank=min; {'; '.join(inputs)};{chain} }}")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _dot_edge(tail: str, head: str, value: str | None, grad: str | None) -> str:
+    label = _edge_html(value, grad)
+    attrs = f" [label=<{label}>]" if label else ""
+    return f"  {tail} -> {head}{attrs};"
+
+
+def to_svg(dot_source: str) -> bytes:
+    """Render DOT to SVG with Graphviz's ``dot`` program, found on PATH."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GradError(
+            "usage",
+            "--format svg needs Graphviz's dot program, which is not on PATH: install Graphviz"
+            " (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
+            " or use --format dot and render it elsewhere",
+        )
+    try:
+        proc = subprocess.run(
+            [exe, "-Tsvg"], input=dot_source.encode("utf-8"), capture_output=True, check=False
+        )
+    except OSError as exc:
+        raise GradError("usage", f"cannot run Graphviz's dot ({exe}): {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GradError(
+            "usage", f"Graphviz's dot failed (exit {proc.returncode}): {why[0] if why else 'no message'}"
+        )
+    return proc.stdout
+
+
+# --- Mermaid ----------------------------------------------------------------------------
+
+
+def _mermaid_text(*lines: str) -> str:
+    """A quoted Mermaid label of one or more lines (a double quote is an entity there)."""
+    return '"' + "<br/>".join(html.escape(t, quote=False).replace('"', "#quot;") for t in lines) + '"'
+
+
+def to_mermaid(scene: _Scene) -> str:
+    """A ``flowchart LR`` for Markdown viewers, with the same gates and wire labels
+    (``value … / grad …``: Mermaid cannot colour the two parts of a label apart)."""
+    graph = scene.graph
+    nodes = graph.nodes
+    out = ["flowchart LR"]
+    for node in nodes:
+        if not scene.drawn[node.id]:
+            continue
+        gate = scene.gates[node.id]
+        if node.kind in ("var", "const"):
+            out.append(f"  n{node.id}[{_mermaid_text(gate)}]")
+        else:
+            text = _mermaid_text(gate) if not node.names else _mermaid_text(gate, node.names[0])
+            out.append(f"  n{node.id}(({text}))")
+    out.append(f"  out([{_mermaid_text(scene.output_name)}])")
+    for node in nodes:
+        for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
+            if wire:
+                out.append(_mermaid_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
+    last = graph.output
+    out.append(_mermaid_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
+    return "\n".join(out) + "\n"
+
+
+def _mermaid_edge(tail: str, head: str, value: str | None, grad: str | None) -> str:
+    parts = []
+    if value is not None:
+        parts.append(f"value {value}")
+    if grad is not None:
+        parts.append(f"grad {grad}")
+    if not parts:
+        return f"  {tail} --> {head}"
+    return f"  {tail} -->|{_mermaid_text(*parts)}| {head}"
+
+
+# --- the terminal tree ---------------------------------------------------------------------
+
+
+def _heights(graph: Graph) -> list[int]:
+    """Levels below each node (0 for a leaf), in one loop: inputs come first."""
+    height = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.inputs:
+            height[node.id] = 1 + max(height[i] for i in node.inputs)
+    return height
+
+
+def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
+    """The output at the root, each node's inputs below it, with an explicit stack.
+    A node already shown is written as a reference to its first appearance, and the
+    tree stops at :data:`TREE_MAX_DEPTH` levels with a line that says what it left out."""
+    graph = scene.graph
+    nodes = graph.nodes
+    labels = graph.labels()
+    height = _heights(graph)
+    shown = [False] * len(nodes)
+    # (node id, depth, prefix of its line, prefix of its children's lines)
+    stack: list[tuple[int, int, str, str]] = [(graph.output, 0, "", "")]
+    while stack:
+        node_id, depth, head, tail = stack.pop()
+        node = nodes[node_id]
+        line: list[tuple[str, str | None]] = [
+            (head, "dim"), (labels[node_id], "bold"), (f"  {node.op_name}", None)
+        ]
+        # A constant is a number the program wrote, not a subtree: repeat it.
+        if shown[node_id] and node.kind != "const":
+            line.append(("  ↑ shared, shown above", "italic"))
+            yield line
+            continue
+        value, grad = scene.value(node_id), scene.grad(node_id)
+        if value is not None:
+            line.append(("  value ", None))
+            line.append((value, "green"))
+            if grad is not None:  # constants have no gradient
+                line.append(("  grad ", None))
+                line.append((grad, "red"))
+        if node.inputs and depth + 1 > TREE_MAX_DEPTH:
+            yield line
+            levels = height[node_id]
+            yield [
+                (tail, "dim"),
+                (
+                    f"└── … {levels} more level{'s' if levels != 1 else ''} below, not shown"
+                    f" (the tree stops at depth {TREE_MAX_DEPTH}; --format dot shows every node)",
+                    "italic",
+                ),
+            ]
+            continue
+        shown[node_id] = True
+        yield line
+        count = len(node.inputs)
+        # Pushed in reverse so the first input is printed first.
+        for k in range(count - 1, -1, -1):
+            last = k == count - 1
+            branch, indent = ("└── ", "    ") if last else ("├── ", "│   ")
+            stack.append((node.inputs[k], depth + 1, tail + branch, tail + indent))
