@@ -103,7 +103,12 @@ class Graph:
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    options = list(choices)
+    # A different case first (Sin -> sin); else the closest spellings. Short names
+    # need a closer match, or `a` would suggest tan, max and abs.
+    close = [c for c in options if c.lower() == name.lower() and c != name] or difflib.get_close_matches(
+        name, options, n=3, cutoff=0.5 if len(name) > 1 else 0.6
+    )
     if not close:
         return ""
     if len(close) > 1:
