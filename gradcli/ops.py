@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 class Undefined(ArithmeticError):
@@ -33,6 +34,13 @@ class Op:
     domain: str = "all real numbers"
     symbol: str | None = None
     params: tuple[str, ...] = ("x",)
+    # The same rule over arrays, for --batch: ``vforward(np, *args)`` and
+    # ``vgrads[k](np, *args, out)`` take the numpy module as their first argument
+    # (so this module never imports it) and return NaN or ±inf where the scalar
+    # rule raises; the batch evaluator finds those rows and asks the scalar rule
+    # for the error, so kinds and messages match row by row.
+    vforward: Callable[..., Any] | None = None
+    vgrads: tuple[Callable[..., Any], ...] = ()
 
     @property
     def signature(self) -> str:
@@ -166,84 +174,207 @@ def _dlog_base_db(x: float, b: float, out: float) -> float:
     return -out / (b * math.log(b))
 
 
+# --- the same helpers over arrays (``np`` is the numpy module) -----------------------
+
+
+def _vsigmoid(np: Any, x: Any) -> Any:
+    # exp(-|x|) never overflows; the two forms are _sigmoid's two branches.
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def _vsoftplus(np: Any, x: Any) -> Any:
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _verf(np: Any, x: Any) -> Any:
+    # NumPy has no erf; math.erf per element is exact and still cheap next to I/O.
+    if np.ndim(x) == 0:
+        return math.erf(x)
+    return np.fromiter(map(math.erf, x.tolist()), dtype=np.float64, count=len(x))
+
+
+def _vcbrt(np: Any, x: Any) -> Any:
+    root = np.cbrt(x)
+    rounded = np.round(root)
+    # as _cbrt: exact cubes give exact roots
+    return np.where(rounded**3 == x, rounded, root)
+
+
+def _vshare(np: Any, a: Any, b: Any) -> Any:
+    """max/min toward ``a``: 1 where ``a`` wins, half at a tie, 0 where it loses."""
+    return np.where(a == b, 0.5, 1.0)
+
+
+def _vdpow_dx(np: Any, x: Any, y: Any, out: Any) -> Any:
+    # as _dpow_dx; x = 0 with y < 1 gives ±inf here, the scalar rule says why
+    return np.where(y == 0, 0.0, np.where(y == 1, 1.0, y * np.power(x, y - 1)))
+
+
+def _vdpow_dy(np: Any, x: Any, y: Any, out: Any) -> Any:
+    # as _dpow_dy; x < 0 gives NaN here, the scalar rule says why
+    return np.where((x == 0) & (y > 0), 0.0, out * np.log(x))
+
+
+def _vhypot_d(np: Any, a: Any, out: Any) -> Any:
+    return np.where(out != 0, a / np.where(out != 0, out, 1.0), 0.0)
+
+
 # --- the table ------------------------------------------------------------------
 
 _ROWS: tuple[Op, ...] = (
     # operators
     Op("add", 2, lambda x, y: x + y,
        (lambda x, y, out: 1.0, lambda x, y, out: 1.0),
-       "∂/∂x = 1, ∂/∂y = 1", symbol="+", params=("x", "y")),
+       "∂/∂x = 1, ∂/∂y = 1", symbol="+", params=("x", "y"),
+       vforward=lambda np, x, y: x + y,
+       vgrads=(lambda np, x, y, out: 1.0, lambda np, x, y, out: 1.0)),
     Op("sub", 2, lambda x, y: x - y,
        (lambda x, y, out: 1.0, lambda x, y, out: -1.0),
-       "∂/∂x = 1, ∂/∂y = −1", symbol="-", params=("x", "y")),
+       "∂/∂x = 1, ∂/∂y = −1", symbol="-", params=("x", "y"),
+       vforward=lambda np, x, y: x - y,
+       vgrads=(lambda np, x, y, out: 1.0, lambda np, x, y, out: -1.0)),
     Op("mul", 2, lambda x, y: x * y,
        (lambda x, y, out: y, lambda x, y, out: x),
-       "∂/∂x = y, ∂/∂y = x", symbol="*", params=("x", "y")),
+       "∂/∂x = y, ∂/∂y = x", symbol="*", params=("x", "y"),
+       vforward=lambda np, x, y: x * y,
+       vgrads=(lambda np, x, y, out: y, lambda np, x, y, out: x)),
     Op("div", 2, _div,
        (lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
-       "∂/∂x = 1/y, ∂/∂y = −x/y²", "y ≠ 0", symbol="/", params=("x", "y")),
+       "∂/∂x = 1/y, ∂/∂y = −x/y²", "y ≠ 0", symbol="/", params=("x", "y"),
+       vforward=lambda np, x, y: x / y,
+       vgrads=(lambda np, x, y, out: 1.0 / y, lambda np, x, y, out: -out / y)),
     Op("pow", 2, _pow, (_dpow_dx, _dpow_dy),
        "∂/∂x = y·x^(y−1), ∂/∂y = x^y·ln x",
        "x > 0, or x = 0 with y ≥ 0, or x < 0 with y whole; ∂/∂y needs x > 0",
-       symbol="^", params=("x", "y")),
-    Op("neg", 1, lambda x: -x, (lambda x, out: -1.0,), "−1", symbol="-"),
+       symbol="^", params=("x", "y"),
+       vforward=lambda np, x, y: np.power(x, y),
+       vgrads=(_vdpow_dx, _vdpow_dy)),
+    Op("neg", 1, lambda x: -x, (lambda x, out: -1.0,), "−1", symbol="-",
+       vforward=lambda np, x: -x,
+       vgrads=(lambda np, x, out: -1.0,)),
     # exponentials and logarithms
-    Op("exp", 1, math.exp, (lambda x, out: out,), "exp(x)"),
-    Op("log", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0"),
-    Op("ln", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0"),
-    Op("log2", 1, math.log2, (lambda x, out: 1.0 / (x * math.log(2.0)),), "1/(x·ln 2)", "x > 0"),
+    Op("exp", 1, math.exp, (lambda x, out: out,), "exp(x)",
+       vforward=lambda np, x: np.exp(x),
+       vgrads=(lambda np, x, out: out,)),
+    Op("log", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0",
+       vforward=lambda np, x: np.log(x),
+       vgrads=(lambda np, x, out: 1.0 / x,)),
+    Op("ln", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0",
+       vforward=lambda np, x: np.log(x),
+       vgrads=(lambda np, x, out: 1.0 / x,)),
+    Op("log2", 1, math.log2, (lambda x, out: 1.0 / (x * math.log(2.0)),), "1/(x·ln 2)", "x > 0",
+       vforward=lambda np, x: np.log2(x),
+       vgrads=(lambda np, x, out: 1.0 / (x * math.log(2.0)),)),
     Op("log10", 1, math.log10, (lambda x, out: 1.0 / (x * math.log(10.0)),),
-       "1/(x·ln 10)", "x > 0"),
+       "1/(x·ln 10)", "x > 0",
+       vforward=lambda np, x: np.log10(x),
+       vgrads=(lambda np, x, out: 1.0 / (x * math.log(10.0)),)),
     Op("log", 2, _log_base,
        (lambda x, b, out: 1.0 / (x * math.log(b)), _dlog_base_db),
        "∂/∂x = 1/(x·ln b), ∂/∂b = −log(x, b)/(b·ln b)", "x > 0, b > 0, b ≠ 1",
-       params=("x", "b")),
+       params=("x", "b"),
+       vforward=lambda np, x, b: np.log(x) / np.log(b),
+       vgrads=(lambda np, x, b, out: 1.0 / (x * np.log(b)),
+               lambda np, x, b, out: -out / (b * np.log(b)))),
     # roots and pieces
-    Op("sqrt", 1, math.sqrt, (_dsqrt,), "1/(2·sqrt(x)); undefined at 0", "x ≥ 0"),
-    Op("cbrt", 1, _cbrt, (_dcbrt,), "1/(3·cbrt(x)²); undefined at 0"),
-    Op("abs", 1, abs, (lambda x, out: _sign(x),), "sign(x); abs'(0) = 0"),
-    Op("sign", 1, _sign, (lambda x, out: 0.0,), "0"),
+    Op("sqrt", 1, math.sqrt, (_dsqrt,), "1/(2·sqrt(x)); undefined at 0", "x ≥ 0",
+       vforward=lambda np, x: np.sqrt(x),
+       vgrads=(lambda np, x, out: 0.5 / out,)),
+    Op("cbrt", 1, _cbrt, (_dcbrt,), "1/(3·cbrt(x)²); undefined at 0",
+       vforward=_vcbrt,
+       vgrads=(lambda np, x, out: 1.0 / (3.0 * out * out),)),
+    Op("abs", 1, abs, (lambda x, out: _sign(x),), "sign(x); abs'(0) = 0",
+       vforward=lambda np, x: np.abs(x),
+       vgrads=(lambda np, x, out: np.sign(x),)),
+    Op("sign", 1, _sign, (lambda x, out: 0.0,), "0",
+       vforward=lambda np, x: np.sign(x) + 0.0,
+       vgrads=(lambda np, x, out: 0.0,)),
     # trigonometry
-    Op("sin", 1, math.sin, (lambda x, out: math.cos(x),), "cos(x)"),
-    Op("cos", 1, math.cos, (lambda x, out: -math.sin(x),), "−sin(x)"),
-    Op("tan", 1, math.tan, (lambda x, out: 1.0 + out * out,), "1 + tan(x)²"),
-    Op("asin", 1, math.asin, (_dasin,), "1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1"),
-    Op("acos", 1, math.acos, (_dacos,), "−1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1"),
-    Op("atan", 1, math.atan, (lambda x, out: 1.0 / (1.0 + x * x),), "1/(1 + x²)"),
+    Op("sin", 1, math.sin, (lambda x, out: math.cos(x),), "cos(x)",
+       vforward=lambda np, x: np.sin(x),
+       vgrads=(lambda np, x, out: np.cos(x),)),
+    Op("cos", 1, math.cos, (lambda x, out: -math.sin(x),), "−sin(x)",
+       vforward=lambda np, x: np.cos(x),
+       vgrads=(lambda np, x, out: -np.sin(x),)),
+    Op("tan", 1, math.tan, (lambda x, out: 1.0 + out * out,), "1 + tan(x)²",
+       vforward=lambda np, x: np.tan(x),
+       vgrads=(lambda np, x, out: 1.0 + out * out,)),
+    Op("asin", 1, math.asin, (_dasin,), "1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1",
+       vforward=lambda np, x: np.arcsin(x),
+       vgrads=(lambda np, x, out: 1.0 / np.sqrt(1.0 - x * x),)),
+    Op("acos", 1, math.acos, (_dacos,), "−1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1",
+       vforward=lambda np, x: np.arccos(x),
+       vgrads=(lambda np, x, out: -1.0 / np.sqrt(1.0 - x * x),)),
+    Op("atan", 1, math.atan, (lambda x, out: 1.0 / (1.0 + x * x),), "1/(1 + x²)",
+       vforward=lambda np, x: np.arctan(x),
+       vgrads=(lambda np, x, out: 1.0 / (1.0 + x * x),)),
     Op("atan2", 2, math.atan2, (_datan2_dy, _datan2_dx),
-       "∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²); undefined at (0, 0)", params=("y", "x")),
+       "∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²); undefined at (0, 0)", params=("y", "x"),
+       vforward=lambda np, y, x: np.arctan2(y, x),
+       vgrads=(lambda np, y, x, out: x / (x * x + y * y),
+               lambda np, y, x, out: -y / (x * x + y * y))),
     # hyperbolic
-    Op("sinh", 1, math.sinh, (lambda x, out: math.cosh(x),), "cosh(x)"),
-    Op("cosh", 1, math.cosh, (lambda x, out: math.sinh(x),), "sinh(x)"),
-    Op("tanh", 1, math.tanh, (lambda x, out: 1.0 - out * out,), "1 − tanh(x)²"),
+    Op("sinh", 1, math.sinh, (lambda x, out: math.cosh(x),), "cosh(x)",
+       vforward=lambda np, x: np.sinh(x),
+       vgrads=(lambda np, x, out: np.cosh(x),)),
+    Op("cosh", 1, math.cosh, (lambda x, out: math.sinh(x),), "sinh(x)",
+       vforward=lambda np, x: np.cosh(x),
+       vgrads=(lambda np, x, out: np.sinh(x),)),
+    Op("tanh", 1, math.tanh, (lambda x, out: 1.0 - out * out,), "1 − tanh(x)²",
+       vforward=lambda np, x: np.tanh(x),
+       vgrads=(lambda np, x, out: 1.0 - out * out,)),
     Op("asinh", 1, math.asinh, (lambda x, out: 1.0 / math.sqrt(x * x + 1.0),),
-       "1/sqrt(x² + 1)"),
-    Op("acosh", 1, math.acosh, (_dacosh,), "1/sqrt(x² − 1); undefined at 1", "x ≥ 1"),
+       "1/sqrt(x² + 1)",
+       vforward=lambda np, x: np.arcsinh(x),
+       vgrads=(lambda np, x, out: 1.0 / np.sqrt(x * x + 1.0),)),
+    Op("acosh", 1, math.acosh, (_dacosh,), "1/sqrt(x² − 1); undefined at 1", "x ≥ 1",
+       vforward=lambda np, x: np.arccosh(x),
+       vgrads=(lambda np, x, out: 1.0 / np.sqrt(x * x - 1.0),)),
     Op("atanh", 1, math.atanh, (lambda x, out: 1.0 / (1.0 - x * x),), "1/(1 − x²)",
-       "−1 < x < 1"),
+       "−1 < x < 1",
+       vforward=lambda np, x: np.arctanh(x),
+       vgrads=(lambda np, x, out: 1.0 / (1.0 - x * x),)),
     # neural-network activations
     Op("sigmoid", 1, _sigmoid, (lambda x, out: out * (1.0 - out),),
-       "sigmoid(x)·(1 − sigmoid(x))"),
+       "sigmoid(x)·(1 − sigmoid(x))",
+       vforward=_vsigmoid,
+       vgrads=(lambda np, x, out: out * (1.0 - out),)),
     Op("relu", 1, lambda x: x if x > 0 else 0.0, (lambda x, out: 1.0 if x > 0 else 0.0,),
-       "1 for x > 0, else 0; relu'(0) = 0"),
-    Op("softplus", 1, _softplus, (lambda x, out: _sigmoid(x),), "sigmoid(x)"),
+       "1 for x > 0, else 0; relu'(0) = 0",
+       vforward=lambda np, x: np.where(x > 0, x, 0.0),
+       vgrads=(lambda np, x, out: np.where(x > 0, 1.0, 0.0),)),
+    Op("softplus", 1, _softplus, (lambda x, out: _sigmoid(x),), "sigmoid(x)",
+       vforward=_vsoftplus,
+       vgrads=(lambda np, x, out: _vsigmoid(np, x),)),
     Op("erf", 1, math.erf, (lambda x, out: 2.0 / math.sqrt(math.pi) * math.exp(-x * x),),
-       "2/sqrt(π)·exp(−x²)"),
+       "2/sqrt(π)·exp(−x²)",
+       vforward=_verf,
+       vgrads=(lambda np, x, out: 2.0 / math.sqrt(math.pi) * np.exp(-x * x),)),
     # two arguments
     Op("hypot", 2, math.hypot,
        (lambda x, y, out: x / out if out else 0.0, lambda x, y, out: y / out if out else 0.0),
        "∂/∂x = x/hypot(x, y), ∂/∂y = y/hypot(x, y); 0 at (0, 0), as abs'(0) = 0",
-       params=("x", "y")),
+       params=("x", "y"),
+       vforward=lambda np, x, y: np.hypot(x, y),
+       vgrads=(lambda np, x, y, out: _vhypot_d(np, x, out),
+               lambda np, x, y, out: _vhypot_d(np, y, out))),
     Op("max", 2, max,
        (lambda x, y, out: _share(x, y) if x >= y else 0.0,
         lambda x, y, out: _share(y, x) if y >= x else 0.0),
        "1 toward the larger argument, 0 toward the other; half each at a tie",
-       params=("x", "y")),
+       params=("x", "y"),
+       vforward=lambda np, x, y: np.maximum(x, y),
+       vgrads=(lambda np, x, y, out: np.where(x >= y, _vshare(np, x, y), 0.0),
+               lambda np, x, y, out: np.where(y >= x, _vshare(np, y, x), 0.0))),
     Op("min", 2, min,
        (lambda x, y, out: _share(x, y) if x <= y else 0.0,
         lambda x, y, out: _share(y, x) if y <= x else 0.0),
        "1 toward the smaller argument, 0 toward the other; half each at a tie",
-       params=("x", "y")),
+       params=("x", "y"),
+       vforward=lambda np, x, y: np.minimum(x, y),
+       vgrads=(lambda np, x, y, out: np.where(x <= y, _vshare(np, x, y), 0.0),
+               lambda np, x, y, out: np.where(y <= x, _vshare(np, y, x), 0.0))),
 )
 
 #: Operators by name: add, sub, mul, div, pow, neg.
