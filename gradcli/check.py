@@ -198,10 +198,36 @@ def _row(graph: Graph, result: Result, name: str, eps: float | None, tol: float)
                 f" difference by about {noise:.2g}; a larger --eps may help"
             )
             note = f"{note}; {extra}" if note else extra
+    if not agree and method == "central":
+        kink = _kink(f, x, f0, step)
+        if kink is not None:
+            note = f"{note}; {kink}" if note else kink
     return CheckRow(
         name, x, reverse, numeric, abs_error, rel_error, step, method,
         OK if agree else DIFFERS, note,
     )
+
+
+def _kink(f: Callable[[float], float], x: float, f0: float, step: float | None) -> str | None:
+    """When the slopes on the two sides differ, say so: x is at a kink, where the
+    central difference averages them and the reverse mode uses a convention."""
+    if not step:
+        return None
+    try:
+        right = (f(x + step) - f0) / step
+        left = (f0 - f(x - step)) / step
+    except GradError:  # pragma: no cover - the central difference evaluated both sides
+        return None
+    if abs(right - left) <= 1e-3 * max(1.0, abs(right), abs(left)):
+        return None
+    return (
+        f"the slopes on the two sides differ ({_g(left)} and {_g(right)}): a kink, where the"
+        " central difference is their average and the reverse mode a convention"
+    )
+
+
+def _g(value: float) -> str:
+    return "0" if value == 0 else f"{value:.6g}"
 
 
 def _exact_step(x: float, h: float) -> float:

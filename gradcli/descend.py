@@ -123,16 +123,24 @@ class _Thinned:
     stays flat for any number of steps; the stride stays small beside the spacing of
     the rows finally picked, so they come out evenly spaced or nearly)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, steps: int) -> None:
         self.limit = limit
         self.capacity = max(64 * limit, 1024)
         self.stride = 1
         self.rows: list[Step] = []
+        # A descent that runs all its steps gets exactly evenly spaced rows: those are
+        # known in advance and always kept.
+        self.planned = {round(i * steps / (limit - 1)) for i in range(limit)}
+        self.kept: dict[int, Step] = {}
 
     def wants(self, step: int) -> bool:
-        return step % self.stride == 0
+        return step % self.stride == 0 or step in self.planned
 
     def add(self, row: Step) -> None:
+        if row.step in self.planned:
+            self.kept[row.step] = row
+        if row.step % self.stride:
+            return
         self.rows.append(row)
         if len(self.rows) > self.capacity:
             self.stride *= 2
@@ -141,6 +149,8 @@ class _Thinned:
     def pick(self, last: Step) -> list[Step]:
         """At most ``limit`` rows: the first, ``last``, and those nearest to evenly
         spaced steps between."""
+        if self.planned <= self.kept.keys() | {last.step}:
+            return [self.kept.get(step, last) for step in sorted(self.planned)]
         rows = [r for r in self.rows if r.step < last.step] + [last]
         if len(rows) <= self.limit:
             return rows
@@ -204,7 +214,7 @@ def descend(
     vel = [0.0] * n  # momentum's velocity, Adam's first moment
     sq = [0.0] * n  # Adam's second moment
     b1t = b2t = 1.0
-    path = _Thinned(history)
+    path = _Thinned(history, steps)
 
     def gradient_at(values: list[float]) -> list[float]:
         grads = backward(graph, values, wanted)

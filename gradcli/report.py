@@ -83,12 +83,12 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
     elif result.converged:
         line = (
             f"converged in {result.steps} step{plural} ({how}): gradient norm"
-            f" {result.grad_norm:.2g} < tol {result.tol:g}"
+            f" {format_number(result.grad_norm, precision)} < tol {result.tol:g}"
         )
     else:
         line = (
             f"not converged after {result.steps} step{plural} ({how}): gradient norm"
-            f" {result.grad_norm:.2g} ≥ tol {result.tol:g}"
+            f" {format_number(result.grad_norm, precision)} ≥ tol {result.tol:g}"
         )
     styled = console.is_terminal
 
