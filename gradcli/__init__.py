@@ -9,7 +9,9 @@ The Python API mirrors the command line::
 
 Stages, in data-flow order: :func:`parse_program` (text -> AST), :func:`lower`
 (AST -> graph), :func:`run` (graph + point -> :class:`Result`); :func:`compile`
-does the first two once for many points. Errors are :class:`GradError` values.
+does the first two once for many points. :func:`check` compares every gradient with
+a finite difference and :func:`descend` runs gradient descent, as the commands of the
+same names do. Errors are :class:`GradError` values.
 Importing gradcli imports neither lark, rich nor NumPy.
 """
 
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .check import CheckResult, CheckRow, check
+from .descend import DescentResult, descend
 from .errors import EXIT_CODES, GradError, Span
 from .evaluate import NodeResult, Result, compile, evaluate, run
 from .graph import Graph, Node, lower
@@ -28,6 +32,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EXIT_CODES",
+    "CheckResult",
+    "CheckRow",
+    "DescentResult",
     "GradError",
     "Graph",
     "Node",
@@ -35,7 +42,9 @@ __all__ = [
     "Result",
     "Span",
     "__version__",
+    "check",
     "compile",
+    "descend",
     "evaluate",
     "lower",
     "parse_program",

@@ -61,6 +61,14 @@ def _precision_option() -> Any:
     )
 
 
+def _explain_option() -> Any:
+    return click.option(
+        "--explain", is_flag=True,
+        help="Also write out the chain rule, node by node, with the numbers"
+        " (after the table; with --json, as the \"explain\" key).",
+    )
+
+
 def _wrt_names(wrt: str | None) -> list[str] | None:
     if wrt is None:
         return None
@@ -101,6 +109,7 @@ def cli() -> None:
               help="Report the gradient toward these names, in this order (inputs or named values).")
 @_output_option()
 @_precision_option()
+@_explain_option()
 def eval_command(
     words: tuple[str, ...],
     file: str | None,
@@ -108,6 +117,7 @@ def eval_command(
     wrt: str | None,
     output: str | None,
     precision: int | None,
+    explain: bool,
 ) -> None:
     """Print the value of SOURCE and its gradient toward every input.
 
@@ -122,12 +132,13 @@ def eval_command(
     if as_json:
         from .render import dumps
 
-        click.echo(dumps(result.to_json()))
+        click.echo(dumps(_with_explanation(result.to_json(), result, precision, explain)))
         return
     from .render import DEFAULT_PRECISION, eval_table, make_console
 
     console = make_console()
     console.print(eval_table(result, console, DEFAULT_PRECISION if precision is None else precision))
+    _print_explanation(result, precision, explain)
 
 
 @cli.command("trace", context_settings=PASS_BINDINGS)
@@ -136,12 +147,14 @@ def eval_command(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every node.")
 @_output_option()
 @_precision_option()
+@_explain_option()
 def trace_command(
     words: tuple[str, ...],
     file: str | None,
     as_json: bool,
     output: str | None,
     precision: int | None,
+    explain: bool,
 ) -> None:
     """Show every node of the graph: forward value, local gradients, accumulated gradient.
 
@@ -155,12 +168,209 @@ def trace_command(
     if as_json:
         from .render import dumps
 
-        click.echo(dumps(result.to_json(nodes=True)))
+        click.echo(dumps(_with_explanation(result.to_json(nodes=True), result, precision, explain)))
         return
     from .render import DEFAULT_PRECISION, make_console, trace_table
 
     console = make_console()
     console.print(trace_table(result, console, DEFAULT_PRECISION if precision is None else precision))
+    _print_explanation(result, precision, explain)
+
+
+def _with_explanation(
+    obj: dict[str, Any], result: Any, precision: int | None, explain: bool
+) -> dict[str, Any]:
+    """--json --explain: stdout stays one JSON object, with the explanation as a key."""
+    if explain:
+        from .explain import explanation_json
+        from .render import DEFAULT_PRECISION
+
+        obj["explain"] = explanation_json(result, DEFAULT_PRECISION if precision is None else precision)
+    return obj
+
+
+def _print_explanation(result: Any, precision: int | None, explain: bool) -> None:
+    if explain:
+        from .explain import explanation_lines
+        from .render import DEFAULT_PRECISION
+
+        lines = explanation_lines(result, DEFAULT_PRECISION if precision is None else precision)
+        click.echo("\n" + "\n".join(lines))
+
+
+@cli.command("check", context_settings=PASS_BINDINGS)
+@_words_argument()
+@_file_option()
+@click.option("--eps", type=float, default=None, metavar="H",
+              help="Finite-difference step for every input (default: ∛ε·max(1, |x|) ≈ 6e-6·max(1, |x|)).")
+@click.option("--tol", type=float, default=None, metavar="T",
+              help="Agree when |reverse − numeric| ≤ T·max(1, |reverse|, |numeric|) (default 1e-6).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, a row per input.")
+@_output_option()
+@_precision_option()
+def check_command(
+    words: tuple[str, ...],
+    file: str | None,
+    eps: float | None,
+    tol: float | None,
+    as_json: bool,
+    output: str | None,
+    precision: int | None,
+) -> None:
+    """Compare every reverse-mode gradient with a central finite difference.
+
+    Exit 0 when all agree within --tol, 3 when any does not (the table is still printed).
+
+    \b
+      gradcli check "x^2 * sin(y)" -x 3 -y 1
+      gradcli check "relu(x)" -x 0          # a kink: exits 3
+      gradcli check "$F" -x 1 && echo ok
+    """
+    from .check import DEFAULT_TOL, check
+
+    source, bindings = _program(words, file)
+    result = check(source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol)
+    if as_json:
+        from .render import dumps
+
+        click.echo(dumps(result.to_json()))
+    else:
+        from .render import DEFAULT_PRECISION, make_console
+        from .report import print_check
+
+        print_check(result, make_console(), DEFAULT_PRECISION if precision is None else precision)
+    failed = result.error()
+    if failed is not None:
+        raise failed
+
+
+@cli.command("descend", context_settings=PASS_BINDINGS)
+@_words_argument()
+@_file_option()
+@click.option("--lr", type=float, default=None, metavar="R", help="Learning rate (default 0.01).")
+@click.option("--steps", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Stop after N steps (default 1000).")
+@click.option("--tol", type=float, default=None, metavar="T",
+              help="Stop when the gradient norm is under T (default 1e-6).")
+@click.option("--wrt", default=None, metavar="x,y",
+              help="Descend on these inputs; the others stay fixed (default: all).")
+@click.option("--method", type=click.Choice(["gd", "momentum", "adam"]), default="gd", show_default=True,
+              help="Update rule.")
+@click.option("--maximize", is_flag=True, help="Climb: gradient ascent.")
+@click.option("--momentum", type=float, default=None, metavar="MU",
+              help="momentum: the velocity decay (default 0.9).")
+@click.option("--beta1", type=float, default=None, metavar="B1",
+              help="adam: first-moment decay (default 0.9).")
+@click.option("--beta2", type=float, default=None, metavar="B2",
+              help="adam: second-moment decay (default 0.999).")
+@click.option("--adam-eps", type=float, default=None, metavar="E",
+              help="adam: the ε that guards the denominator (default 1e-8).")
+@click.option("--history", type=click.IntRange(min=2), default=None, metavar="N",
+              help="Rows of the path to show: first, last and evenly spaced (default 11).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_output_option()
+@_precision_option()
+def descend_command(
+    words: tuple[str, ...],
+    file: str | None,
+    lr: float | None,
+    steps: int | None,
+    tol: float | None,
+    wrt: str | None,
+    method: str,
+    maximize: bool,
+    momentum: float | None,
+    beta1: float | None,
+    beta2: float | None,
+    adam_eps: float | None,
+    history: int | None,
+    as_json: bool,
+    output: str | None,
+    precision: int | None,
+) -> None:
+    """Gradient descent from the bound point: W = W − lr · gradient, step by step.
+
+    \b
+      gradcli descend "(x-3)^2 + (y+1)^2" -x 0 -y 0 --lr 0.1
+      gradcli descend "(1-x)^2 + 100(y-x^2)^2" -x -1.2 -y 1 --method adam --steps 6000
+    """
+    from .descend import DEFAULT_STEPS, descend
+
+    source, bindings = _program(words, file)
+    options: dict[str, Any] = {
+        "lr": lr, "steps": steps, "tol": tol, "momentum": momentum, "beta1": beta1,
+        "beta2": beta2, "adam_eps": adam_eps, "history": history,
+    }
+    given = {key: value for key, value in options.items() if value is not None}
+    kwargs: dict[str, Any] = {
+        "output": output, "wrt": _wrt_names(wrt), "method": method, "maximize": maximize, **given,
+    }
+    if as_json:  # no progress bar, and no rich
+        result = descend(source, bindings, **kwargs)
+        from .render import dumps
+
+        click.echo(dumps(result.to_json()))
+    else:
+        from .render import DEFAULT_PRECISION, make_console
+        from .report import print_descent, progress_bar
+
+        with progress_bar(given.get("steps", DEFAULT_STEPS), maximize=maximize) as progress:
+            result = descend(source, bindings, progress=progress, **kwargs)
+        print_descent(result, make_console(), DEFAULT_PRECISION if precision is None else precision)
+    if result.error is not None:
+        raise result.error
+
+
+@cli.command("graph", context_settings=PASS_BINDINGS)
+@_words_argument()
+@_file_option()
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "mermaid", "tree"]), default="dot",
+              show_default=True, help="Graphviz source, SVG (needs Graphviz), Mermaid, or a terminal tree.")
+@click.option("--out", default=None, metavar="FILE",
+              help="Write the picture to FILE instead of standard output.")
+@_output_option()
+@_precision_option()
+def graph_command(
+    words: tuple[str, ...],
+    file: str | None,
+    fmt: str,
+    out: str | None,
+    output: str | None,
+    precision: int | None,
+) -> None:
+    """Draw the computational graph, each wire with its value and gradient.
+
+    Without bindings, the picture shows the structure alone.
+
+    \b
+      gradcli graph "(x+y)*z" -x 2 -y 3 -z -4 --format tree
+      gradcli graph "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 \\
+          --format svg --out neuron.svg
+    """
+    from .pictures import draw, write
+    from .render import DEFAULT_PRECISION
+
+    source, bindings = _program(words, file)
+    drawing = draw(source, bindings, fmt=fmt, output=output,
+                   precision=DEFAULT_PRECISION if precision is None else precision)
+    write(drawing, out)
+
+
+@cli.command("functions")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def functions_command(as_json: bool) -> None:
+    """List every operator and function: arity, domain and derivative rule."""
+    if as_json:
+        from .functions import functions_json
+        from .render import dumps
+
+        click.echo(dumps(functions_json()))
+        return
+    from .functions import functions_table
+    from .render import make_console
+
+    console = make_console()
+    console.print(functions_table(console))
 
 
 @cli.command("completion")
