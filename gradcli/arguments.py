@@ -82,7 +82,11 @@ def read_source(source: str | None, file: str | None) -> str:
             " or --file PATH",
         )
     if source == "-":
-        data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
+        try:
+            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
+        except (AttributeError, OSError, ValueError) as exc:  # closed, or not a byte stream
+            reason = getattr(exc, "strerror", None) or "it is closed or not readable"
+            raise GradError("usage", f"cannot read the program from standard input: {reason}") from None
         return _decode(data, "standard input")
     return source
 

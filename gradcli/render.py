@@ -29,7 +29,14 @@ def dumps(obj: Any) -> str:
     text = json.dumps(obj, allow_nan=False, ensure_ascii=False)
     if "-0.0" in text:  # rare: only then walk the object (a string may hold it too)
         text = json.dumps(_unsigned_zeros(obj), allow_nan=False, ensure_ascii=False)
+    for char in _LINE_BREAKS:  # valid JSON raw, but they split "lines" for many readers
+        if char in text:
+            text = text.replace(char, f"\\u{ord(char):04x}")
     return text
+
+
+#: Line breaks that JSON allows raw inside strings (json.dumps escapes those below U+0020).
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 def _unsigned_zeros(obj: Any) -> Any:

@@ -45,5 +45,5 @@ def strict_loads(text: str) -> Any:
 
 
 def strict_lines(text: str) -> list[Any]:
-    """Parse JSON Lines (one document per non-empty line) strictly."""
-    return [strict_loads(line) for line in text.splitlines() if line.strip()]
+    """Parse JSON Lines (one document per non-empty line, lines end with \\n) strictly."""
+    return [strict_loads(line) for line in text.split("\n") if line.strip()]
