@@ -220,13 +220,19 @@ def descend(
         grads = backward(graph, values, wanted)
         return [0.0 if i is None else (grads[i] or 0.0) for i in ids]
 
+    def norm_of(g: list[float]) -> float:
+        norm = math.hypot(*g)  # hypot, not sqrt(sum of squares): no overflow on the way
+        if not math.isfinite(norm):
+            raise GradError("overflow", "the gradient norm is too large for a float")
+        return norm
+
     values = forward(graph, point)  # a math error at the start is the user's point: exit 1
     g = gradient_at(values)
+    norm = norm_of(g)
     step = 0
     error: GradError | None = None
     error_step: int | None = None
     while True:
-        norm = math.sqrt(math.fsum(v * v for v in g))
         value = values[-1]
         if progress is not None:
             progress(step, value, norm)
@@ -259,12 +265,13 @@ def descend(
                 point[name] = xi
             new_values = forward(graph, point)
             new_g = gradient_at(new_values)
+            new_norm = norm_of(new_g)
         except GradError as err:
             error, error_step = _at_step(err, step + 1, graph.source), step + 1
             for name, xi in zip(names, x, strict=True):  # back to the last good point
                 point[name] = xi
             break
-        x, values, g = new, new_values, new_g
+        x, values, g, norm = new, new_values, new_g, new_norm
         step += 1
 
     last = Step(step, value, norm, dict(zip(names, x, strict=True)))

@@ -30,6 +30,9 @@ def _small(value: float | None) -> str:
 
 def print_check(result: CheckResult, console: Console, precision: int | None = DEFAULT_PRECISION) -> None:
     """The check table, a line per note, and the verdict."""
+    if not result.rows:
+        console.print("ok: the program has no inputs, so there is no gradient to check", markup=False)
+        return
     f = result.output if result.output is not None else "f"
     table = _table(console, title=_short(result.source))
     styled = console.is_terminal

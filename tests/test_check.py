@@ -117,6 +117,12 @@ def test_an_input_the_output_does_not_use_has_gradient_zero_and_agrees() -> None
     ]
 
 
+def test_a_program_without_inputs_has_nothing_to_check_and_passes(run_cli) -> None:
+    assert check("2 + 3").rows == []
+    message = "ok: the program has no inputs, so there is no gradient to check\n"
+    assert run_cli("check", "2 + 3") == (0, message, "")
+
+
 def test_check_accepts_a_compiled_graph() -> None:
     graph = gradcli.compile("x^2")
     assert check(graph, {"x": 3}).rows[0].reverse == 6.0

@@ -77,6 +77,15 @@ def test_a_diverging_descent_stops_with_a_math_error() -> None:
     assert math.isfinite(r.value) and r.steps == r.error_step - 1
 
 
+def test_climbing_without_a_top_stops_with_an_overflow_error_and_strict_json(run_cli) -> None:
+    args = ["x^2", "-x", "1", "--maximize", "--lr", "1", "--steps", "100000", "--json"]
+    code, out, err = run_cli("descend", *args)
+    assert code == 1 and err.startswith("error: step ")
+    data = json.loads(out)
+    assert data["error"]["kind"] == "overflow" and data["steps"] == data["error"]["step"] - 1
+    assert all(math.isfinite(row["grad_norm"]) for row in data["history"])
+
+
 def test_a_math_error_at_the_start_is_raised_like_eval() -> None:
     with pytest.raises(gradcli.GradError) as info:
         descend("log(x)", x=-1)
