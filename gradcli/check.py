@@ -17,7 +17,11 @@ with ``eps`` given, or when no step works, a one-sided three-point difference
 and step it used and why; a row no formula can compute is ``n/a`` with the reason.
 
 A row agrees when ``|reverse − numeric| ≤ tol · max(1, |reverse|, |numeric|)``:
-a relative error for gradients larger than 1, an absolute one below. At a kink
+a relative error for gradients larger than 1, an absolute one below. With the
+default step, a central difference that does not agree is refined once by
+Richardson's extrapolation, ``(4·D(h/2) − D(h)) / 3`` (error ∝ h⁴, not h²: the
+step grows with |x|, and so does the truncation error of ``exp(x)`` at 700), and
+reported as ``richardson`` when that agrees. At a kink
 (``relu(x)`` at 0) the reverse mode gives the convention (0) and the central
 difference the average of the two slopes (0.5): that is reported as a
 disagreement, not hidden. Exit code 3 (kind ``"check"``) when any row is not
@@ -184,10 +188,29 @@ def _row(graph: Graph, result: Result, name: str, eps: float | None, tol: float)
     numeric, step, method, note = _difference(f, name, x, f0, eps)
     if numeric is None:
         return CheckRow(name, x, reverse, None, None, None, step, None, NOT_AVAILABLE, note)
+
+    def agrees(estimate: float) -> bool:
+        return abs(reverse - estimate) <= tol * max(1.0, abs(reverse), abs(estimate))
+
+    if not math.isfinite(numeric):  # f near the float limit: the difference overflowed
+        return CheckRow(
+            name, x, reverse, None, None, None, step, None, NOT_AVAILABLE,
+            "no finite difference: f(x ± h) is too close to the float limit",
+        )
+    if not agrees(numeric) and method == "central" and eps is None and note is None and step:
+        # The default step is relative to |x|: for a large x the truncation error
+        # (∝ h²) can reach the tolerance (exp(x) at x = 700). Richardson's extrapolation
+        # from h and h/2 cancels that term. It cannot turn a wrong gradient or a kink
+        # into a right one, because it only estimates f' better; when it does not
+        # agree either, the plain central difference is reported.
+        refined = _richardson(f, x, step, numeric)
+        if refined is not None and agrees(refined):
+            note = f"the central difference {_g(numeric)} refined by Richardson's extrapolation (h and h/2)"
+            numeric, method = refined, "richardson"
     abs_error = abs(reverse - numeric)
     scale = max(abs(reverse), abs(numeric))
     rel_error = abs_error / scale if scale else 0.0
-    agree = abs_error <= tol * max(1.0, scale)
+    agree = agrees(numeric)
     if not agree and step is not None:
         # Rounding in f alone moves the difference by about ε·|f|/h: say so when that
         # is what stands between the two numbers, rather than blame the gradient.
@@ -198,7 +221,7 @@ def _row(graph: Graph, result: Result, name: str, eps: float | None, tol: float)
                 f" difference by about {noise:.2g}; a larger --eps may help"
             )
             note = f"{note}; {extra}" if note else extra
-    if not agree and method == "central":
+    if not agree and method in ("central", "richardson"):
         kink = _kink(f, x, f0, step)
         if kink is not None:
             note = f"{note}; {kink}" if note else kink
@@ -208,17 +231,39 @@ def _row(graph: Graph, result: Result, name: str, eps: float | None, tol: float)
     )
 
 
-def _kink(f: Callable[[float], float], x: float, f0: float, step: float | None) -> str | None:
-    """When the slopes on the two sides differ, say so: x is at a kink, where the
-    central difference averages them and the reverse mode uses a convention."""
-    if not step:
+def _richardson(f: Callable[[float], float], x: float, h: float, central_h: float) -> float | None:
+    """(4·D(h/2) − D(h)) / 3, where D is the central difference: error O(h⁴), not O(h²)."""
+    half = _exact_step(x, h / 2)
+    if not half:
         return None
     try:
-        right = (f(x + step) - f0) / step
-        left = (f0 - f(x - step)) / step
+        central_half = (f(x + half) - f(x - half)) / (2 * half)
+    except GradError:  # pragma: no cover - inside the interval already evaluated
+        return None
+    refined = central_half + (central_half - central_h) / 3  # (4·D(h/2) − D(h))/3 without overflow
+    return refined if math.isfinite(refined) else None
+
+
+def _kink(f: Callable[[float], float], x: float, f0: float, step: float | None) -> str | None:
+    """When the slopes on the two sides differ, and the gap does not close as the step
+    shrinks (as it would from mere curvature), say so: x is at a kink, where the
+    central difference averages the slopes and the reverse mode uses a convention."""
+    if not step:
+        return None
+
+    def slopes(h: float) -> tuple[float, float]:
+        return (f(x + h) - f0) / h, (f0 - f(x - h)) / h
+
+    try:
+        right, left = slopes(step)
+        small = _exact_step(x, step / 16)
+        if not small:
+            return None
+        right_small, left_small = slopes(small)
     except GradError:  # pragma: no cover - the central difference evaluated both sides
         return None
-    if abs(right - left) <= 1e-3 * max(1.0, abs(right), abs(left)):
+    gap, gap_small = abs(right - left), abs(right_small - left_small)
+    if gap <= 1e-3 * max(1.0, abs(right), abs(left)) or gap_small < 0.5 * gap:
         return None
     return (
         f"the slopes on the two sides differ ({_g(left)} and {_g(right)}): a kink, where the"
@@ -280,7 +325,7 @@ def _difference(
                 best = min(range(1, len(ladder)), key=lambda i: abs(ladder[i][1] - ladder[i - 1][1]))
                 step, numeric = ladder[best]
                 return numeric, step, "central", (
-                    f"step reduced: {name} ± {h0:.2g} leaves the domain ({_reason(first_error)})"
+                    f"step reduced: f cannot be evaluated at {name} ± {h0:.2g} ({_reason(first_error)})"
                 )
             break
 
@@ -296,10 +341,12 @@ def _difference(
                 first_error = err
             continue
         return numeric, abs(h), method, (
-            f"one-sided: {name} {'−' if sign > 0 else '+'} {abs(h):.2g} leaves the domain"
+            f"one-sided: f cannot be evaluated at {name} {'−' if sign > 0 else '+'} {abs(h):.2g}"
             f" ({_reason(first_error)})"
         )
-    return None, abs(h0), None, f"no finite difference: every step leaves the domain ({_reason(first_error)})"
+    return None, abs(h0), None, (
+        f"no finite difference: f cannot be evaluated on either side ({_reason(first_error)})"
+    )
 
 
 def _reason(err: GradError | None) -> str:
