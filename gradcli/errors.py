@@ -115,7 +115,7 @@ def _visible(char: str) -> str:
     move the cursor (or worse, drive the terminal), so they become one cell."""
     if char == "\t":
         return " "
-    if unicodedata.category(char) == "Cc":
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):  # U+0085, U+2028 and U+2029 break lines too
         return "\ufffd"
     return char
 

@@ -262,11 +262,17 @@ def _unexpected_character(source: str, pos: int) -> str:
         return "unexpected quote: strings are not part of the language, only numbers, names and operators"
     if char == ".":
         return "unexpected '.': a number is written 2.5 or .5, and a name cannot contain '.'"
-    if unicodedata.combining(char):
-        after = f" after '{source[pos - 1]}'" if pos and not unicodedata.combining(source[pos - 1]) else ""
+    if unicodedata.category(char) in ("Mn", "Mc", "Me"):
+        base = source[pos - 1] if pos else ""
+        composed = unicodedata.normalize("NFC", base + char)
+        if base and len(composed) == 1:  # e + U+0301 is é: the precomposed letter is a name
+            return (
+                f"unexpected combining mark ({_char_name(char)}) after '{base}':"
+                f" write '{composed}' as one character (NFC)"
+            )
         return (
-            f"unexpected combining mark ({_char_name(char)}){after}:"
-            " write accented letters as single characters (NFC)"
+            f"unexpected combining mark ({_char_name(char)}):"
+            " a name is letters, digits and _, without combining marks"
         )
     if char.isspace():
         return f"unexpected space character ({_char_name(char)}): use an ordinary space"

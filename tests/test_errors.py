@@ -219,12 +219,12 @@ ERRORS = [
         id='syntax-nbsp',
     ),
     pytest.param(
-        ['eval', 'é + 1'],
+        ["eval", "e\u0301 + 1"],  # é as e + a combining accent (NFD)
         2,
         "error: unexpected combining mark (U+0301 COMBINING ACUTE ACCENT) after 'e': "
-        'write accented letters as single characters (NFC)\n'
-        '  é + 1\n'
-        '  ^\n',
+        "write '\u00e9' as one character (NFC)\n"
+        "  e\u0301 + 1\n"
+        "  ^\n",
         id='syntax-combining-mark',
     ),
     pytest.param(
