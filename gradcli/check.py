@@ -222,9 +222,11 @@ def _row(graph: Graph, result: Result, name: str, eps: float | None, tol: float)
             )
             note = f"{note}; {extra}" if note else extra
     if not agree and method in ("central", "richardson"):
-        kink = _kink(f, x, f0, step)
-        if kink is not None:
-            note = f"{note}; {kink}" if note else kink
+        hint = _kink(f, x, f0, step)
+        if hint is None and note is None:
+            hint = _step_dependence(f, x, step, numeric, tol)
+        if hint is not None:
+            note = f"{note}; {hint}" if note else hint
     return CheckRow(
         name, x, reverse, numeric, abs_error, rel_error, step, method,
         OK if agree else DIFFERS, note,
@@ -268,6 +270,28 @@ def _kink(f: Callable[[float], float], x: float, f0: float, step: float | None) 
     return (
         f"the slopes on the two sides differ ({_g(left)} and {_g(right)}): a kink, where the"
         " central difference is their average and the reverse mode a convention"
+    )
+
+
+def _step_dependence(
+    f: Callable[[float], float], x: float, step: float | None, numeric: float, tol: float
+) -> str | None:
+    """When a much smaller step gives a different difference, f changes on a scale
+    finer than the step (cbrt(x) at x = 1e-300): say so, with both numbers."""
+    if not step:
+        return None
+    small = _exact_step(x, step / 1000)
+    if not small:
+        return None
+    try:
+        finer = (f(x + small) - f(x - small)) / (2 * small)
+    except GradError:
+        return None
+    if not math.isfinite(finer) or abs(finer - numeric) <= tol * max(1.0, abs(finer), abs(numeric)):
+        return None
+    return (
+        f"the difference depends on the step ({_g(numeric)} at h, {_g(finer)} at h/1000): f changes"
+        " on a scale finer than the step; a smaller --eps may help"
     )
 
 

@@ -127,6 +127,14 @@ def test_a_large_value_beside_a_small_change_says_rounding_is_to_blame() -> None
     assert check("1e8 + x", x=1, eps=1.0).ok
 
 
+def test_a_function_steeper_than_the_step_can_see_is_named_as_such() -> None:
+    # cbrt is defined on both sides of 1e-300, so the step is not reduced, but it bends
+    # on a scale far below h: the difference grows as h shrinks, and the note says so.
+    (row,) = check("cbrt(x)", x=1e-300).rows
+    assert row.verdict == "differs"
+    assert row.note is not None and "the difference depends on the step" in row.note
+
+
 def test_an_input_the_output_does_not_use_has_gradient_zero_and_agrees() -> None:
     r = check("q = x * 2; f = y", x=1, y=2, output="q")
     assert [(row.name, row.reverse, row.numeric, row.verdict) for row in r.rows] == [
