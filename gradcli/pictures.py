@@ -123,8 +123,12 @@ def write(drawing: Drawing, out: str | None = None, file: IO[str] | None = None)
         _print_coloured(drawing.lines, stream)
         return
     if isinstance(drawing.text, bytes):
+        binary = getattr(stream, "buffer", None)
+        if binary is None:  # a text-only stream: Graphviz writes UTF-8
+            stream.write(drawing.text.decode("utf-8", "replace"))
+            return
         stream.flush()
-        sys.stdout.buffer.write(drawing.text)
+        binary.write(drawing.text)
         return
     stream.write(drawing.text)
 

@@ -229,3 +229,14 @@ def test_a_100000_deep_program_is_drawn_in_every_text_format(run_cli) -> None:
     code, out, _ = run_cli("graph", source, "--format", "mermaid")
     assert code == 0
     assert out.count(" --> ") == depth + 1
+
+
+@needs_graphviz
+def test_svg_to_a_text_only_stream_is_written_as_text() -> None:
+    import io
+
+    from gradcli.pictures import draw, write
+
+    stream = io.StringIO()
+    write(draw("x*y", {"x": 2, "y": 3}, fmt="svg"), file=stream)
+    assert ET.fromstring(stream.getvalue().encode("utf-8")).tag.endswith("svg")
