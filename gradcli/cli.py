@@ -110,6 +110,14 @@ def cli() -> None:
 @_output_option()
 @_precision_option()
 @_explain_option()
+@click.option("--batch", default=None, metavar="FILE|-",
+              help="Evaluate at every row of FILE (JSON Lines or CSV; - reads standard input).")
+@click.option("--grid", "grids", multiple=True, metavar="x=a:b:n",
+              help="Sweep x over n evenly spaced values from a to b, both included (repeat: product).")
+@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="Output of --batch/--grid: JSON Lines (default) or CSV.")
+@click.option("--input-format", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="Format of the --batch file (default: told from its content).")
 def eval_command(
     words: tuple[str, ...],
     file: str | None,
@@ -118,15 +126,30 @@ def eval_command(
     output: str | None,
     precision: int | None,
     explain: bool,
+    batch: str | None,
+    grids: tuple[str, ...],
+    out_format: str | None,
+    input_format: str | None,
 ) -> None:
     """Print the value of SOURCE and its gradient toward every input.
 
     \b
       gradcli eval "(x+y)*z" -x 2 -y 3 -z -4
       gradcli eval "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
+      gradcli eval "tanh(x)" --grid x=-3:3:61 --format csv
+      gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
     """
     from .evaluate import evaluate
 
+    if batch is not None or grids:
+        if precision is not None or explain:
+            raise GradError("usage", "--precision and --explain are for one point, not --batch or --grid")
+        if as_json and out_format == "csv":
+            raise GradError("usage", "--json and --format csv disagree: give one")
+        _eval_batch(words, file, batch, grids, out_format or "jsonl", input_format, wrt, output)
+        return
+    if out_format is not None or input_format is not None:
+        raise GradError("usage", "--format and --input-format are for --batch and --grid")
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output, wrt=_wrt_names(wrt))
     if as_json:
@@ -175,6 +198,36 @@ def trace_command(
     console = make_console()
     console.print(trace_table(result, console, DEFAULT_PRECISION if precision is None else precision))
     _print_explanation(result, precision, explain)
+
+
+def _eval_batch(
+    words: tuple[str, ...],
+    file: str | None,
+    batch: str | None,
+    grids: tuple[str, ...],
+    out_format: str,
+    input_format: str | None,
+    wrt: str | None,
+    output: str | None,
+) -> None:
+    """eval --batch/--grid: one record per point (SPEC §4); exit 1 if any row failed."""
+    from . import batch as batching
+    from .arguments import split_words
+    from .evaluate import compile
+
+    batching.load_numpy()  # before anything is read: a clear error if NumPy is missing
+    if batch == "-" and file is None and split_words(words, has_file=False)[0] == "-":
+        raise GradError("usage", "standard input cannot be both SOURCE and --batch: use --file for one")
+    source, bindings = _program(words, file)
+    summary = batching.run_batch(
+        compile(source, output), bindings, batch=batch, grids=grids, fmt=out_format,
+        input_format=input_format, wrt=_wrt_names(wrt),
+    )
+    if summary.failed:
+        rows = ", ".join(map(str, summary.first_failed)) + (", ..." if summary.failed > 5 else "")
+        # Not a GradError: the run went through, and its output is complete.
+        _stderr(f"error: {summary.failed} of {summary.rows} rows failed (row {rows}); their records say why")
+        raise click.exceptions.Exit(1)
 
 
 def _with_explanation(
@@ -391,7 +444,8 @@ def completion_command(shell: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into an ``error:`` line."""
     try:
-        cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
+        # Without standalone mode, click returns the code of a click.exceptions.Exit.
+        code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
     except GradError as err:
         _stderr(format_error(err))
         return _exit(err.exit_code)
@@ -428,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pragma: no cover - a bug; still no traceback for the user
         _stderr(f"error: internal error: {type(exc).__name__}: {exc} (please report this)")
         return _exit(INTERNAL_ERROR)
-    return _exit(0)
+    return _exit(code if isinstance(code, int) else 0)
 
 
 def _stderr(text: str) -> None:

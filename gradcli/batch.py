@@ -1,0 +1,972 @@
+"""Batch and sweeps (SPEC §4): one program, many points, vectorised and streamed.
+
+Points come from a file of rows (JSON Lines or CSV, ``--batch``), from grids
+(``--grid x=a:b:n``, their product), or both (every row times every grid point);
+bindings from the command line are defaults that a row may override. The points
+are read, evaluated and written in chunks of at most :data:`CHUNK` rows, so memory
+does not grow with the number of rows.
+
+Each chunk is evaluated once over NumPy arrays: the forward loop and the reverse
+loop of :mod:`gradcli.evaluate`, with every operation's ``vforward``/``vgrads``
+from :mod:`gradcli.ops`. Where an array rule gives NaN or ±inf on a row, that row
+is handed to the scalar rules, which either give the value after all or the same
+error, with the same kind and message, as ``gradcli eval`` at that point; the
+other rows go on. A row that fails becomes an error record and the exit code is 1.
+
+NumPy is imported here only, and only when a batch runs; orjson, when installed,
+writes the floats (about twenty times faster than ``repr``, which is the fallback).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .errors import GradError
+from .evaluate import (
+    _math_error,
+    _non_finite,
+    _unknown_binding,
+    backward,
+    constant_value,
+    forward,
+    resolve_wrt,
+    wanted_nodes,
+)
+from .graph import Graph
+
+#: Rows per chunk: big enough that NumPy's per-call cost vanishes, small enough that
+#: a chunk's arrays stay in cache. Programs with many nodes get smaller chunks.
+CHUNK = 65_536
+#: Floats held per chunk at most (node values), which bounds memory for big programs.
+_CHUNK_FLOATS = 1 << 23
+#: A finite stand-in for the values of rows that already failed, so that the
+#: finiteness checks of later nodes stay cheap; those rows are never reported.
+_FILLER = 0.5
+
+INSTALL_HINT = "pip install 'gradcli[batch]'"
+
+#: Keys of an output record: a pass-through column may not take these names.
+RESERVED = ("output", "value", "inputs", "gradient", "row", "error")
+
+FORMATS = ("jsonl", "csv")
+
+
+def load_numpy() -> Any:
+    """The numpy module, or a usage error that says how to install it."""
+    try:
+        import numpy
+    except ImportError:
+        raise GradError(
+            "usage", f"--batch and --grid need NumPy, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return numpy
+
+
+def _load_orjson() -> Any:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
+
+# --- the vectorised evaluator ----------------------------------------------------------
+
+
+@dataclass(eq=False)
+class ArrayResult:
+    """Values and gradients of a program at ``n`` points.
+
+    ``value`` and each ``gradient[name]`` are float arrays of length ``n``;
+    ``errors`` maps a row index to the error of that row (its entries in the
+    arrays mean nothing).
+    """
+
+    value: Any
+    gradient: dict[str, Any]
+    errors: dict[int, GradError] = field(default_factory=dict)
+
+
+def chunk_rows(graph: Graph) -> int:
+    """Rows per chunk for ``graph``: fewer for programs with many nodes."""
+    return max(64, min(CHUNK, _CHUNK_FLOATS // max(1, len(graph.nodes))))
+
+
+def evaluate_arrays(
+    graph: Graph,
+    columns: Mapping[str, Any],
+    wrt: Iterable[str] | None = None,
+    *,
+    errors: Mapping[int, GradError] | None = None,
+    size: int | None = None,
+) -> ArrayResult:
+    """Evaluate ``graph`` at many points at once: ``columns`` maps every input to an
+    array (all of one length; ``size`` says it for a program without inputs). Rows
+    listed in ``errors`` failed earlier and are skipped. Large inputs are evaluated
+    in chunks of :func:`chunk_rows` rows."""
+    np = load_numpy()
+    names = resolve_wrt(graph, wrt)
+    cols = {name: np.ascontiguousarray(columns[name], dtype=np.float64) for name in graph.inputs}
+    n = len(next(iter(cols.values()))) if cols else (1 if size is None else size)
+    step = chunk_rows(graph)
+    if n <= step:
+        return _evaluate_chunk(np, graph, cols, n, names, dict(errors or {}))
+    parts = []
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        part_errors = {r - start: e for r, e in (errors or {}).items() if start <= r < stop}
+        parts.append(
+            _evaluate_chunk(np, graph, {k: v[start:stop] for k, v in cols.items()}, stop - start,
+                            names, part_errors)
+        )
+    merged = {r + i * step: e for i, part in enumerate(parts) for r, e in part.errors.items()}
+    return ArrayResult(
+        np.concatenate([p.value for p in parts]),
+        {name: np.concatenate([p.gradient[name] for p in parts]) for name in names},
+        merged,
+    )
+
+
+def _is_array(value: Any) -> bool:
+    return getattr(value, "ndim", 0) > 0
+
+
+def _all_finite(value: Any) -> bool:
+    # One reduction instead of isfinite + all: a sum is finite only if every term is
+    # (a false alarm from a sum that overflows just takes the careful path).
+    return math.isfinite(value.sum()) if _is_array(value) else math.isfinite(value)
+
+
+def _evaluate_chunk(
+    np: Any,
+    graph: Graph,
+    cols: dict[str, Any],
+    n: int,
+    names: list[str],
+    errors: dict[int, GradError],
+) -> ArrayResult:
+    nodes = graph.nodes
+    source = graph.source
+    alive = np.ones(n, dtype=bool)
+    for r in errors:
+        alive[r] = False
+
+    def node_of(name: str) -> int | None:
+        return graph.inputs[name] if name in graph.inputs else graph.names[name]
+
+    extra = [i for i in (node_of(name) for name in names) if i is not None]
+    wanted = wanted_nodes(graph, extra)
+    values: list[Any] = [0.0] * len(nodes)
+    varying = [False] * len(nodes)
+
+    def row_args(node_inputs: Sequence[int], r: int) -> list[float]:
+        return [float(values[i][r]) if varying[i] else float(values[i]) for i in node_inputs]
+
+    with np.errstate(all="ignore"):
+        # Forward, in topological order, as evaluate.forward.
+        for node in nodes:
+            op = node.op
+            if op is None:
+                if node.kind == "var":
+                    values[node.id] = cols[node.name]  # type: ignore[index]
+                    varying[node.id] = True
+                else:
+                    values[node.id] = node.value
+                continue
+            args = [values[i] for i in node.inputs]
+            if not any(varying[i] for i in node.inputs):
+                # A constant subexpression: the scalar rule once, for every row.
+                try:
+                    value = op.forward(*args)
+                    error = None if math.isfinite(value) else _non_finite(node, args, value, source)
+                except (ValueError, ZeroDivisionError, OverflowError) as exc:
+                    error = _math_error(node, args, exc, source)
+                if error is not None:
+                    for r in np.flatnonzero(alive).tolist():
+                        errors[r] = error
+                    alive[:] = False
+                    value = _FILLER
+                values[node.id] = value
+                continue
+            varying[node.id] = True
+            result = op.vforward(np, *args)  # type: ignore[misc]
+            if not _all_finite(result):
+                bad = ~np.isfinite(result)
+                result = np.where(bad, _FILLER, result)
+                for r in np.flatnonzero(bad & alive).tolist():
+                    # The scalar rule says what went wrong, exactly as `eval` would.
+                    scalar_args = row_args(node.inputs, r)
+                    try:
+                        value = op.forward(*scalar_args)
+                        error = (
+                            None if math.isfinite(value)
+                            else _non_finite(node, scalar_args, value, source)
+                        )
+                    except (ValueError, ZeroDivisionError, OverflowError) as exc:
+                        error = _math_error(node, scalar_args, exc, source)
+                    if error is None:
+                        result[r] = value  # NumPy and the scalar rule disagree: trust the latter
+                    else:
+                        errors[r] = error
+                        alive[r] = False
+            values[node.id] = result
+
+        # Reverse, as evaluate.backward. Rows where anything is not finite are set
+        # aside and evaluated by the scalar loops at the end, which give their
+        # gradient or the very error `eval` gives.
+        recheck = np.zeros(n, dtype=bool)
+        grads: list[Any] = [None] * len(nodes)
+        grads[-1] = 1.0
+        for node in reversed(nodes):
+            g = grads[node.id]
+            if g is None or node.op is None:
+                continue
+            if not _all_finite(g):
+                recheck |= ~np.isfinite(g) & alive
+                g = np.where(np.isfinite(g), g, 0.0)
+            args = [values[i] for i in node.inputs]
+            out = values[node.id]
+            for k, i in enumerate(node.inputs):
+                if not wanted[i]:
+                    continue
+                local = node.op.vgrads[k](np, *args, out)
+                if isinstance(local, float) and not _is_array(local) and local == 1.0:
+                    contribution = g
+                elif isinstance(local, float) and not _is_array(local) and local == -1.0:
+                    contribution = -g
+                else:
+                    contribution = g * local
+                if not _all_finite(contribution):
+                    contribution = np.broadcast_to(contribution, (n,))
+                    bad = ~np.isfinite(contribution)
+                    # A node whose gradient is 0 passes 0 on without its local gradient.
+                    recheck |= bad & alive & (np.broadcast_to(g, (n,)) != 0)
+                    contribution = np.where(bad, 0.0, contribution)
+                grads[i] = contribution if grads[i] is None else grads[i] + contribution
+
+    value = values[-1] if varying[-1] else np.full(n, float(values[-1]))
+    gradient: dict[str, Any] = {}
+    for name in names:
+        i = node_of(name)
+        g = grads[i] if i is not None else None
+        if g is None:
+            gradient[name] = np.zeros(n)
+        elif _is_array(g):
+            gradient[name] = g
+            if not _all_finite(g):
+                recheck |= ~np.isfinite(g) & alive
+        else:
+            gradient[name] = np.full(n, float(g))
+    rows = np.flatnonzero(recheck & alive).tolist()
+    if rows:
+        # Arrays may be shared (x + y gives x and y one gradient): write into copies.
+        value = np.array(value)
+        gradient = {name: np.array(g) for name, g in gradient.items()}
+    for r in rows:
+        _scalar_row(graph, cols, r, names, node_of, wanted, value, gradient, errors)
+    return ArrayResult(value, gradient, errors)
+
+
+def _scalar_row(
+    graph: Graph,
+    cols: Mapping[str, Any],
+    r: int,
+    names: list[str],
+    node_of: Any,
+    wanted: list[bool],
+    value: Any,
+    gradient: dict[str, Any],
+    errors: dict[int, GradError],
+) -> None:
+    """Row ``r`` through the scalar loops: its value and gradient, or its error."""
+    point = {name: float(col[r]) for name, col in cols.items()}
+    try:
+        values = forward(graph, point)
+        grads = backward(graph, values, wanted)
+    except GradError as err:
+        errors[r] = err
+        return
+    value[r] = values[-1]
+    for name in names:
+        i = node_of(name)
+        g = grads[i] if i is not None else None
+        gradient[name][r] = 0.0 if g is None else g
+
+
+# --- bindings, rows and grids ------------------------------------------------------------
+
+
+def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
+    """``x=a:b:n`` -> (x, a, b, n): n evenly spaced values from a to b, both included."""
+    name, eq, spec = text.partition("=")
+    name = name.strip().lstrip("-")
+    parts = spec.split(":")
+    if not eq or len(parts) != 3 or not name:
+        raise GradError(
+            "usage", f"--grid {text}: write NAME=START:STOP:COUNT, as in --grid x=-2:2:101"
+        )
+    if name not in graph.inputs:
+        raise GradError("usage", f"--grid {text}: {_unknown_binding(graph, name)}")
+    start = constant_value(parts[0], name)
+    stop = constant_value(parts[1], name)
+    try:
+        count = int(parts[2].strip())
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise GradError(
+            "usage", f"--grid {text}: the number of points must be a whole number ≥ 1, not {parts[2]!r}"
+        )
+    return name, start, stop, count
+
+
+def _defaults(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
+    """Command-line bindings: checked against the program, each turned into a float."""
+    out: dict[str, float] = {}
+    for name, raw in bindings.items():
+        if name not in graph.inputs:
+            raise GradError("binding", _unknown_binding(graph, name))
+        out[name] = _binding(name, raw)
+    return out
+
+
+def _binding(name: str, raw: Any) -> float:
+    """One value from a row or the command line, with the messages of ``eval``."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise GradError("binding", f"the value of {name} is not a number: {raw!r}")
+    if isinstance(raw, str):
+        return constant_value(raw, name)
+    try:
+        value = float(raw)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
+    if not math.isfinite(value):
+        raise GradError("binding", f"the value of {name} must be a finite number, not {raw!r}")
+    return value
+
+
+def _missing(name: str) -> GradError:
+    flag = f"-{name}" if len(name) == 1 else f"--{name}"
+    return GradError(
+        "binding", f"missing a value for {name}: give it in the row, or a default as {flag} VALUE"
+    )
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass(eq=False)
+class Chunk:
+    """Rows read from the input: a column per program input, the rows that failed
+    already, and what passes through to the output."""
+
+    size: int
+    columns: dict[str, Any]
+    errors: dict[int, GradError]
+    #: pass-through: per row, a dict of the non-input keys (JSON Lines), or None
+    extra_rows: list[dict[str, Any] | None] | None = None
+    #: pass-through: per CSV column, its cells (CSV)
+    extra_cols: list[list[str]] | None = None
+    #: for rows that failed on their own data: the text they gave for each input
+    raw: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+class _Columns:
+    """Turns cells (numbers, strings, None) into a float column, row by row where needed."""
+
+    def __init__(self, np: Any, name: str, default: float | None) -> None:
+        self.np = np
+        self.name = name
+        self.default = default
+
+    def convert(self, cells: list[Any], errors: dict[int, GradError], raw: dict[int, dict[str, str]]) -> Any:
+        np = self.np
+        column = self._fast(cells)
+        if column is not None:
+            bad = np.flatnonzero(~np.isfinite(column)).tolist()
+        else:
+            column = np.empty(len(cells))
+            bad = range(len(cells))
+        for r in bad:
+            cell = cells[r]
+            try:
+                if _is_blank(cell):
+                    if self.default is None:
+                        raise _missing(self.name)
+                    column[r] = self.default
+                else:
+                    column[r] = _binding(self.name, cell)
+            except GradError as err:
+                column[r] = _FILLER
+                if r not in errors:
+                    errors[r] = err
+                    raw.setdefault(r, {})[self.name] = "" if cell is None else str(cell)
+        return column
+
+    def _fast(self, cells: list[Any]) -> Any:
+        """The whole column at C speed when it is plain numbers, else None."""
+        np = self.np
+        kinds = set(map(type, cells))
+        try:
+            if kinds <= {float, int}:
+                return np.array(cells, dtype=np.float64)
+            if kinds == {str}:
+                joined = "".join(cells)
+                # float() reads "1_000", "١٢" and "0x.." never; the language does not:
+                # such cells go one by one through the language's own reading.
+                if joined.isascii() and "_" not in joined and "" not in cells:
+                    return np.array(cells, dtype=np.float64)
+        except (ValueError, OverflowError, TypeError):
+            return None
+        return None
+
+
+def _sniff(stream: Any) -> str:
+    """'jsonl' when the first character that is not space is '{', else 'csv'."""
+    if stream.seekable():
+        position = stream.tell()
+        head = stream.read(4096)
+        stream.seek(position)
+    elif hasattr(stream, "peek"):
+        head = stream.peek(4096)
+    else:  # pragma: no cover - files and standard input are one or the other
+        head = b""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "jsonl" if text.startswith(b"{") or not text else "csv"
+
+
+class _Source:
+    """Where the rows come from: chunks of :class:`Chunk`, and the pass-through names."""
+
+    def __init__(
+        self, np: Any, graph: Graph, stream: Any, fmt: str, defaults: dict[str, float],
+        grid_names: Sequence[str], rows_per_chunk: int,
+    ) -> None:
+        self.np = np
+        self.graph = graph
+        self.defaults = defaults
+        self.grid_names = set(grid_names)
+        self.step = rows_per_chunk
+        self.inputs = [name for name in graph.inputs if name not in self.grid_names]
+        self.converters = {name: _Columns(np, name, defaults.get(name)) for name in self.inputs}
+        self.fmt = fmt
+        self.stream = stream
+        self.extra_names: list[str] | None = None  # CSV: the pass-through columns
+        self._pending: Chunk | None = None
+        if fmt == "csv":
+            self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+            self._csv_header()
+        else:
+            self._text = None
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.detach()  # leave the caller's stream open
+
+    # CSV ----------------------------------------------------------------------------
+    def _csv_header(self) -> None:
+        import csv
+
+        self._lines: Iterator[str] = iter(self._text)  # type: ignore[arg-type]
+        self._reader: Any = None
+        header: list[str] | None = None
+        for line in self._lines:
+            if line.strip():
+                header = next(csv.reader([line]))
+                break
+        if header is None:
+            header = []
+        self.header = [h.strip() for h in header]
+        seen: set[str] = set()
+        for name in self.header:
+            if name in seen:
+                raise GradError("usage", f"the CSV header names the column {name!r} twice")
+            seen.add(name)
+            if name in self.grid_names:
+                raise GradError(
+                    "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
+                )
+        _check_reserved(self.graph, [h for h in self.header if h not in self.graph.inputs])
+        for name in self.inputs:
+            if name not in seen and name not in self.defaults:
+                flag = f"-{name}" if len(name) == 1 else f"--{name}"
+                raise GradError(
+                    "binding",
+                    f"the input has no column {name} and there is no default: add the column,"
+                    f" or bind {flag} VALUE",
+                )
+        self.extra_names = [h for h in self.header if h not in self.graph.inputs]
+
+    def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, list[str] | None]]:
+        """Chunks of rows: (rows, None) from csv.reader, or (None, lines) when the
+        chunk has no quotes and every line splits on commas (the fast path)."""
+        import csv
+
+        while True:
+            if self._reader is None:
+                lines = list(itertools.islice(self._lines, self.step))
+                if not lines:
+                    return
+                text = "".join(lines)
+                if '"' not in text:
+                    if "\r" in text:
+                        text = text.replace("\r\n", "\n").replace("\r", "\n")
+                    records = text.split("\n")
+                    if records and records[-1] == "":
+                        records.pop()
+                    yield None, records
+                    continue
+                # Quoted fields may hold commas and line breaks: csv.reader from here on.
+                self._reader = csv.reader(itertools.chain(lines, self._lines))
+            rows = list(itertools.islice(self._reader, self.step))
+            if not rows:
+                return
+            yield rows, None
+
+    def _csv_chunks(self) -> Iterator[Chunk]:
+        np = self.np
+        k = len(self.header)
+        index = {name: j for j, name in enumerate(self.header)}
+        extra_index = [index[name] for name in self.extra_names or []]
+        for rows, records in self._csv_rows():
+            if records is not None:
+                if "" in records:
+                    records = [r for r in records if r]
+                counts = set(map(str.count, records, itertools.repeat(",")))
+                if counts == {k - 1} or (not records):
+                    cells = ",".join(records).split(",") if records else []
+                    size = len(records)
+                    fields = [cells[j::k] for j in range(k)]
+                    errors: dict[int, GradError] = {}
+                else:
+                    rows = [r.split(",") for r in records]
+            if rows is not None:
+                rows = [r for r in rows if r]  # csv.reader gives [] for a blank line
+                size = len(rows)
+                errors = {}
+                for r, row in enumerate(rows):
+                    if len(row) != k:
+                        errors[r] = GradError(
+                            "syntax", f"the row has {len(row)} fields; the header has {k}"
+                        )
+                        rows[r] = (row + [""] * k)[:k]
+                fields = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(k)]
+            if size == 0:
+                continue
+            raw: dict[int, dict[str, str]] = {}
+            columns = {}
+            for name in self.inputs:
+                if name in index:
+                    columns[name] = self.converters[name].convert(fields[index[name]], errors, raw)
+                else:
+                    columns[name] = np.full(size, self.defaults[name])
+            yield Chunk(size, columns, errors, extra_cols=[fields[j] for j in extra_index], raw=raw)
+
+    # JSON Lines ---------------------------------------------------------------------
+    def _jsonl_chunks(self) -> Iterator[Chunk]:
+        inputs = set(self.graph.inputs)
+        reserved = _reserved_names(self.graph)
+        line_no = 0
+        first = True
+        while True:
+            lines = list(itertools.islice(self.stream, self.step))
+            if not lines:
+                return
+            objects: list[dict[str, Any]] = []
+            errors: dict[int, GradError] = {}
+            extras: list[dict[str, Any] | None] = []
+            any_extra = False
+            for line in lines:
+                line_no += 1
+                if first:
+                    line = line.removeprefix(b"\xef\xbb\xbf")
+                    first = False
+                if not line.strip():
+                    continue  # blank lines are not rows
+                r = len(objects)
+                try:
+                    obj = json.loads(line)
+                except UnicodeDecodeError:
+                    obj, error = {}, GradError("syntax", f"line {line_no} is not UTF-8 text")
+                except ValueError as exc:
+                    obj, error = {}, GradError(
+                        "syntax", f"line {line_no} is not JSON: {getattr(exc, 'msg', exc)}"
+                        f" (column {getattr(exc, 'colno', '?')})"
+                    )
+                else:
+                    error = None
+                    if not isinstance(obj, dict):
+                        obj, error = {}, GradError(
+                            "syntax", f"line {line_no} is not a JSON object of bindings"
+                        )
+                if error is not None:
+                    errors[r] = error
+                objects.append(obj)
+                extra_keys = obj.keys() - inputs
+                if extra_keys:
+                    any_extra = True
+                    extra = {key: value for key, value in obj.items() if key not in inputs}
+                    clash = [key for key in extra if key in self.grid_names or key in reserved]
+                    if clash and r not in errors:
+                        key = clash[0]
+                        errors[r] = GradError(
+                            "binding",
+                            f"{key} is swept by --grid and cannot also be given in a row"
+                            if key in self.grid_names
+                            else f"the key {key!r} would clash with the record's own {key!r}: rename it",
+                        )
+                    extras.append(extra)
+                else:
+                    extras.append(None)
+            size = len(objects)
+            if size == 0:
+                continue
+            raw: dict[int, dict[str, str]] = {}
+            columns = {
+                name: self.converters[name].convert([o.get(name) for o in objects], errors, raw)
+                for name in self.inputs
+            }
+            yield Chunk(size, columns, errors, extra_rows=extras if any_extra else None, raw=raw)
+
+    def chunks(self) -> Iterator[Chunk]:
+        return self._csv_chunks() if self.fmt == "csv" else self._jsonl_chunks()
+
+
+def _reserved_names(graph: Graph) -> set[str]:
+    return set(RESERVED) | {f"grad_{name}" for name in graph.inputs}
+
+
+def _check_reserved(graph: Graph, extra_names: Iterable[str]) -> None:
+    reserved = _reserved_names(graph)
+    for name in extra_names:
+        if name in reserved:
+            raise GradError(
+                "usage",
+                f"the input's column {name!r} would clash with the output's own {name!r}: rename it",
+            )
+
+
+def _single(np: Any, graph: Graph, defaults: dict[str, float], grid_names: Sequence[str]) -> Iterator[Chunk]:
+    """No --batch: one row made of the defaults (the grids do the rest)."""
+    missing = [name for name in graph.inputs if name not in defaults and name not in grid_names]
+    if missing:
+        name = missing[0]
+        flag = f"-{name}" if len(name) == 1 else f"--{name}"
+        raise GradError(
+            "binding",
+            f"missing a value for {', '.join(missing)}: bind {flag} VALUE or sweep it with"
+            f" --grid {name}=START:STOP:COUNT",
+        )
+    columns = {name: np.full(1, defaults[name]) for name in graph.inputs if name not in grid_names}
+    yield Chunk(1, columns, {})
+
+
+def _take(items: list[Any] | None, index: list[int]) -> list[Any] | None:
+    return None if items is None else [items[i] for i in index]
+
+
+def _with_grid(
+    np: Any, chunks: Iterable[Chunk], grid: list[tuple[str, Any]], step: int
+) -> Iterator[Chunk]:
+    """Every row times every grid point (the first --grid varies slowest), in chunks."""
+    if not grid:
+        for chunk in chunks:
+            for start in range(0, chunk.size, step):  # keep chunks within the row budget
+                yield _slice(np, chunk, np.arange(start, min(chunk.size, start + step)))
+        return
+    shape = tuple(len(values) for _, values in grid)
+    points = math.prod(shape)
+    for chunk in chunks:
+        total = chunk.size * points
+        for start in range(0, total, step):
+            index = np.arange(start, min(total, start + step))
+            rows = index // points
+            part = _slice(np, chunk, rows)
+            coords = np.unravel_index(index % points, shape)
+            for (name, values), coord in zip(grid, coords, strict=True):
+                part.columns[name] = values[coord]
+            yield part
+
+
+def _slice(np: Any, chunk: Chunk, rows: Any) -> Chunk:
+    if len(rows) == chunk.size and chunk.size and rows[0] == 0:
+        return Chunk(chunk.size, dict(chunk.columns), chunk.errors, chunk.extra_rows,
+                     chunk.extra_cols, chunk.raw)
+    index = rows.tolist()
+    errors: dict[int, GradError] = {}
+    raw: dict[int, dict[str, str]] = {}
+    if chunk.errors:
+        for position, r in enumerate(index):
+            if r in chunk.errors:
+                errors[position] = chunk.errors[r]
+                if r in chunk.raw:
+                    raw[position] = chunk.raw[r]
+    return Chunk(
+        len(index),
+        {name: column[rows] for name, column in chunk.columns.items()},
+        errors,
+        _take(chunk.extra_rows, index),
+        None if chunk.extra_cols is None else [[col[i] for i in index] for col in chunk.extra_cols],
+        raw,
+    )
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _csv_cell(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _json_value(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or Infinity passed through from a lenient reader
+        return "null"
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _csv_cell(value)
+    return _csv_cell(_json_value(value))
+
+
+class _Writer:
+    """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
+    ``source``) or CSV (pass-through columns, inputs, value, grad_NAME, error)."""
+
+    def __init__(self, np: Any, out: IO[str], graph: Graph, names: list[str], fmt: str) -> None:
+        self.np = np
+        self.out = out
+        self.graph = graph
+        self.inputs = list(graph.inputs)
+        self.names = names
+        self.fmt = fmt
+        self.orjson = _load_orjson()
+        self.extra_names: list[str] | None = None
+        self.started = False
+        keys = [json.dumps(name, ensure_ascii=False) for name in self.inputs]
+        grad_keys = [json.dumps(name, ensure_ascii=False) for name in names]
+        self.template = (
+            f'"output": {json.dumps(graph.output_name, ensure_ascii=False)}, "value": %s, '
+            f'"inputs": {{{", ".join(f"{key}: %s" for key in keys)}}}, '
+            f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}}}'
+        )
+
+    def start(self, extra_names: list[str]) -> None:
+        self.extra_names = extra_names
+        self.started = True
+        if self.fmt == "csv":
+            header = [*extra_names, *self.inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
+            self.out.write(",".join(map(_csv_cell, header)) + "\n")
+
+    def _texts(self, array: Any) -> list[str]:
+        """Shortest round-trip text of every float (``-0.0`` written ``0.0``, as ``eval --json``)."""
+        array = self.np.ascontiguousarray(array, dtype=self.np.float64) + 0.0
+        if not len(array):
+            return []
+        if self.orjson is not None:
+            return self.orjson.dumps(array, option=self.orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1].split(",")
+        return list(map(repr, array.tolist()))
+
+    def write(self, chunk: Chunk, result: ArrayResult, first_row: int) -> None:
+        numbers = [result.value, *(chunk.columns[n] for n in self.inputs),
+                   *(result.gradient[n] for n in self.names)]
+        if self.fmt == "csv":
+            self._write_csv(chunk, result, numbers, first_row)
+        else:
+            self._write_jsonl(chunk, result, numbers, first_row)
+
+    def _write_jsonl(self, chunk: Chunk, result: ArrayResult, numbers: list[Any], first_row: int) -> None:
+        lines = list(map(self.template.__mod__, zip(*map(self._texts, numbers), strict=True)))
+        prefixes = self._json_prefixes(chunk)
+        for r, err in result.errors.items():
+            lines[r] = _json_error(first_row + r, err)
+        if prefixes is not None:
+            lines = ["{" + p + line for p, line in zip(prefixes, lines, strict=True)]
+        else:
+            lines = ["{" + line for line in lines]
+        self.out.write("\n".join(lines) + "\n")
+
+    def _json_prefixes(self, chunk: Chunk) -> list[str] | None:
+        if chunk.extra_rows is not None:
+            return [
+                "" if extra is None
+                else "".join(f"{_json_value(k)}: {_json_value(v)}, " for k, v in extra.items())
+                for extra in chunk.extra_rows
+            ]
+        if chunk.extra_cols:
+            keys = [json.dumps(name, ensure_ascii=False) for name in self.extra_names or []]
+            return [
+                "".join(f"{key}: {_json_value(cell)}, " for key, cell in zip(keys, cells, strict=True))
+                for cells in zip(*chunk.extra_cols, strict=True)
+            ]
+        return None
+
+    def _write_csv(self, chunk: Chunk, result: ArrayResult, numbers: list[Any], first_row: int) -> None:
+        np = self.np
+        ordered = [*numbers[1 : 1 + len(self.inputs)], numbers[0], *numbers[1 + len(self.inputs) :]]
+        extras = self._csv_extras(chunk)
+        if not result.errors and extras is None:
+            # The common case in one C-level pass: a 2-D block, formatted, brackets cut.
+            block = np.ascontiguousarray(np.column_stack(ordered), dtype=np.float64) + 0.0
+            if self.orjson is not None:
+                text = self.orjson.dumps(block, option=self.orjson.OPT_SERIALIZE_NUMPY).decode()
+                self.out.write(text[2:-2].replace("],[", ",\n") + ",\n")
+            else:
+                text = str(block.tolist())
+                self.out.write(text[2:-2].replace("], [", ",\n").replace(", ", ",") + ",\n")
+            return
+        texts = [self._texts(column) for column in ordered]
+        lines = list(map(",".join, zip(*texts, strict=True)))
+        n_in = len(self.inputs)
+        for r, err in result.errors.items():
+            given = chunk.raw.get(r)
+            cells = [
+                _csv_cell(given.get(name, "")) if given is not None else texts[j][r]
+                for j, name in enumerate(self.inputs)
+            ]
+            cells += [""] * (len(ordered) - n_in)
+            lines[r] = ",".join(cells) + "," + _csv_cell(f"{err.kind}: {err.message}")
+        error_rows = result.errors
+        rows = [
+            (line if r in error_rows else line + ",") for r, line in enumerate(lines)
+        ]
+        if extras is not None:
+            rows = [",".join((*cells, line)) for cells, line in zip(extras, rows, strict=True)]
+        self.out.write("\n".join(rows) + "\n")
+
+    def _csv_extras(self, chunk: Chunk) -> list[tuple[str, ...]] | None:
+        if not self.extra_names:
+            return None
+        if chunk.extra_cols is not None:
+            return list(zip(*([_csv_cell(c) for c in col] for col in chunk.extra_cols), strict=True))
+        names = self.extra_names
+        rows = chunk.extra_rows or [None] * chunk.size
+        return [
+            tuple(_csv_value(None if extra is None else extra.get(name)) for name in names)
+            for extra in rows
+        ]
+
+
+def _json_error(row: int, err: GradError) -> str:
+    return (
+        f'"row": {row}, "error": '
+        f"{json.dumps({'kind': err.kind, 'message': err.message}, ensure_ascii=False)}}}"
+    )
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did: how many records it wrote and which rows failed (the first few)."""
+
+    rows: int = 0
+    failed: int = 0
+    first_failed: list[int] = field(default_factory=list)
+
+
+def _open(path: str, stdin: Any) -> tuple[Any, bool]:
+    if path == "-":
+        return stdin, False
+    try:
+        return open(path, "rb"), True  # closed by run_batch
+    except FileNotFoundError:
+        raise GradError("usage", f"cannot read --batch {path}: no such file") from None
+    except IsADirectoryError:
+        raise GradError("usage", f"cannot read --batch {path}: it is a directory") from None
+    except OSError as exc:
+        raise GradError("usage", f"cannot read --batch {path}: {exc.strerror or exc}") from None
+
+
+def run_batch(
+    graph: Graph,
+    bindings: Mapping[str, Any],
+    *,
+    batch: str | None = None,
+    grids: Sequence[str] = (),
+    fmt: str = "jsonl",
+    input_format: str | None = None,
+    wrt: Iterable[str] | None = None,
+    out: IO[str] | None = None,
+    stdin: Any = None,
+) -> BatchSummary:
+    """Evaluate ``graph`` at every row of ``batch`` (a path, or ``-``) times every
+    point of ``grids``, writing one record per point to ``out`` in ``fmt``."""
+    np = load_numpy()
+    out = out if out is not None else sys.stdout
+    names = resolve_wrt(graph, wrt)
+    defaults = _defaults(graph, bindings)
+    grid: list[tuple[str, Any]] = []
+    for text in grids:
+        name, start, stop, count = parse_grid(graph, text)
+        if name in defaults:
+            raise GradError("usage", f"--grid {text}: {name} is also bound on the command line: drop one")
+        if any(name == other for other, _ in grid):
+            raise GradError("usage", f"--grid {text}: {name} is swept twice")
+        grid.append((name, np.linspace(start, stop, count)))
+    grid_names = [name for name, _ in grid]
+    step = chunk_rows(graph)
+    writer = _Writer(np, out, graph, names, fmt)
+    summary = BatchSummary()
+
+    stream, owned = (None, False)
+    source: _Source | None = None
+    try:
+        if batch is not None:
+            stream, owned = _open(batch, stdin if stdin is not None else sys.stdin.buffer)
+            kind = input_format or _sniff(stream)
+            source = _Source(np, graph, stream, kind, defaults, grid_names, step)
+            chunks: Iterator[Chunk] = source.chunks()
+        else:
+            chunks = _single(np, graph, defaults, grid_names)
+        first_row = 1
+        for chunk in _with_grid(np, chunks, grid, step):
+            if not writer.started:
+                writer.start(_extra_names(source, chunk))
+            result = evaluate_arrays(graph, chunk.columns, names, errors=chunk.errors, size=chunk.size)
+            writer.write(chunk, result, first_row)
+            summary.rows += chunk.size
+            if result.errors:
+                summary.failed += len(result.errors)
+                room = 5 - len(summary.first_failed)
+                if room > 0:
+                    summary.first_failed += [first_row + r for r in sorted(result.errors)[:room]]
+            first_row += chunk.size
+        if not writer.started:
+            writer.start(_extra_names(source, None))
+    finally:
+        if source is not None:
+            source.close()
+        if owned and stream is not None:
+            stream.close()
+    return summary
+
+
+def _extra_names(source: _Source | None, chunk: Chunk | None) -> list[str]:
+    """The pass-through columns of CSV output: the CSV header's, or the keys that the
+    first chunk of JSON Lines has beyond the inputs, in order of appearance."""
+    if source is None:
+        return []
+    if source.extra_names is not None:
+        return source.extra_names
+    names: dict[str, None] = {}
+    if chunk is not None and chunk.extra_rows is not None:
+        for extra in chunk.extra_rows:
+            if extra:
+                names.update(dict.fromkeys(extra))
+    return list(names)
