@@ -11,9 +11,8 @@ one side of the step can fall outside it. Then, with the default step, the step
 shrinks until both sides are inside, then down a ladder of tenfold smaller steps,
 and the estimate where two neighbours on the ladder agree best is kept (small
 beside the distance to the edge, where the function curves, but not so small
-that rounding takes over);
-with ``eps`` given, or when no step works, a one-sided three-point difference
-``(−3f(x) + 4f(x ± h) − f(x ± 2h)) / 2h`` is used. Each row says which method
+that rounding takes over). With ``eps`` given, or when no step works, a one-sided
+three-point difference ``(−3f(x) + 4f(x ± h) − f(x ± 2h)) / ±2h`` is used. Each row says which method
 and step it used and why; a row no formula can compute is ``n/a`` with the reason.
 
 A row agrees when ``|reverse − numeric| ≤ tol · max(1, |reverse|, |numeric|)``:
@@ -21,10 +20,10 @@ a relative error for gradients larger than 1, an absolute one below. With the
 default step, a central difference that does not agree is refined once by
 Richardson's extrapolation, ``(4·D(h/2) − D(h)) / 3`` (error ∝ h⁴, not h²: the
 step grows with |x|, and so does the truncation error of ``exp(x)`` at 700), and
-reported as ``richardson`` when that agrees. At a kink
-(``relu(x)`` at 0) the reverse mode gives the convention (0) and the central
-difference the average of the two slopes (0.5): that is reported as a
-disagreement, not hidden. Exit code 3 (kind ``"check"``) when any row is not
+reported as ``richardson`` when that agrees. At a kink (``relu(x)`` at 0) the
+reverse mode gives the convention (0) and the central difference the average of
+the two slopes (0.5): that is reported as a disagreement, not hidden, with a note
+naming the two slopes. Exit code 3 (kind ``"check"``) when any row is not
 ``ok``: a row that could not be checked is not a confirmed one.
 """
 
@@ -53,7 +52,8 @@ OK, DIFFERS, NOT_AVAILABLE = "ok", "differs", "n/a"
 class CheckRow:
     """One input: its value, the reverse-mode gradient, the finite difference and the verdict.
 
-    ``method`` is ``"central"``, ``"forward"`` (one-sided, x + h and x + 2h),
+    ``method`` is ``"central"``, ``"richardson"`` (the central difference refined from
+    steps h and h/2), ``"forward"`` (one-sided, x + h and x + 2h),
     ``"backward"`` (x − h and x − 2h), or None when no difference could be formed.
     ``note`` says why the step or the method is not the default one, or why
     the row is ``n/a``."""
