@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .render import DEFAULT_PRECISION, _short, _table, format_number, make_console
 
@@ -36,15 +36,18 @@ def print_check(result: CheckResult, console: Console, precision: int | None = D
     f = result.output if result.output is not None else "f"
     table = _table(console, title=_short(result.source))
     styled = console.is_terminal
-    table.add_column("input")
-    table.add_column("value", justify="right", overflow="fold")
-    table.add_column(f"∂{f}/∂input", justify="right", overflow="fold", style="red" if styled else None)
-    table.add_column("finite difference", justify="right", overflow="fold")
-    table.add_column("abs error", justify="right")
-    table.add_column("rel error", justify="right")
-    table.add_column("method")
-    table.add_column("step", justify="right")
-    table.add_column("verdict")
+    # Every column folds rather than cuts, so a narrow terminal loses no number; the
+    # headers are the JSON keys' words, short enough to keep the table narrow.
+    fold: dict[str, Any] = {"overflow": "fold"}
+    table.add_column("input", **fold)
+    table.add_column("value", justify="right", **fold)
+    table.add_column(f"∂{f}/∂input", justify="right", style="red" if styled else None, **fold)
+    table.add_column("numeric", justify="right", **fold)
+    table.add_column("abs error", justify="right", **fold)
+    table.add_column("rel error", justify="right", **fold)
+    table.add_column("method", **fold)
+    table.add_column("step", justify="right", **fold)
+    table.add_column("verdict", **fold)
     for row in result.rows:
         verdict = row.verdict
         if styled:
@@ -96,7 +99,7 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
     styled = console.is_terminal
 
     final = _table(console, title=_short(result.source))
-    final.add_column("name")
+    final.add_column("name", overflow="fold")
     final.add_column("value", justify="right", overflow="fold", style="green" if styled else None)
     final.add_column(f"∂{f}/∂name", justify="right", overflow="fold", style="red" if styled else None)
     final.add_row(f"{f} (output)", format_number(result.value, precision), "")
@@ -109,9 +112,9 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
 
     rows = result.history
     path = _table(console, title=f"path ({len(rows)} of {result.steps + 1} points)")
-    path.add_column("step", justify="right")
+    path.add_column("step", justify="right", overflow="fold")
     path.add_column(f, justify="right", overflow="fold")
-    path.add_column("|gradient|", justify="right")
+    path.add_column("|gradient|", justify="right", overflow="fold")
     for name in result.wrt:
         path.add_column(name, justify="right", overflow="fold")
     for row in rows:
