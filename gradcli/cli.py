@@ -449,6 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     except GradError as err:
         _stderr(format_error(err))
         return _exit(err.exit_code)
+    except SystemExit:
+        # click answers a closed pipe (`gradcli ... | head -1`) with sys.exit(1) after
+        # wrapping stdout; nothing went wrong in gradcli, so leave quietly with 0.
+        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+            _silence_stdout()
+            return 0
+        raise
     except click.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
             click.echo(exc.ctx.get_help())  # `gradcli` alone: the help, as a new user hopes

@@ -246,3 +246,14 @@ def test_bash_completion_completes_commands_options_and_functions() -> None:
     assert "--json" in _bash_complete("gradcli eval x --js")
     assert _bash_complete("gradcli eval tanh") == ["tanh("]
     assert "2*sigmoid(" in _bash_complete("gradcli eval 2*sigm")
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    # `gradcli ... | head -1`: the pipe closes mid-write; no message, exit 0.
+    program = tmp_path / "long.grad"
+    program.write_text("tanh(" * 20000 + "x" + ")" * 20000, encoding="utf-8")
+    exe = gradcli_executable()
+    script = f"'{exe}' trace --file '{program}' -x 0.5 | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "0"
+    assert proc.stderr == ""
