@@ -17,9 +17,9 @@ from .errors import GradError, shorten
 
 _NAME = re.compile(r"[^\W\d]\w*")
 
-#: A program larger than this is refused before it is parsed: parsing takes about
-#: 6 s and 250 MB per MiB of source, so a 100 MB file would take ten minutes and
-#: tens of gigabytes. 16 MiB is about 2 million operations.
+#: A program larger than this is refused before it is parsed: each MiB of source
+#: took about 6 s and 250 MB to parse when this was written, so a 100 MB file
+#: would take minutes and tens of gigabytes. 16 MiB is about 2 million operations.
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
 
