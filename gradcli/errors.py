@@ -72,7 +72,7 @@ class GradError(Exception):
 
     def to_json(self) -> dict[str, object]:
         """The error as a JSON-ready object: kind, message and, if known, line and column."""
-        out: dict[str, object] = {"kind": self.kind, "message": self.message}
+        out: dict[str, object] = {"kind": self.kind, "message": short_message(self.message)}
         if self.span is not None and self.source is not None:
             line, column = line_and_column(self.source, self.span.start)
             out["line"] = line
@@ -98,6 +98,13 @@ def shorten(text: str, limit: int = 40) -> str:
     head = limit * 2 // 3
     tail = limit - head - 1
     return f"{text[:head]}…{text[len(text) - tail:]}"
+
+
+def short_message(message: str) -> str:
+    """``message`` with every run of more than 80 non-blank characters shortened."""
+    if len(message) <= _LONG_WORD:
+        return message
+    return re.sub(rf"\S{{{_LONG_WORD + 1},}}", lambda m: shorten(m.group(0), _LONG_WORD), message)
 
 
 def _cell_width(char: str) -> int:
@@ -136,8 +143,7 @@ def format_error(err: GradError) -> str:
     two cells and a combining mark none. A line after the first is prefixed with
     its number, and a very long line is shown as a window around the caret.
     """
-    message = re.sub(rf"\S{{{_LONG_WORD + 1},}}", lambda m: shorten(m.group(0), _LONG_WORD), err.message)
-    lines = [f"error: {message}"]
+    lines = [f"error: {short_message(err.message)}"]
     if err.span is None or err.source is None:
         return "\n".join(lines)
     source = err.source

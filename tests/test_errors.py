@@ -884,3 +884,11 @@ def test_json_errors_carry_line_and_column_in_characters() -> None:
         "line": 2,
         "column": 6,
     }
+
+
+def test_json_errors_shorten_huge_names_too() -> None:
+    err = GradError("name", "unknown function " + "f" * 100_000 + "; the functions are abs, ...")
+    message = err.to_json()["message"]
+    assert isinstance(message, str) and len(message) < 130
+    assert message.startswith("unknown function ffff") and "…" in message
+    assert message.endswith("ffff; the functions are abs, ...")
