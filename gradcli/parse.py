@@ -223,7 +223,6 @@ LOOKALIKES = {
     "\u00b2": "^2",  # superscript two
     "\u00b3": "^3",
     "\u00b9": "^1",
-    "\u2032": "'",
     "[": "(",
     "]": ")",
     "{": "(",
@@ -254,7 +253,7 @@ def _unexpected_character(source: str, pos: int) -> str:
         folded = unicodedata.normalize("NFKC", char)
         if digit is not None:
             hint = str(digit)
-        elif folded.isascii() and folded.strip() and set(folded) <= _ALLOWED | set("*"):
+        elif folded.isascii() and folded.strip() and set(folded) <= _ALLOWED:
             hint = folded
     if hint is not None:
         return f"unexpected character '{char}' ({_char_name(char)}): did you mean '{hint}'?"
