@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import ast
 import os
+import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fuzzing import SEEDS, mutate
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gradcli
 from gradcli.errors import EXIT_CODES, GradError, Span, format_error
@@ -892,3 +897,43 @@ def test_json_errors_shorten_huge_names_too() -> None:
     assert isinstance(message, str) and len(message) < 130
     assert message.startswith("unknown function ffff") and "…" in message
     assert message.endswith("ffff; the functions are abs, ...")
+
+
+# --- syntax messages are never wrong: what they say was expected really goes there
+
+_TERMINAL_NAMES = re.compile(
+    r"NUMBER|NAME|LPAR|RPAR|PLUS|MINUS|STAR|SLASH|POW|EQUAL|COMMA|_SEP|_IMPLICIT|\$END|ANON"
+)
+
+
+def _syntax_error_of(source: str) -> GradError | None:
+    try:
+        gradcli.parse_program(source)
+    except GradError as err:
+        return err if err.kind == "syntax" else None
+    return None
+
+
+@given(st.sampled_from(SEEDS), st.integers(1, 4), st.integers(0, 2**32))
+def test_syntax_errors_say_what_fits_there_in_words(program: str, rounds: int, seed: int) -> None:
+    source = mutate(program, random.Random(seed), rounds)
+    err = _syntax_error_of(source)
+    if err is None or err.span is None:
+        return
+    words = re.sub(r"\(U\+[0-9A-F]+[^)]*\)", "", err.message)  # Unicode names are upper case
+    assert not _TERMINAL_NAMES.search(words), err.message
+    # Writing what the message asks for at the caret gets the parser past that place.
+    if "expected a number, a name or '('" in err.message:
+        insert = "1"
+    elif "expected an operator" in err.message:
+        insert = "+"
+    else:
+        return
+    at = err.span.start
+    fixed = _syntax_error_of(source[:at] + insert + source[at:])
+    assert (
+        fixed is None
+        or fixed.span is None
+        or fixed.span.start > at
+        or "is never closed" in fixed.message
+    ), (source, err.message, fixed.message)
