@@ -45,7 +45,7 @@ from .graph import Graph
 #: a chunk's arrays stay in cache. Programs with many nodes get smaller chunks.
 CHUNK = 65_536
 #: Floats held per chunk at most (node values), which bounds memory for big programs.
-_CHUNK_FLOATS = 1 << 23
+_CHUNK_FLOATS = 1 << 22
 #: A finite stand-in for the values of rows that already failed, so that the
 #: finiteness checks of later nodes stay cheap; those rows are never reported.
 _FILLER = 0.5
@@ -60,12 +60,14 @@ FORMATS = ("jsonl", "csv")
 
 def load_numpy() -> Any:
     """The numpy module, or a usage error that says how to install it."""
+    global _add_reduce
     try:
         import numpy
     except ImportError:
         raise GradError(
             "usage", f"--batch and --grid need NumPy, which is not installed: {INSTALL_HINT}"
         ) from None
+    _add_reduce = numpy.add.reduce
     return numpy
 
 
@@ -95,8 +97,17 @@ class ArrayResult:
 
 
 def chunk_rows(graph: Graph) -> int:
-    """Rows per chunk for ``graph``: fewer for programs with many nodes."""
+    """Rows read and written per chunk for ``graph``: fewer for programs with many nodes."""
     return max(64, min(CHUNK, _CHUNK_FLOATS // max(1, len(graph.nodes))))
+
+
+#: Rows evaluated at once: measured fastest (the arrays of a node stay in the CPU's
+#: cache between its forward rule, its check and its consumers).
+_COMPUTE_ROWS = 32_768
+
+
+def _compute_rows(graph: Graph) -> int:
+    return max(64, min(_COMPUTE_ROWS, _CHUNK_FLOATS // max(1, len(graph.nodes))))
 
 
 def evaluate_arrays(
@@ -115,23 +126,21 @@ def evaluate_arrays(
     names = resolve_wrt(graph, wrt)
     cols = {name: np.ascontiguousarray(columns[name], dtype=np.float64) for name in graph.inputs}
     n = len(next(iter(cols.values()))) if cols else (1 if size is None else size)
-    step = chunk_rows(graph)
+    step = _compute_rows(graph)
     if n <= step:
         return _evaluate_chunk(np, graph, cols, n, names, dict(errors or {}))
-    parts = []
+    # Chunks that fit in the cache, results copied into arrays of the full length.
+    result = ArrayResult(np.empty(n), {name: np.empty(n) for name in names}, {})
     for start in range(0, n, step):
         stop = min(n, start + step)
         part_errors = {r - start: e for r, e in (errors or {}).items() if start <= r < stop}
-        parts.append(
-            _evaluate_chunk(np, graph, {k: v[start:stop] for k, v in cols.items()}, stop - start,
-                            names, part_errors)
-        )
-    merged = {r + i * step: e for i, part in enumerate(parts) for r, e in part.errors.items()}
-    return ArrayResult(
-        np.concatenate([p.value for p in parts]),
-        {name: np.concatenate([p.gradient[name] for p in parts]) for name in names},
-        merged,
-    )
+        part = _evaluate_chunk(np, graph, {k: v[start:stop] for k, v in cols.items()}, stop - start,
+                               names, part_errors)
+        result.value[start:stop] = part.value
+        for name in names:
+            result.gradient[name][start:stop] = part.gradient[name]
+        result.errors.update({r + start: e for r, e in part.errors.items()})
+    return result
 
 
 def _is_array(value: Any) -> bool:
@@ -141,7 +150,13 @@ def _is_array(value: Any) -> bool:
 def _all_finite(value: Any) -> bool:
     # One reduction instead of isfinite + all: a sum is finite only if every term is
     # (a false alarm from a sum that overflows just takes the careful path).
-    return math.isfinite(value.sum()) if _is_array(value) else math.isfinite(value)
+    if getattr(value, "ndim", 0) > 0:
+        return math.isfinite(_add_reduce(value))
+    return math.isfinite(value)
+
+
+def _add_reduce(array: Any) -> Any:
+    return array.sum()  # load_numpy() puts numpy.add.reduce here: the same, a little faster
 
 
 def _evaluate_chunk(
@@ -224,11 +239,15 @@ def _evaluate_chunk(
         recheck = np.zeros(n, dtype=bool)
         grads: list[Any] = [None] * len(nodes)
         grads[-1] = 1.0
+        # sure[i]: grads[i] is known to be finite (one checked contribution so far),
+        # which spares a check where a gradient is passed on unchanged (x + y).
+        sure = [False] * len(nodes)
+        sure[-1] = True
         for node in reversed(nodes):
             g = grads[node.id]
             if g is None or node.op is None:
                 continue
-            if not _all_finite(g):
+            if not sure[node.id] and not _all_finite(g):  # a sum of finite parts that is not
                 recheck |= ~np.isfinite(g) & alive
                 g = np.where(np.isfinite(g), g, 0.0)
             args = [values[i] for i in node.inputs]
@@ -237,19 +256,26 @@ def _evaluate_chunk(
                 if not wanted[i]:
                     continue
                 local = node.op.vgrads[k](np, *args, out)
-                if isinstance(local, float) and not _is_array(local) and local == 1.0:
-                    contribution = g
-                elif isinstance(local, float) and not _is_array(local) and local == -1.0:
-                    contribution = -g
+                checked = False
+                if not _is_array(local) and (local == 1.0 or local == -1.0):
+                    contribution = g if local == 1.0 else -g
+                    checked = True
+                elif not _is_array(g) and g == 1.0:
+                    contribution = local  # the seed: no need to multiply by 1
                 else:
                     contribution = g * local
-                if not _all_finite(contribution):
+                if not checked and not _all_finite(contribution):
                     contribution = np.broadcast_to(contribution, (n,))
                     bad = ~np.isfinite(contribution)
                     # A node whose gradient is 0 passes 0 on without its local gradient.
                     recheck |= bad & alive & (np.broadcast_to(g, (n,)) != 0)
                     contribution = np.where(bad, 0.0, contribution)
-                grads[i] = contribution if grads[i] is None else grads[i] + contribution
+                if grads[i] is None:
+                    grads[i] = contribution
+                    sure[i] = True
+                else:
+                    grads[i] = grads[i] + contribution
+                    sure[i] = False
 
     value = values[-1] if varying[-1] else np.full(n, float(values[-1]))
     gradient: dict[str, Any] = {}
@@ -260,11 +286,11 @@ def _evaluate_chunk(
             gradient[name] = np.zeros(n)
         elif _is_array(g):
             gradient[name] = g
-            if not _all_finite(g):
+            if not sure[i] and not _all_finite(g):  # type: ignore[index]
                 recheck |= ~np.isfinite(g) & alive
         else:
             gradient[name] = np.full(n, float(g))
-    rows = np.flatnonzero(recheck & alive).tolist()
+    rows = np.flatnonzero(recheck & alive).tolist() if recheck.any() else []
     if rows:
         # Arrays may be shared (x + y gives x and y one gradient): write into copies.
         value = np.array(value)
@@ -375,6 +401,8 @@ class Chunk:
     extra_rows: list[dict[str, Any] | None] | None = None
     #: pass-through: per CSV column, its cells (CSV)
     extra_cols: list[list[str]] | None = None
+    #: CSV: each row's own cells, as CSV text (CSV output repeats them as they are)
+    lead: list[str] | None = None
     #: for rows that failed on their own data: the text they gave for each input
     raw: dict[int, dict[str, str]] = field(default_factory=dict)
 
@@ -387,9 +415,11 @@ class _Columns:
         self.name = name
         self.default = default
 
-    def convert(self, cells: list[Any], errors: dict[int, GradError], raw: dict[int, dict[str, str]]) -> Any:
+    def convert(self, cells: list[Any], errors: dict[int, GradError], *, strings: bool = False) -> Any:
+        """A float column from ``cells``; a row whose cell is not a number gets its
+        error in ``errors`` (the first error of a row wins)."""
         np = self.np
-        column = self._fast(cells)
+        column = self._fast(cells, strings)
         if column is not None:
             bad = np.flatnonzero(~np.isfinite(column)).tolist()
         else:
@@ -406,27 +436,57 @@ class _Columns:
                     column[r] = _binding(self.name, cell)
             except GradError as err:
                 column[r] = _FILLER
-                if r not in errors:
-                    errors[r] = err
-                    raw.setdefault(r, {})[self.name] = "" if cell is None else str(cell)
+                errors.setdefault(r, err)
         return column
 
-    def _fast(self, cells: list[Any]) -> Any:
+    def _fast(self, cells: list[Any], strings: bool) -> Any:
         """The whole column at C speed when it is plain numbers, else None."""
         np = self.np
-        kinds = set(map(type, cells))
         try:
-            if kinds <= {float, int}:
-                return np.array(cells, dtype=np.float64)
-            if kinds == {str}:
+            if not strings:
+                kinds = set(map(type, cells))
+                if kinds <= {float, int}:
+                    return np.array(cells, dtype=np.float64)
+                strings = kinds == {str}
+            if strings:
                 joined = "".join(cells)
-                # float() reads "1_000", "١٢" and "0x.." never; the language does not:
-                # such cells go one by one through the language's own reading.
+                # float() reads "1_000" and "١٢"; the language does not: such cells
+                # go one by one through the language's own reading (constant_value).
                 if joined.isascii() and "_" not in joined and "" not in cells:
                     return np.array(cells, dtype=np.float64)
         except (ValueError, OverflowError, TypeError):
             return None
         return None
+
+
+#: Characters of a chunk of plain numbers in CSV (no letters but the exponent's).
+_NUMERIC_BYTES = b"0123456789+-.eE \t\n,"
+_NEWLINE_TO_COMMA = bytes.maketrans(b"\n", b",")
+
+
+def _numeric_block(np: Any, text: str, k: int, n: int) -> Any:
+    """A chunk of CSV lines that hold only plain numbers, parsed by NumPy's C reader
+    into an (n, k) array; None when anything is unusual (then the careful path runs).
+    Each line has k - 1 commas (checked by the caller), the characters allow only
+    decimal numbers, NumPy refuses a cell it cannot read whole ("1,,2", "1.2.3",
+    "1 2"), and the count must come out at n·k."""
+    import warnings
+
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if raw.translate(None, _NUMERIC_BYTES):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            flat = np.fromstring(raw.translate(_NEWLINE_TO_COMMA), dtype=np.float64, sep=",")
+    except (ValueError, DeprecationWarning):
+        return None
+    if flat.size != n * k or not _all_finite(flat):
+        return None
+    return flat.reshape(n, k)
 
 
 def _sniff(stream: Any) -> str:
@@ -537,104 +597,134 @@ class _Source:
         index = {name: j for j, name in enumerate(self.header)}
         extra_index = [index[name] for name in self.extra_names or []]
         for rows, records in self._csv_rows():
+            errors: dict[int, GradError] = {}
+            fields: list[list[str]] | None = None
             if records is not None:
                 if "" in records:
-                    records = [r for r in records if r]
-                counts = set(map(str.count, records, itertools.repeat(",")))
-                if counts == {k - 1} or (not records):
+                    records = [r for r in records if r]  # blank lines are not rows
+                size = len(records)
+                if set(map(str.count, records, itertools.repeat(","))) <= {k - 1}:
+                    block = None if extra_index else _numeric_block(np, "\n".join(records), k, size)
+                    if block is not None:  # the fast path: numbers only, read by NumPy
+                        columns = {
+                            name: block[:, index[name]] if name in index
+                            else np.full(size, self.defaults[name])
+                            for name in self.inputs
+                        }
+                        yield Chunk(size, columns, errors, extra_cols=[], lead=records)
+                        continue
                     cells = ",".join(records).split(",") if records else []
-                    size = len(records)
                     fields = [cells[j::k] for j in range(k)]
-                    errors: dict[int, GradError] = {}
+                    lead = records
                 else:
                     rows = [r.split(",") for r in records]
             if rows is not None:
                 rows = [r for r in rows if r]  # csv.reader gives [] for a blank line
                 size = len(rows)
-                errors = {}
                 for r, row in enumerate(rows):
                     if len(row) != k:
-                        errors[r] = GradError(
-                            "syntax", f"the row has {len(row)} fields; the header has {k}"
-                        )
+                        errors[r] = GradError("syntax", f"the row has {len(row)} fields; the header has {k}")
                         rows[r] = (row + [""] * k)[:k]
                 fields = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(k)]
-            if size == 0:
+                lead = [",".join(map(_csv_cell, row)) for row in rows]
+            if size == 0 or fields is None:
                 continue
-            raw: dict[int, dict[str, str]] = {}
             columns = {}
             for name in self.inputs:
                 if name in index:
-                    columns[name] = self.converters[name].convert(fields[index[name]], errors, raw)
+                    columns[name] = self.converters[name].convert(fields[index[name]], errors, strings=True)
                 else:
                     columns[name] = np.full(size, self.defaults[name])
-            yield Chunk(size, columns, errors, extra_cols=[fields[j] for j in extra_index], raw=raw)
+            raw = {
+                r: {name: fields[index[name]][r] if name in index else "" for name in self.inputs}
+                for r in errors
+            }
+            extra_cols = [fields[j] for j in extra_index]
+            yield Chunk(size, columns, errors, extra_cols=extra_cols, raw=raw, lead=lead)
 
     # JSON Lines ---------------------------------------------------------------------
     def _jsonl_chunks(self) -> Iterator[Chunk]:
+        import operator
+
+        orjson = _load_orjson()
+        loads = orjson.loads if orjson is not None else json.loads
         inputs = set(self.graph.inputs)
-        reserved = _reserved_names(self.graph)
+        n_inputs = len(self.inputs)
         line_no = 0
-        first = True
         while True:
             lines = list(itertools.islice(self.stream, self.step))
             if not lines:
                 return
-            objects: list[dict[str, Any]] = []
-            errors: dict[int, GradError] = {}
-            extras: list[dict[str, Any] | None] = []
-            any_extra = False
-            for line in lines:
-                line_no += 1
-                if first:
-                    line = line.removeprefix(b"\xef\xbb\xbf")
-                    first = False
-                if not line.strip():
-                    continue  # blank lines are not rows
-                r = len(objects)
-                try:
-                    obj = json.loads(line)
-                except UnicodeDecodeError:
-                    obj, error = {}, GradError("syntax", f"line {line_no} is not UTF-8 text")
-                except ValueError as exc:
-                    obj, error = {}, GradError(
-                        "syntax", f"line {line_no} is not JSON: {getattr(exc, 'msg', exc)}"
-                        f" (column {getattr(exc, 'colno', '?')})"
-                    )
-                else:
-                    error = None
-                    if not isinstance(obj, dict):
-                        obj, error = {}, GradError(
-                            "syntax", f"line {line_no} is not a JSON object of bindings"
-                        )
-                if error is not None:
-                    errors[r] = error
-                objects.append(obj)
-                extra_keys = obj.keys() - inputs
-                if extra_keys:
-                    any_extra = True
-                    extra = {key: value for key, value in obj.items() if key not in inputs}
-                    clash = [key for key in extra if key in self.grid_names or key in reserved]
-                    if clash and r not in errors:
-                        key = clash[0]
-                        errors[r] = GradError(
-                            "binding",
-                            f"{key} is swept by --grid and cannot also be given in a row"
-                            if key in self.grid_names
-                            else f"the key {key!r} would clash with the record's own {key!r}: rename it",
-                        )
-                    extras.append(extra)
-                else:
-                    extras.append(None)
-            size = len(objects)
-            if size == 0:
+            if line_no == 0:
+                lines[0] = lines[0].removeprefix(b"\xef\xbb\xbf")
+            first_line = line_no + 1
+            line_no += len(lines)
+            try:
+                # The fast path: every line an object with exactly the inputs as keys.
+                objects = list(map(loads, lines))
+                if set(map(type, objects)) != {dict} or sum(map(len, objects)) != len(objects) * n_inputs:
+                    raise ValueError("not plain")
+                failed: dict[int, GradError] = {}
+                columns = {
+                    name: self.converters[name].convert(list(map(operator.itemgetter(name), objects)), failed)
+                    for name in self.inputs
+                }
+            except (ValueError, KeyError, TypeError):
+                failed = {0: GradError("syntax", "not plain")}
+            if failed:  # not plain after all: line by line, with every row's own error
+                yield from self._jsonl_careful(lines, first_line, inputs, loads)
                 continue
-            raw: dict[int, dict[str, str]] = {}
-            columns = {
-                name: self.converters[name].convert([o.get(name) for o in objects], errors, raw)
-                for name in self.inputs
-            }
-            yield Chunk(size, columns, errors, extra_rows=extras if any_extra else None, raw=raw)
+            yield Chunk(len(objects), columns, {})
+
+    def _jsonl_careful(
+        self, lines: list[bytes], line_no: int, inputs: set[str], loads: Any
+    ) -> Iterator[Chunk]:
+        """A chunk line by line: blank lines skipped, a line that is not a JSON
+        object becomes that row's error, and keys beyond the inputs pass through."""
+        reserved = _reserved_names(self.graph)
+        objects: list[dict[str, Any]] = []
+        errors: dict[int, GradError] = {}
+        extras: list[dict[str, Any] | None] = []
+        for number, line in enumerate(lines, start=line_no):
+            if not line.strip():
+                continue  # blank lines are not rows
+            r = len(objects)
+            error: GradError | None = None
+            try:
+                obj = loads(line)
+            except UnicodeDecodeError:
+                obj, error = {}, GradError("syntax", f"line {number} is not UTF-8 text")
+            except ValueError as exc:
+                reason = getattr(exc, "msg", None) or str(exc)
+                obj, error = {}, GradError("syntax", f"line {number} is not JSON: {reason}")
+            if error is None and not isinstance(obj, dict):
+                obj, error = {}, GradError("syntax", f"line {number} is not a JSON object of bindings")
+            extra = {key: value for key, value in obj.items() if key not in inputs} or None
+            if extra and error is None:
+                for key in extra:
+                    if key in self.grid_names:
+                        error = GradError(
+                            "binding", f"{key} is swept by --grid and cannot also be given in a row"
+                        )
+                        break
+                    if key in reserved:
+                        error = GradError(
+                            "binding", f"the key {key!r} would clash with the record's own {key!r}: rename it"
+                        )
+                        break
+            if error is not None:
+                errors[r] = error
+            objects.append(obj)
+            extras.append(extra)
+        size = len(objects)
+        if size == 0:
+            return
+        columns = {
+            name: self.converters[name].convert([o.get(name) for o in objects], errors)
+            for name in self.inputs
+        }
+        raw = {r: {name: _csv_text(objects[r].get(name)) for name in self.inputs} for r in errors}
+        yield Chunk(size, columns, errors, extra_rows=extras if any(extras) else None, raw=raw)
 
     def chunks(self) -> Iterator[Chunk]:
         return self._csv_chunks() if self.fmt == "csv" else self._jsonl_chunks()
@@ -698,8 +788,8 @@ def _with_grid(
 
 def _slice(np: Any, chunk: Chunk, rows: Any) -> Chunk:
     if len(rows) == chunk.size and chunk.size and rows[0] == 0:
-        return Chunk(chunk.size, dict(chunk.columns), chunk.errors, chunk.extra_rows,
-                     chunk.extra_cols, chunk.raw)
+        return Chunk(chunk.size, dict(chunk.columns), chunk.errors, extra_rows=chunk.extra_rows,
+                     extra_cols=chunk.extra_cols, raw=chunk.raw, lead=chunk.lead)
     index = rows.tolist()
     errors: dict[int, GradError] = {}
     raw: dict[int, dict[str, str]] = {}
@@ -713,9 +803,10 @@ def _slice(np: Any, chunk: Chunk, rows: Any) -> Chunk:
         len(index),
         {name: column[rows] for name, column in chunk.columns.items()},
         errors,
-        _take(chunk.extra_rows, index),
-        None if chunk.extra_cols is None else [[col[i] for i in index] for col in chunk.extra_cols],
-        raw,
+        extra_rows=_take(chunk.extra_rows, index),
+        extra_cols=None if chunk.extra_cols is None else [_take(col, index) for col in chunk.extra_cols],
+        raw=raw,
+        lead=_take(chunk.lead, index),
     )
 
 
@@ -735,6 +826,23 @@ def _json_value(value: Any) -> str:
         return "null"
 
 
+def _json_head(pairs: Iterable[tuple[str, Any]]) -> bytes:
+    """``{"id": 7, `` : the start of a JSON record with its pass-through keys."""
+    return ("{" + "".join(f"{_json_value(k)}: {_json_value(v)}, " for k, v in pairs)).encode()
+
+
+def _csv_head(names: list[str], extra: dict[str, Any] | None) -> bytes:
+    """A CSV row's pass-through cells (from JSON Lines input) and a comma."""
+    return "".join(_csv_value(None if extra is None else extra.get(name)) + "," for name in names).encode()
+
+
+def _csv_text(value: Any) -> str:
+    """A JSON value as a CSV cell's text: strings as they are, null as nothing."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _json_value(value)
+
+
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
@@ -745,127 +853,132 @@ def _csv_value(value: Any) -> str:
 
 class _Writer:
     """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
-    ``source``) or CSV (pass-through columns, inputs, value, grad_NAME, error)."""
+    ``source``) or CSV (the input's own columns as they were, the other inputs,
+    ``value``, ``grad_NAME``, ``error``).
+
+    A chunk's numbers are formatted in one call (orjson, or ``str`` of a list) as
+    one text; records are put together from its fields and the fixed text between
+    them by slice assignment, so no Python code runs per number."""
 
     def __init__(self, np: Any, out: IO[str], graph: Graph, names: list[str], fmt: str) -> None:
         self.np = np
-        self.out = out
         self.graph = graph
         self.inputs = list(graph.inputs)
         self.names = names
         self.fmt = fmt
         self.orjson = _load_orjson()
-        self.extra_names: list[str] | None = None
+        self.lead_names: list[str] = []
+        self.numeric_inputs = list(self.inputs)
         self.started = False
-        keys = [json.dumps(name, ensure_ascii=False) for name in self.inputs]
-        grad_keys = [json.dumps(name, ensure_ascii=False) for name in names]
-        self.template = (
-            f'"output": {json.dumps(graph.output_name, ensure_ascii=False)}, "value": %s, '
-            f'"inputs": {{{", ".join(f"{key}: %s" for key in keys)}}}, '
-            f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}}}'
-        )
+        out.flush()
+        self._binary = getattr(out, "buffer", None)  # bytes straight through, where possible
+        self._text = out
 
-    def start(self, extra_names: list[str]) -> None:
-        self.extra_names = extra_names
+    def _write(self, data: bytes) -> None:
+        if self._binary is not None:
+            self._binary.write(data)
+        else:
+            self._text.write(data.decode())
+
+    def start(self, lead_names: list[str]) -> None:
+        """``lead_names``: the columns each CSV row starts with (the CSV input's own
+        header, or the pass-through keys of JSON Lines input)."""
         self.started = True
+        self.lead_names = lead_names
         if self.fmt == "csv":
-            header = [*extra_names, *self.inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
-            self.out.write(",".join(map(_csv_cell, header)) + "\n")
+            self.numeric_inputs = [name for name in self.inputs if name not in lead_names]
+            m = len(self.numeric_inputs) + 1 + len(self.names)
+            self.glue = [b""] + [b","] * (m - 1) + [b",\n"]  # the error column stays empty
+            header = [*lead_names, *self.numeric_inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
+            self._write((",".join(map(_csv_cell, header)) + "\n").encode())
+        else:
+            keys = [json.dumps(name, ensure_ascii=False) for name in self.inputs]
+            grad_keys = [json.dumps(name, ensure_ascii=False) for name in self.names]
+            template = (
+                f'"output": {json.dumps(self.graph.output_name, ensure_ascii=False)}, "value": %s, '
+                f'"inputs": {{{", ".join(f"{key}: %s" for key in keys)}}}, '
+                f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}}}\n'
+            )
+            self.glue = [part.encode() for part in template.split("%s")]
 
-    def _texts(self, array: Any) -> list[str]:
-        """Shortest round-trip text of every float (``-0.0`` written ``0.0``, as ``eval --json``)."""
-        array = self.np.ascontiguousarray(array, dtype=self.np.float64) + 0.0
-        if not len(array):
-            return []
+    def _block(self, columns: list[Any]) -> bytes:
+        """The numbers of a chunk, row by row: ``[[a,b],[c,d]]`` in shortest round-trip
+        form, ``-0.0`` written ``0.0`` as ``eval --json`` does."""
+        np = self.np
+        block = np.ascontiguousarray(np.column_stack(columns), dtype=np.float64) + 0.0
         if self.orjson is not None:
-            return self.orjson.dumps(array, option=self.orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1].split(",")
-        return list(map(repr, array.tolist()))
+            return self.orjson.dumps(block, option=self.orjson.OPT_SERIALIZE_NUMPY)
+        return str(block.tolist()).replace(", ", ",").encode()
 
     def write(self, chunk: Chunk, result: ArrayResult, first_row: int) -> None:
-        numbers = [result.value, *(chunk.columns[n] for n in self.inputs),
-                   *(result.gradient[n] for n in self.names)]
+        n = chunk.size
+        grads = [result.gradient[name] for name in self.names]
         if self.fmt == "csv":
-            self._write_csv(chunk, result, numbers, first_row)
+            numbers = [*(chunk.columns[name] for name in self.numeric_inputs), result.value, *grads]
         else:
-            self._write_jsonl(chunk, result, numbers, first_row)
-
-    def _write_jsonl(self, chunk: Chunk, result: ArrayResult, numbers: list[Any], first_row: int) -> None:
-        lines = list(map(self.template.__mod__, zip(*map(self._texts, numbers), strict=True)))
-        prefixes = self._json_prefixes(chunk)
+            numbers = [result.value, *(chunk.columns[name] for name in self.inputs), *grads]
+        block = self._block(numbers)
+        heads = self._heads(chunk)
+        if self.fmt == "csv" and not result.errors:  # the common case, mostly in C
+            body = block[2:-2].replace(b"],[", b",\n") + b",\n"
+            if heads is None:
+                self._write(body)
+                return
+            rows = body.split(b"\n")
+            pieces = [b"\n"] * (2 * n)
+            pieces[0::2] = [head + row for head, row in zip(heads, rows, strict=False)]
+            self._write(b"".join(pieces))
+            return
+        fields = block[1:-1].translate(None, b"[]").split(b",")
+        glue = self.glue
+        m = len(glue) - 1  # numbers per row
+        step = 2 * m + 2  # per row: head, glue, number, glue, number, ..., glue
+        pieces: list[bytes] = [b""] * (step * n)
+        if heads is not None:
+            pieces[0::step] = heads
+        elif self.fmt == "jsonl":
+            pieces[0::step] = [b"{"] * n
+        for j, text in enumerate(glue):
+            pieces[2 * j + 1 :: step] = [text] * n
+        for j in range(m):
+            pieces[2 * j + 2 :: step] = fields[j::m]
         for r, err in result.errors.items():
-            lines[r] = _json_error(first_row + r, err)
-        if prefixes is not None:
-            lines = ["{" + p + line for p, line in zip(prefixes, lines, strict=True)]
-        else:
-            lines = ["{" + line for line in lines]
-        self.out.write("\n".join(lines) + "\n")
+            line = self._error_line(chunk, r, err, first_row + r, fields[r * m : (r + 1) * m])
+            pieces[r * step : (r + 1) * step] = [line] + [b""] * (step - 1)
+        self._write(b"".join(pieces))
 
-    def _json_prefixes(self, chunk: Chunk) -> list[str] | None:
+    def _heads(self, chunk: Chunk) -> list[bytes] | None:
+        """Per row, the text that starts its record (CSV: its own cells and a comma;
+        JSON: "{" and the pass-through keys), or None when there is none."""
+        if self.fmt == "csv":
+            if not self.lead_names:
+                return None
+            if chunk.lead is not None:
+                return [(line + ",").encode() for line in chunk.lead]
+            rows = chunk.extra_rows or [None] * chunk.size
+            return [_csv_head(self.lead_names, extra) for extra in rows]
         if chunk.extra_rows is not None:
-            return [
-                "" if extra is None
-                else "".join(f"{_json_value(k)}: {_json_value(v)}, " for k, v in extra.items())
-                for extra in chunk.extra_rows
-            ]
+            return [b"{" if not extra else _json_head(extra.items()) for extra in chunk.extra_rows]
         if chunk.extra_cols:
-            keys = [json.dumps(name, ensure_ascii=False) for name in self.extra_names or []]
-            return [
-                "".join(f"{key}: {_json_value(cell)}, " for key, cell in zip(keys, cells, strict=True))
-                for cells in zip(*chunk.extra_cols, strict=True)
-            ]
+            names = [name for name in self.lead_names if name not in self.inputs]
+            rows = zip(*chunk.extra_cols, strict=True)
+            return [_json_head(zip(names, cells, strict=True)) for cells in rows]
         return None
 
-    def _write_csv(self, chunk: Chunk, result: ArrayResult, numbers: list[Any], first_row: int) -> None:
-        np = self.np
-        ordered = [*numbers[1 : 1 + len(self.inputs)], numbers[0], *numbers[1 + len(self.inputs) :]]
-        extras = self._csv_extras(chunk)
-        if not result.errors and extras is None:
-            # The common case in one C-level pass: a 2-D block, formatted, brackets cut.
-            block = np.ascontiguousarray(np.column_stack(ordered), dtype=np.float64) + 0.0
-            if self.orjson is not None:
-                text = self.orjson.dumps(block, option=self.orjson.OPT_SERIALIZE_NUMPY).decode()
-                self.out.write(text[2:-2].replace("],[", ",\n") + ",\n")
-            else:
-                text = str(block.tolist())
-                self.out.write(text[2:-2].replace("], [", ",\n").replace(", ", ",") + ",\n")
-            return
-        texts = [self._texts(column) for column in ordered]
-        lines = list(map(",".join, zip(*texts, strict=True)))
-        n_in = len(self.inputs)
-        for r, err in result.errors.items():
+    def _error_line(self, chunk: Chunk, r: int, err: GradError, row: int, fields: list[bytes]) -> bytes:
+        heads = self._heads(_slice(self.np, chunk, self.np.array([r])))
+        head = b"" if heads is None else heads[0]
+        if self.fmt == "csv":
             given = chunk.raw.get(r)
             cells = [
-                _csv_cell(given.get(name, "")) if given is not None else texts[j][r]
-                for j, name in enumerate(self.inputs)
+                _csv_cell(given.get(name, "")) if given is not None else fields[j].decode()
+                for j, name in enumerate(self.numeric_inputs)
             ]
-            cells += [""] * (len(ordered) - n_in)
-            lines[r] = ",".join(cells) + "," + _csv_cell(f"{err.kind}: {err.message}")
-        error_rows = result.errors
-        rows = [
-            (line if r in error_rows else line + ",") for r, line in enumerate(lines)
-        ]
-        if extras is not None:
-            rows = [",".join((*cells, line)) for cells, line in zip(extras, rows, strict=True)]
-        self.out.write("\n".join(rows) + "\n")
-
-    def _csv_extras(self, chunk: Chunk) -> list[tuple[str, ...]] | None:
-        if not self.extra_names:
-            return None
-        if chunk.extra_cols is not None:
-            return list(zip(*([_csv_cell(c) for c in col] for col in chunk.extra_cols), strict=True))
-        names = self.extra_names
-        rows = chunk.extra_rows or [None] * chunk.size
-        return [
-            tuple(_csv_value(None if extra is None else extra.get(name)) for name in names)
-            for extra in rows
-        ]
-
-
-def _json_error(row: int, err: GradError) -> str:
-    return (
-        f'"row": {row}, "error": '
-        f"{json.dumps({'kind': err.kind, 'message': err.message}, ensure_ascii=False)}}}"
-    )
+            cells += [""] * (len(fields) - len(cells))
+            cells.append(_csv_cell(f"{err.kind}: {err.message}"))
+            return head + (",".join(cells) + "\n").encode()
+        record = json.dumps({"kind": err.kind, "message": err.message}, ensure_ascii=False)
+        return (head or b"{") + f'"row": {row}, "error": {record}}}\n'.encode()
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -963,7 +1076,7 @@ def _extra_names(source: _Source | None, chunk: Chunk | None) -> list[str]:
     if source is None:
         return []
     if source.extra_names is not None:
-        return source.extra_names
+        return source.header  # CSV in: every row starts with its own cells
     names: dict[str, None] = {}
     if chunk is not None and chunk.extra_rows is not None:
         for extra in chunk.extra_rows:
