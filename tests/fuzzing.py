@@ -159,8 +159,10 @@ def mutate(source: str, rng: random.Random, rounds: int = 1) -> str:
 def random_input(rng: random.Random) -> str:
     """One fuzz input, from a mix of the families the issue lists."""
     family = rng.random()
+    if family < 0.10:  # a valid program: the edge values of the bindings do the probing
+        return rng.choice(SEEDS)
     if family < 0.55:
-        return mutate(rng.choice(SEEDS), rng, rounds=rng.randrange(1, 5))
+        return mutate(rng.choice(SEEDS), rng, rounds=rng.choice((1, 1, 1, 2, 3, 4)))
     if family < 0.70:
         alphabet = "xyz0123456789.+-*/^()=,;#e \n\tθ−×"
         return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
@@ -232,10 +234,20 @@ def check_cli_result(args: list[str], code: int, out: str, err: str) -> None:
 
 
 def cli_args(source: str, bindings: dict[str, str], rng: random.Random) -> list[str]:
+    """eval or trace with every input bound, and now and then the other options."""
     command = "trace" if rng.random() < 0.25 else "eval"
     args = [command, source, *(f"{name}={value}" for name, value in bindings.items())]
     if rng.random() < 0.5:
         args.append("--json")
+    if command == "eval" and rng.random() < 0.15:
+        names = [*bindings, "q", "nope"]
+        args += ["--wrt", ",".join(rng.sample(names, rng.randrange(1, len(names) + 1)))]
+    if rng.random() < 0.1:
+        args += ["--output", rng.choice(["q", "f", "y", "nope"])]
+    if rng.random() < 0.1:
+        args += ["--precision", rng.choice(["1", "3", "17", "0", "18", "x"])]
+    if rng.random() < 0.1:
+        args.append("--explain")
     return args
 
 
