@@ -19,6 +19,7 @@ import random
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,7 +96,11 @@ class _Timeout(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`FuzzFailure` if the block runs longer than ``seconds`` (Unix, main thread)."""
-    if not hasattr(signal, "setitimer") or seconds <= 0:
+    if (
+        not hasattr(signal, "setitimer")
+        or seconds <= 0
+        or threading.current_thread() is not threading.main_thread()  # signals need the main thread
+    ):
         yield
         return
 
