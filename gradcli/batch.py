@@ -193,11 +193,13 @@ def _evaluate_chunk(
                     values[node.id] = cols[node.name]  # type: ignore[index]
                     varying[node.id] = True
                 else:
-                    values[node.id] = node.value
+                    # NumPy scalars, so that 1 / 0 toward a constant gives inf, not an exception
+                    values[node.id] = np.float64(node.value)
                 continue
             args = [values[i] for i in node.inputs]
             if not any(varying[i] for i in node.inputs):
                 # A constant subexpression: the scalar rule once, for every row.
+                args = [float(a) for a in args]
                 try:
                     value = op.forward(*args)
                     error = None if math.isfinite(value) else _non_finite(node, args, value, source)
@@ -208,7 +210,7 @@ def _evaluate_chunk(
                         errors[r] = error
                     alive[:] = False
                     value = _FILLER
-                values[node.id] = value
+                values[node.id] = np.float64(value)
                 continue
             varying[node.id] = True
             result = op.vforward(np, *args)  # type: ignore[misc]

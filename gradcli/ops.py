@@ -216,6 +216,11 @@ def _vdpow_dy(np: Any, x: Any, y: Any, out: Any) -> Any:
     return np.where((x == 0) & (y > 0), 0.0, out * np.log(x))
 
 
+def _vlog_base(np: Any, x: Any, b: Any) -> Any:
+    # log(1)/log(0) would be a finite -0.0; _log_base refuses b ≤ 0 and x ≤ 0 (NaN here)
+    return np.where((x > 0) & (b > 0), np.log(x) / np.log(b), np.nan)
+
+
 def _vhypot_d(np: Any, a: Any, out: Any) -> Any:
     return np.where(out != 0, a / np.where(out != 0, out, 1.0), 0.0)
 
@@ -274,7 +279,7 @@ _ROWS: tuple[Op, ...] = (
        (lambda x, b, out: 1.0 / (x * math.log(b)), _dlog_base_db),
        "∂/∂x = 1/(x·ln b), ∂/∂b = −log(x, b)/(b·ln b)", "x > 0, b > 0, b ≠ 1",
        params=("x", "b"),
-       vforward=lambda np, x, b: np.log(x) / np.log(b),
+       vforward=_vlog_base,
        vgrads=(lambda np, x, b, out: 1.0 / (x * np.log(b)),
                lambda np, x, b, out: -out / (b * np.log(b)))),
     # roots and pieces
