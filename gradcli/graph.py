@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 from .errors import GradError, Span
 from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, postorder
+from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary
 
 
 class Node:
@@ -189,39 +190,66 @@ class _Lowering:
         return self.intern((op, args), kind="op", op=op, inputs=args, span=expr.span)
 
     def expression(self, root: Expr, pending: set[str]) -> int:
-        """Lower one expression, children before parents, with a stack of node ids."""
+        """Lower one expression, children before parents, with a stack of node ids.
+
+        This is the hot loop for a large program, so it walks the AST with its own
+        stack rather than ``postorder``'s generator and tuples, and interns operator
+        nodes inline: a node waiting for its children sits under ``_FINISH`` on the
+        stack, and is built when ``_FINISH`` comes back to the top.
+        """
+        interned = self.interned
+        nodes = self.nodes
         results: list[int] = []
-        for expr in postorder(root):
-            if isinstance(expr, Binary):
-                right = results.pop()
-                left = results.pop()
-                op = OPERATORS[expr.op]
-                node_id = self.intern(
-                    (op, (left, right)), kind="op", op=op, inputs=(left, right), span=expr.span
-                )
-            elif isinstance(expr, Name):
-                node_id = self.name(expr, pending)
-            elif isinstance(expr, Num):
-                node_id = self.intern(
+        stack: list[Any] = [root]  # AST nodes, and _FINISH markers
+        while stack:
+            expr = stack.pop()
+            if expr is _FINISH:
+                expr = stack.pop()
+                kind = type(expr)
+                if kind is Binary:
+                    right = results.pop()
+                    inputs: tuple[int, ...] = (results.pop(), right)
+                    op = OPERATORS[expr.op]
+                elif kind is Unary:
+                    inputs = (results.pop(),)
+                    op = OPERATORS[expr.op]
+                else:  # Call: its arguments are the last len(args) results
+                    count = len(expr.args)
+                    inputs = tuple(results[len(results) - count :]) if count else ()
+                    del results[len(results) - count :]
+                    results.append(self.call(expr, inputs))
+                    continue
+                key = (op, inputs)
+                node_id = interned.get(key)
+                if node_id is None:
+                    node_id = len(nodes)
+                    nodes.append(Node(node_id, "op", op, inputs, expr.span))
+                    interned[key] = node_id
+                results.append(node_id)
+                continue
+            kind = type(expr)
+            if kind is Name:
+                results.append(self.name(expr, pending))
+            elif kind is Num:
+                results.append(self.intern(
                     ("const", expr.value), kind="const", op=None, inputs=(), span=expr.span,
                     value=expr.value,
-                )
-            elif isinstance(expr, Unary):
-                operand = results.pop()
-                op = OPERATORS[expr.op]
-                node_id = self.intern(
-                    (op, (operand,)), kind="op", op=op, inputs=(operand,), span=expr.span
-                )
-            elif isinstance(expr, Call):
-                count = len(expr.args)
-                args = tuple(results[len(results) - count :]) if count else ()
-                del results[len(results) - count :]
-                node_id = self.call(expr, args)
+                ))
+            elif kind is Binary:
+                stack += (expr, _FINISH, expr.right, expr.left)
+            elif kind is Unary:
+                stack += (expr, _FINISH, expr.operand)
+            elif kind is Call:
+                stack += (expr, _FINISH)
+                stack.extend(reversed(expr.args))
             else:  # pragma: no cover - the parser makes no other nodes
                 raise TypeError(f"not an expression: {expr!r}")
-            results.append(node_id)
         (node_id,) = results
         return node_id
+
+
+#: The stack marker in :meth:`_Lowering.expression`: "the node below is ready to build".
+_FINISH = object()
 
 
 def lower(program: Program, output: str | None = None) -> Graph:
