@@ -10,7 +10,6 @@ are lowered with an explicit stack.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,6 +103,8 @@ class Graph:
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
+    import difflib  # only on the way to an error message: not at every start-up
+
     options = list(choices)
     # A different case first (Sin -> sin); else the closest spellings. Short names
     # need a closer match, or `a` would suggest tan, max and abs.

@@ -13,8 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -22,19 +21,30 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .errors import GradError, Span, shorten
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary
 
-_HERE = Path(__file__).resolve().parent
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# os.path, not pathlib: pathlib's import (urllib.parse, ipaddress) costs a few
+# milliseconds of every command's start-up.
+_HERE = os.path.dirname(os.path.realpath(__file__))
 _GRAMMAR_PLACES = (
-    _HERE / "grammar" / "gradcli.lark",  # installed wheel
-    _HERE.parent / "grammar" / "gradcli.lark",  # source checkout / editable install
+    os.path.join(_HERE, "grammar", "gradcli.lark"),  # installed wheel
+    os.path.join(os.path.dirname(_HERE), "grammar", "gradcli.lark"),  # source checkout / editable install
 )
+
+
+def _grammar_file() -> str:
+    for place in _GRAMMAR_PLACES:
+        if os.path.isfile(place):
+            return place
+    raise FileNotFoundError("gradcli's grammar file is missing from the installation")
 
 
 def grammar_path() -> Path:
     """Where the grammar file is, installed or in a checkout."""
-    for place in _GRAMMAR_PLACES:
-        if place.is_file():
-            return place
-    raise FileNotFoundError("gradcli's grammar file is missing from the installation")
+    from pathlib import Path
+
+    return Path(_grammar_file())
 
 
 def _cache_file() -> str | bool:
@@ -159,12 +169,17 @@ class _Build:
 _parser: Lark | None = None
 
 
+def _read_grammar() -> str:
+    with open(_grammar_file(), encoding="utf-8") as handle:
+        return handle.read()
+
+
 def _get_parser() -> Lark:
     """The LALR parser, built once per process (and cached across processes)."""
     global _parser
     if _parser is None:
         _parser = Lark(
-            grammar_path().read_text(encoding="utf-8"),
+            _read_grammar(),
             start="program",
             parser="lalr",
             lexer="basic",
