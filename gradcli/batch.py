@@ -134,11 +134,13 @@ def evaluate_arrays(
     for start in range(0, n, step):
         stop = min(n, start + step)
         part_errors = {r - start: e for r, e in (errors or {}).items() if start <= r < stop}
+        dest = {name: result.gradient[name][start:stop] for name in names}
         part = _evaluate_chunk(np, graph, {k: v[start:stop] for k, v in cols.items()}, stop - start,
-                               names, part_errors)
+                               names, part_errors, dest)
         result.value[start:stop] = part.value
         for name in names:
-            result.gradient[name][start:stop] = part.gradient[name]
+            if part.gradient[name] is not dest[name]:  # most are written in place already
+                result.gradient[name][start:stop] = part.gradient[name]
         result.errors.update({r + start: e for r, e in part.errors.items()})
     return result
 
@@ -166,7 +168,11 @@ def _evaluate_chunk(
     n: int,
     names: list[str],
     errors: dict[int, GradError],
+    dest: dict[str, Any] | None = None,
 ) -> ArrayResult:
+    """One chunk. ``dest`` (optional) maps a name to the array its gradient is to be
+    written into: the last operation toward that node writes there directly, which
+    spares a copy of every gradient when a long input is evaluated in chunks."""
     nodes = graph.nodes
     source = graph.source
     alive = np.ones(n, dtype=bool)
@@ -245,6 +251,18 @@ def _evaluate_chunk(
         # which spares a check where a gradient is passed on unchanged (x + y).
         sure = [False] * len(nodes)
         sure[-1] = True
+        # The node's last incoming edge in reverse order, where its gradient is final.
+        last_edge: dict[int, tuple[int, int]] = {}
+        for node in nodes:
+            for k, i in enumerate(node.inputs):
+                if i not in last_edge or last_edge[i][0] > node.id or last_edge[i] < (node.id, k):
+                    last_edge[i] = (node.id, k)
+        target: dict[int, Any] = {}
+        if dest is not None:
+            for name in names:
+                i = node_of(name)
+                if i is not None and i not in target and i in last_edge:
+                    target[i] = dest[name]
         for node in reversed(nodes):
             g = grads[node.id]
             if g is None or node.op is None:
@@ -259,11 +277,18 @@ def _evaluate_chunk(
                     continue
                 local = node.op.vgrads[k](np, *args, out)
                 checked = False
+                # The only edge into a reported node: its product goes straight to dest.
+                direct = (
+                    grads[i] is None and i in target and last_edge[i] == (node.id, k)
+                    and (_is_array(g) or _is_array(local))
+                )
                 if not _is_array(local) and (local == 1.0 or local == -1.0):
                     contribution = g if local == 1.0 else -g
                     checked = True
                 elif not _is_array(g) and g == 1.0:
                     contribution = local  # the seed: no need to multiply by 1
+                elif direct:
+                    contribution = np.multiply(g, local, out=target[i])
                 else:
                     contribution = g * local
                 if not checked and not _all_finite(contribution):
@@ -272,7 +297,15 @@ def _evaluate_chunk(
                     # A node whose gradient is 0 passes 0 on without its local gradient.
                     recheck |= bad & alive & (np.broadcast_to(g, (n,)) != 0)
                     contribution = np.where(bad, 0.0, contribution)
-                if grads[i] is None:
+                if i in target and last_edge[i] == (node.id, k) and _is_array(contribution):
+                    if grads[i] is None:
+                        if contribution is not target[i]:
+                            np.copyto(target[i], contribution)
+                    else:
+                        np.add(grads[i], contribution, out=target[i])
+                    sure[i] = grads[i] is None
+                    grads[i] = target[i]
+                elif grads[i] is None:
                     grads[i] = contribution
                     sure[i] = True
                 else:

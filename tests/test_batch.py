@@ -342,9 +342,15 @@ def _scalar_outcome(graph: gradcli.Graph, point: dict[str, float]) -> tuple:
     return ("ok", result.value, tuple(result.gradient.values()))
 
 
-def _vector_outcomes(graph: gradcli.Graph, rows: list[dict[str, float]]) -> list[tuple]:
+def _vector_outcomes(graph: gradcli.Graph, rows: list[dict[str, float]], chunk: int = 0) -> list[tuple]:
+    """Row by row outcomes of the vectorised evaluator (in chunks of ``chunk`` rows if set)."""
     columns = {name: np.array([row[name] for row in rows]) for name in graph.inputs}
-    result = batch.evaluate_arrays(graph, columns, size=len(rows))
+    saved = batch._COMPUTE_ROWS
+    batch._COMPUTE_ROWS = chunk or saved
+    try:
+        result = batch.evaluate_arrays(graph, columns, size=len(rows))
+    finally:
+        batch._COMPUTE_ROWS = saved
     out = []
     for r in range(len(rows)):
         if r in result.errors:
@@ -415,9 +421,11 @@ def test_vectorised_equals_scalar_row_by_row_at_kinks_and_domain_edges(source: s
     except GradError:
         return
     rows = [{name: row[name] for name in graph.inputs} for row in rows]
-    for vector, row in zip(_vector_outcomes(graph, rows), rows, strict=True):
+    whole, chunked = _vector_outcomes(graph, rows), _vector_outcomes(graph, rows, chunk=3)
+    for vector, in_chunks, row in zip(whole, chunked, rows, strict=True):
         scalar = _scalar_outcome(graph, row)
         assert _same(vector, scalar), (source, row, vector, scalar)
+        assert _same(in_chunks, scalar), (source, row, in_chunks, scalar)
 
 
 def test_a_constant_subexpression_that_fails_fails_every_row(run_cli) -> None:

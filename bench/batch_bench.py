@@ -1,0 +1,306 @@
+"""Benchmarks for eval --batch (issue 6), as ratios to baselines measured in the same run.
+
+    python bench/batch_bench.py            # the full run (a few minutes); writes bench/RESULTS-batch.md
+    python bench/batch_bench.py --quick    # small sizes, a few seconds (CI); prints only
+
+1. Compute only: the neuron 1/(1+exp(-(w0*x0+w1*x1+w2))) on N points already in
+   arrays: gradcli.batch.evaluate_arrays against a hand-written NumPy forward and
+   backward of the same function, and against PyTorch's autograd when torch is installed.
+2. End to end, file in, file out: `gradcli eval ... --batch FILE` (CSV -> CSV and
+   JSON Lines -> JSON Lines) against the I/O floor: a plain Python script that reads
+   the same file (csv.reader, or json.loads per line) and writes the same number of
+   fields per row (csv.writer, or json.dumps per line) without computing anything.
+3. Peak memory (the child's maximum RSS) of a CSV batch streamed through standard
+   input: 10^7 rows against 10^5.
+
+Every figure is a median over several runs; baselines and gradcli take turns.
+Standalone on purpose: it does not use bench/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402 - after the path is set
+
+import gradcli  # noqa: E402
+from gradcli.batch import evaluate_arrays  # noqa: E402
+
+NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
+INPUTS = ("w0", "x0", "w1", "x1", "w2")
+#: Fields per output row: the 5 inputs, the value, 5 gradients (and CSV's error column).
+CSV_FIELDS = 12
+
+CSV_FLOOR = """
+import csv, sys
+with open(sys.argv[1], newline="") as f, open(sys.argv[2], "w", newline="") as g:
+    reader, writer = csv.reader(f), csv.writer(g)
+    header = next(reader)
+    writer.writerow((header * 3)[:FIELDS])
+    for row in reader:
+        writer.writerow((row * 3)[:FIELDS])
+""".replace("FIELDS", str(CSV_FIELDS))
+
+JSON_FLOOR = """
+import json, sys
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "w") as g:
+    for line in f:
+        o = json.loads(line)
+        g.write(json.dumps({"output": None, "value": o["w0"], "inputs": o, "gradient": o}) + "\\n")
+"""
+
+GENERATE = """
+import random, sys
+n = int(sys.argv[1])
+random.seed(1)
+row = lambda: ",".join(repr(round(random.uniform(-3, 3), 6)) for _ in range(5)) + "\\n"
+block = "".join(row() for _ in range(1000))
+out = sys.stdout
+out.write("w0,x0,w1,x1,w2\\n")
+for _ in range(n // 1000):
+    out.write(block)
+out.write("".join(block.splitlines(True)[: n % 1000]))
+"""
+
+
+def median_time(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median seconds of each function, the functions taking turns run by run."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+# --- 1. compute only -----------------------------------------------------------------------
+
+
+def hand_written(w0, x0, w1, x1, w2):  # type: ignore[no-untyped-def]
+    z = w0 * x0 + w1 * x1 + w2
+    s = 1.0 / (1.0 + np.exp(-z))
+    ds = s * (1.0 - s)
+    return s, ds * x0, ds * w0, ds * x1, ds * w1, ds
+
+
+def compute(n: int, runs: int, with_torch: bool) -> list[tuple[str, float, str]]:
+    rng = np.random.default_rng(0)
+    cols = {name: rng.uniform(-3, 3, n) for name in INPUTS}
+    graph = gradcli.compile(NEURON)
+    ours = evaluate_arrays(graph, cols)
+    ref = hand_written(**cols)
+    worst = max(
+        float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+        for a, b in zip([ours.value, *(ours.gradient[k] for k in ("w0", "x0", "w1", "x1", "w2"))],
+                        ref, strict=True)
+    )
+    # s·(1 − s) loses digits where s is near 1; the graph's chain of local gradients
+    # does not, so the two agree to about 1e-8 there, and to rounding elsewhere.
+    assert worst < 1e-6, worst
+    fns: dict[str, Callable[[], object]] = {
+        "gradcli evaluate_arrays": lambda: evaluate_arrays(graph, cols),
+        "hand-written NumPy": lambda: hand_written(**cols),
+    }
+    torch_note = "not installed"
+    if with_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            tensors = {k: torch.from_numpy(v) for k, v in cols.items()}
+            torch_note = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+            def torch_run() -> object:
+                leaves = {k: t.clone().requires_grad_(True) for k, t in tensors.items()}
+                z = leaves["w0"] * leaves["x0"] + leaves["w1"] * leaves["x1"] + leaves["w2"]
+                y = 1 / (1 + torch.exp(-z))
+                y.backward(torch.ones_like(y))
+                return [leaves[k].grad for k in INPUTS]
+
+            fns["PyTorch autograd"] = torch_run
+    for fn in fns.values():
+        fn()  # warm up
+    times = interleaved(fns, runs)
+    base = times["hand-written NumPy"]
+    rows = [(name, t, f"{t / base:.2f}x hand-written") for name, t in times.items()]
+    if "PyTorch autograd" in times:
+        ratio = times["gradcli evaluate_arrays"] / times["PyTorch autograd"]
+        rows.append(("gradcli / PyTorch", ratio, f"{ratio:.2f}x PyTorch"))
+    rows.append(("(max relative difference to hand-written)", worst, torch_note))
+    return rows
+
+
+# --- 2. end to end ------------------------------------------------------------------------------
+
+
+def write_inputs(folder: Path, n: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(1)
+    data = np.round(rng.uniform(-3, 3, (n, 5)), 6)
+    csv_path, json_path = folder / "points.csv", folder / "points.jsonl"
+    with open(csv_path, "w") as f:
+        f.write(",".join(INPUTS) + "\n")
+        for start in range(0, n, 100_000):
+            f.writelines(",".join(map(repr, row)) + "\n" for row in data[start : start + 100_000].tolist())
+    with open(json_path, "w") as f:
+        for start in range(0, n, 100_000):
+            f.writelines(
+                "{" + ", ".join(f'"{k}": {v!r}' for k, v in zip(INPUTS, row, strict=True)) + "}\n"
+                for row in data[start : start + 100_000].tolist()
+            )
+    return csv_path, json_path
+
+
+def run(args: list[str], stdout: Path) -> None:
+    with open(stdout, "wb") as out:
+        proc = subprocess.run(args, stdout=out, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[:4]} failed: {proc.stderr.decode()[-500:]}")
+
+
+def end_to_end(folder: Path, n: int, runs: int) -> list[tuple[str, float, str]]:
+    csv_path, json_path = write_inputs(folder, n)
+    out = folder / "out"
+    gradcli_cmd = [sys.executable, "-m", "gradcli", "eval", NEURON, "--batch"]
+    rows = []
+    for label, path, fmt, floor in (
+        ("CSV -> CSV", csv_path, "csv", CSV_FLOOR),
+        ("JSON Lines -> JSON Lines", json_path, "jsonl", JSON_FLOOR),
+    ):
+        times = interleaved(
+            {
+                "gradcli": lambda p=path, f=fmt: run([*gradcli_cmd, str(p), "--format", f], out),
+                "floor": lambda p=path, fl=floor: run(
+                    [sys.executable, "-c", fl, str(p), str(out)], out.with_suffix(".x")
+                ),
+            },
+            runs,
+        )
+        ratio = times["gradcli"] / times["floor"]
+        rows.append((f"{label}: gradcli", times["gradcli"], f"{n / times['gradcli']:,.0f} rows/s"))
+        rows.append((f"{label}: I/O floor", times["floor"], f"{n / times['floor']:,.0f} rows/s"))
+        rows.append((f"{label}: gradcli / floor", ratio, f"{ratio:.2f}x the floor"))
+    return rows
+
+
+# --- 3. peak memory ------------------------------------------------------------------------------
+
+
+#: Runs in a small process of its own: a child's peak RSS counts the memory of the
+#: process it was forked from, so this benchmark's own arrays must not be there.
+MEASURE = """
+import os, subprocess, sys
+n, generate, program = sys.argv[1], sys.argv[2], sys.argv[3]
+generator = subprocess.Popen([sys.executable, "-c", generate, n], stdout=subprocess.PIPE)
+child = subprocess.Popen(
+    [sys.executable, "-m", "gradcli", "eval", program, "--batch", "-", "--format", "csv"],
+    stdin=generator.stdout, stdout=subprocess.DEVNULL,
+)
+generator.stdout.close()
+_, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
+generator.wait()
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def peak_rss_kib(n: int) -> int:
+    """Peak RSS of `gradcli eval --batch - --format csv` over n rows streamed in."""
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(n), GENERATE, NEURON],
+                          capture_output=True, text=True, check=True)
+    code, kib = map(int, proc.stdout.split())
+    if code != 0:
+        raise SystemExit(f"the memory run over {n} rows failed with {code}")
+    return kib  # KiB on Linux
+
+
+def memory(small: int, large: int, runs: int) -> list[tuple[str, float, str]]:
+    small_kib = statistics.median(peak_rss_kib(small) for _ in range(runs))
+    large_kib = statistics.median(peak_rss_kib(large) for _ in range(max(1, runs // 3)))
+    ratio = large_kib / small_kib
+    return [
+        (f"peak RSS, {small:,} rows", small_kib / 1024, "MiB"),
+        (f"peak RSS, {large:,} rows", large_kib / 1024, "MiB"),
+        (f"peak RSS {large:,} / {small:,}", ratio, f"{ratio:.2f}x"),
+    ]
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+
+def table(title: str, rows: list[tuple[str, float, str]], unit: str) -> str:
+    lines = [f"### {title}", "", f"| measure | {unit} | note |", "|---|---:|---|"]
+    for name, value, note in rows:
+        lines.append(f"| {name} | {value:.4g} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds; prints only")
+    parser.add_argument("--runs", type=int, default=None, help="runs per median (default 5; 3 with --quick)")
+    options = parser.parse_args()
+    quick = options.quick
+    runs = options.runs or (3 if quick else 5)
+    n_compute = 100_000 if quick else 1_000_000
+    n_files = 20_000 if quick else 1_000_000
+    small, large = (100_000, 300_000) if quick else (100_000, 10_000_000)
+
+    started = time.perf_counter()
+    sections = []
+    sections.append(table(f"Compute only: the neuron on {n_compute:,} points in arrays",
+                          compute(n_compute, runs, with_torch=not quick), "seconds (median)"))
+    with tempfile.TemporaryDirectory() as folder:
+        sections.append(table(f"End to end: {n_files:,} rows, file in, file out",
+                              end_to_end(Path(folder), n_files, runs), "seconds (median)"))
+    sections.append(
+        table("Peak memory: CSV streamed through standard input", memory(small, large, 3), "value")
+    )
+    report = "\n".join(sections)
+    print(report)
+    print(f"({time.perf_counter() - started:.1f} s in all)")
+    if not quick:
+        versions = ", ".join(
+            f"{name} {mod.__version__}" for name, mod in (("NumPy", np), ("gradcli", gradcli))
+        )
+        try:
+            import orjson
+
+            versions += f", orjson {orjson.__version__}"
+        except ImportError:
+            versions += ", orjson not installed"
+        header = (
+            "# eval --batch: benchmark results\n\n"
+            "Produced by `python bench/batch_bench.py` (medians over 5 runs; 1 run at 10^7 rows;\n"
+            "the baselines measured in the same run, gradcli and baseline taking turns).\n\n"
+            f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+            f"{versions}.\n\n"
+        )
+        (HERE / "RESULTS-batch.md").write_text(header + report)
+
+
+if __name__ == "__main__":
+    main()
