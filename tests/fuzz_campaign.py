@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fuzzing import FuzzFailure, check_cli_result, check_input, random_input
 
+#: Seconds after which an input is reported as slow (but not failed).
+SLOW = 5.0
+
 
 def _text(seed: int, i: int) -> str:
     return random_input(random.Random(seed * 10**9 + i))
@@ -39,8 +42,12 @@ def _run_chunk(job: tuple[int, int, int, float]) -> tuple[Counter[str], list[dic
     failures: list[dict[str, object]] = []
     for i in range(start, stop):
         source = _text(seed, i)
+        began = time.perf_counter()
         try:
             outcomes[check_input(source, seed=i, timeout=timeout)] += 1
+            if time.perf_counter() - began > SLOW:
+                outcomes[f"slow (over {SLOW:g} s, not a failure)"] += 1
+                print(f"\nslow: input {i} took {time.perf_counter() - began:.1f} s", file=sys.stderr)
         except FuzzFailure as exc:
             outcomes["FAILURE"] += 1
             failures.append({"index": i, "source": source, "failure": str(exc)})
@@ -78,7 +85,7 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=100_000, help="how many inputs (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="campaign seed (default 1)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per input before it is a hang")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per input before it is a hang")
     parser.add_argument("--exe", type=int, default=0, help="also run this many through the installed command")
     parser.add_argument("--only", type=int, default=None, help="replay input number ONLY and print it")
     parser.add_argument("--failures", default="fuzz-failures.jsonl", help="where failures are written")

@@ -89,8 +89,9 @@ class FuzzFailure(AssertionError):
     """An input that made gradcli crash, hang, or print something it must not."""
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm: a BaseException, so that ``main``'s catch-all for bugs
+    (``except Exception``, exit 70) lets it through and a hang is called a hang."""
 
 
 @contextlib.contextmanager
