@@ -114,7 +114,7 @@ def main() -> int:
         for got, failed in pool.imap_unordered(_run_chunk, jobs):
             outcomes.update(got)
             failures.extend(failed)
-            done += sum(got.values())
+            done += sum(n for outcome, n in got.items() if not outcome.startswith("slow"))
             print(f"\r{done}/{args.inputs} inputs, {len(failures)} failures", end="", file=sys.stderr)
     print(file=sys.stderr)
     if args.exe:
