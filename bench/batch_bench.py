@@ -105,45 +105,68 @@ def hand_written(w0, x0, w1, x1, w2):  # type: ignore[no-untyped-def]
     return s, ds * x0, ds * w0, ds * x1, ds * w1, ds
 
 
-def compute(n: int, runs: int, with_torch: bool) -> list[tuple[str, float, str]]:
+def contenders(n: int, names: list[str] | None = None) -> dict[str, Callable[[], object]]:
+    """The compute contenders over the same n points (torch only when installed)."""
     rng = np.random.default_rng(0)
     cols = {name: rng.uniform(-3, 3, n) for name in INPUTS}
     graph = gradcli.compile(NEURON)
-    ours = evaluate_arrays(graph, cols)
-    ref = hand_written(**cols)
-    worst = max(
-        float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
-        for a, b in zip([ours.value, *(ours.gradient[k] for k in ("w0", "x0", "w1", "x1", "w2"))],
-                        ref, strict=True)
-    )
-    # s·(1 − s) loses digits where s is near 1; the graph's chain of local gradients
-    # does not, so the two agree to about 1e-8 there, and to rounding elsewhere.
-    assert worst < 1e-6, worst
     fns: dict[str, Callable[[], object]] = {
         "gradcli evaluate_arrays": lambda: evaluate_arrays(graph, cols),
         "hand-written NumPy": lambda: hand_written(**cols),
     }
+    if names is not None and "PyTorch autograd" in names:
+        import torch
+
+        tensors = {k: torch.from_numpy(v) for k, v in cols.items()}
+
+        def torch_run() -> object:
+            leaves = {k: t.clone().requires_grad_(True) for k, t in tensors.items()}
+            z = leaves["w0"] * leaves["x0"] + leaves["w1"] * leaves["x1"] + leaves["w2"]
+            y = 1 / (1 + torch.exp(-z))
+            y.backward(torch.ones_like(y))
+            return [leaves[k].grad for k in INPUTS]
+
+        fns["PyTorch autograd"] = torch_run
+    return fns
+
+
+def compute_child(name: str, n: int, runs: int) -> None:
+    """--compute-child: time one contender in a process of its own and print the median."""
+    fn = contenders(n, [name])[name]
+    fn()  # warm up
+    print(median_time(fn, runs))
+
+
+def compute(n: int, runs: int, with_torch: bool) -> list[tuple[str, float, str]]:
+    """Each contender runs in a fresh process of its own, so that none inherits memory
+    that another freed (page faults on fresh memory are a large part of these times)."""
+    fns = contenders(n)
+    ours = fns["gradcli evaluate_arrays"]()
+    ref = fns["hand-written NumPy"]()
+    got = [ours.value, *(ours.gradient[k] for k in INPUTS)]  # type: ignore[attr-defined]
+    worst = max(
+        float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))) for a, b in zip(got, ref, strict=True)  # type: ignore[arg-type]
+    )
+    # s·(1 − s) loses digits where s is near 1; the graph's chain of local gradients
+    # does not, so the two agree to about 1e-8 there, and to rounding elsewhere.
+    assert worst < 1e-6, worst
+    names = list(fns)
     torch_note = "not installed"
     if with_torch:
         try:
             import torch
-        except ImportError:
-            torch = None
-        if torch is not None:
-            tensors = {k: torch.from_numpy(v) for k, v in cols.items()}
+
+            names.append("PyTorch autograd")
             torch_note = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-
-            def torch_run() -> object:
-                leaves = {k: t.clone().requires_grad_(True) for k, t in tensors.items()}
-                z = leaves["w0"] * leaves["x0"] + leaves["w1"] * leaves["x1"] + leaves["w2"]
-                y = 1 / (1 + torch.exp(-z))
-                y.backward(torch.ones_like(y))
-                return [leaves[k].grad for k in INPUTS]
-
-            fns["PyTorch autograd"] = torch_run
-    for fn in fns.values():
-        fn()  # warm up
-    times = interleaved(fns, runs)
+        except ImportError:
+            pass
+    times = {}
+    for name in names:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--compute-child", name, str(n), str(runs)],
+            capture_output=True, text=True, check=True,
+        )
+        times[name] = float(proc.stdout.split()[-1])
     base = times["hand-written NumPy"]
     rows = [(name, t, f"{t / base:.2f}x hand-written") for name, t in times.items()]
     if "PyTorch autograd" in times:
@@ -262,7 +285,12 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds; prints only")
     parser.add_argument("--runs", type=int, default=None, help="runs per median (default 5; 3 with --quick)")
+    parser.add_argument("--compute-child", nargs=3, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.compute_child:
+        name, n, child_runs = options.compute_child
+        compute_child(name, int(n), int(child_runs))
+        return
     quick = options.quick
     runs = options.runs or (3 if quick else 5)
     n_compute = 100_000 if quick else 1_000_000

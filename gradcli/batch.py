@@ -1095,6 +1095,7 @@ def run_batch(
                 if room > 0:
                     summary.first_failed += [first_row + r for r in sorted(result.errors)[:room]]
             first_row += chunk.size
+            del chunk, result  # before the next chunk is read: one chunk in memory at a time
         if not writer.started:
             writer.start(_extra_names(source, None))
     finally:
