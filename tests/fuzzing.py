@@ -167,6 +167,12 @@ def random_input(rng: random.Random) -> str:
     family = rng.random()
     if family < 0.10:  # a valid program: the edge values of the bindings do the probing
         return rng.choice(SEEDS)
+    if family < 0.15:  # a long program: parse.py takes another parser past 2,000 characters
+        parts: list[str] = []
+        target = rng.choice((1000, 2500, 6000))
+        while sum(map(len, parts)) < target:
+            parts.append(rng.choice(SEEDS).strip().replace("\n", ";"))
+        return mutate(";".join(parts), rng, rounds=rng.choice((0, 1, 1, 2)))
     if family < 0.55:
         return mutate(rng.choice(SEEDS), rng, rounds=rng.choice((1, 1, 1, 2, 3, 4)))
     if family < 0.70:
