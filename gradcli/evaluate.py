@@ -14,7 +14,6 @@ import gc
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import GradError, Span, shorten
@@ -27,18 +26,33 @@ Number = float | int
 # --- results ----------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class NodeResult:
     """One node of an evaluated graph, as ``trace`` shows it."""
 
-    id: int
-    op: str
-    label: str
-    inputs: tuple[int, ...]
-    value: float
-    local_grads: list[float | None]  # ∂node/∂inputs[i]; None where not computed
-    grad: float | None  # ∂output/∂node; None where the output does not depend on a variable through it
-    span: Span
+    __slots__ = ("grad", "id", "inputs", "label", "local_grads", "op", "span", "value")
+
+    def __init__(
+        self,
+        id: int,
+        op: str,
+        label: str,
+        inputs: tuple[int, ...],
+        value: float,
+        local_grads: list[float | None],  # ∂node/∂inputs[i]; None where not computed
+        grad: float | None,  # ∂output/∂node; None where the output does not depend on a variable through it
+        span: Span,
+    ) -> None:
+        self.id = id
+        self.op = op
+        self.label = label
+        self.inputs = inputs
+        self.value = value
+        self.local_grads = local_grads
+        self.grad = grad
+        self.span = span
+
+    def __repr__(self) -> str:
+        return f"NodeResult({self.id}, {self.op!r}, {self.label!r}, value={self.value!r}, grad={self.grad!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,24 +66,43 @@ class NodeResult:
         }
 
 
-@dataclass(eq=False)
 class Result:
     """The value of a program at a point and its gradient.
 
     ``inputs`` and ``gradient`` keep the order of first appearance (``gradient``
     follows ``wrt`` when given). ``values`` and ``grads`` are per node id;
     ``nodes`` builds the per-node view (with local gradients) on first use.
+
+    (Plain classes rather than dataclasses here and in ``ops.Op``: building a
+    dataclass costs every command about half a millisecond at start-up.)
     """
 
-    source: str
-    output: str | None
-    value: float
-    inputs: dict[str, float]
-    gradient: dict[str, float]
-    graph: Graph
-    values: list[float]
-    grads: list[float | None]
-    _nodes: list[NodeResult] | None = None
+    __slots__ = ("_nodes", "gradient", "grads", "graph", "inputs", "output", "source", "value", "values")
+
+    def __init__(
+        self,
+        source: str,
+        output: str | None,
+        value: float,
+        inputs: dict[str, float],
+        gradient: dict[str, float],
+        graph: Graph,
+        values: list[float],
+        grads: list[float | None],
+        _nodes: list[NodeResult] | None = None,
+    ) -> None:
+        self.source = source
+        self.output = output
+        self.value = value
+        self.inputs = inputs
+        self.gradient = gradient
+        self.graph = graph
+        self.values = values
+        self.grads = grads
+        self._nodes = _nodes
+
+    def __repr__(self) -> str:  # shallow: the graph may hold a million nodes
+        return f"Result(output={self.output!r}, value={self.value!r}, gradient={self.gradient!r})"
 
     @property
     def nodes(self) -> list[NodeResult]:

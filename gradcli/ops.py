@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,26 +20,47 @@ class Undefined(ArithmeticError):
     """A local gradient that does not exist at this point (``sqrt'(0)``)."""
 
 
-@dataclass(frozen=True, eq=False)
 class Op:
     """One operation. ``name`` is what JSON's ``op`` says; ``symbol`` is set for
-    infix operators (``+ - * / ^``) and the unary minus."""
+    infix operators (``+ - * / ^``) and the unary minus. Read-only by convention.
 
-    name: str
-    arity: int
-    forward: Callable[..., float]
-    grads: tuple[Callable[..., float], ...]
-    rule: str  # the derivative, in words a reader checks by hand
-    domain: str = "all real numbers"
-    symbol: str | None = None
-    params: tuple[str, ...] = ("x",)
-    # The same rule over arrays, for --batch: ``vforward(np, *args)`` and
-    # ``vgrads[k](np, *args, out)`` take the numpy module as their first argument
-    # (so this module never imports it) and return NaN or ±inf where the scalar
-    # rule raises; the batch evaluator finds those rows and asks the scalar rule
-    # for the error, so kinds and messages match row by row.
-    vforward: Callable[..., Any] | None = None
-    vgrads: tuple[Callable[..., Any], ...] = ()
+    (A plain class with slots rather than a frozen dataclass: building a dataclass
+    costs every command about half a millisecond at start-up.)"""
+
+    __slots__ = ("arity", "domain", "forward", "grads", "name", "params", "rule", "symbol",
+                 "vforward", "vgrads")
+
+    def __init__(
+        self,
+        name: str,
+        arity: int,
+        forward: Callable[..., float],
+        grads: tuple[Callable[..., float], ...],
+        rule: str,  # the derivative, in words a reader checks by hand
+        domain: str = "all real numbers",
+        symbol: str | None = None,
+        params: tuple[str, ...] = ("x",),
+        # The same rule over arrays, for --batch: ``vforward(np, *args)`` and
+        # ``vgrads[k](np, *args, out)`` take the numpy module as their first argument
+        # (so this module never imports it) and return NaN or ±inf where the scalar
+        # rule raises; the batch evaluator finds those rows and asks the scalar rule
+        # for the error, so kinds and messages match row by row.
+        vforward: Callable[..., Any] | None = None,
+        vgrads: tuple[Callable[..., Any], ...] = (),
+    ) -> None:
+        self.name = name
+        self.arity = arity
+        self.forward = forward
+        self.grads = grads
+        self.rule = rule
+        self.domain = domain
+        self.symbol = symbol
+        self.params = params
+        self.vforward = vforward
+        self.vgrads = vgrads
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, {self.arity})"
 
     @property
     def signature(self) -> str:
