@@ -157,10 +157,10 @@ def eval_command(
 
         click.echo(dumps(_with_explanation(result.to_json(), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, eval_table, make_console
+    from .render import DEFAULT_PRECISION, make_console, print_eval
 
     console = make_console()
-    console.print(eval_table(result, console, DEFAULT_PRECISION if precision is None else precision))
+    print_eval(result, console, DEFAULT_PRECISION if precision is None else precision)
     _print_explanation(result, precision, explain)
 
 
@@ -193,10 +193,10 @@ def trace_command(
 
         click.echo(dumps(_with_explanation(result.to_json(nodes=True), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, make_console, trace_table
+    from .render import DEFAULT_PRECISION, make_console, print_trace
 
     console = make_console()
-    console.print(trace_table(result, console, DEFAULT_PRECISION if precision is None else precision))
+    print_trace(result, console, DEFAULT_PRECISION if precision is None else precision)
     _print_explanation(result, precision, explain)
 
 

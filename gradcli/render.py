@@ -3,7 +3,9 @@
 JSON output never imports rich. Tables are rich tables; when standard output is
 not a terminal they are plain ASCII with no colour and no wrapping, so a pipe
 gets exactly one table; on a terminal they are coloured (``NO_COLOR`` is
-honoured) and fold long numbers rather than cut them in a narrow window.
+honoured) and fold long numbers rather than cut them in a narrow window. A table
+of more than LARGE_TABLE rows (a trace of a big program) is drawn directly in the
+same layout, without colour or folding: rich spends about a millisecond a row.
 """
 
 from __future__ import annotations
@@ -108,20 +110,89 @@ def output_label(result: Result) -> str:
     return result.output if result.output is not None else "f"
 
 
-def eval_table(result: Result, console: Console, precision: int | None = DEFAULT_PRECISION) -> Table:
+#: Past this many rows a table is drawn by :func:`_draw_large` (rich takes about a
+#: millisecond a row: a 100,000-node trace would take minutes).
+LARGE_TABLE = 1000
+
+
+class Column:
+    """A column of a table: its header, alignment and colour on a terminal."""
+
+    __slots__ = ("header", "justify", "style")
+
+    def __init__(self, header: str, justify: str = "left", style: str | None = None) -> None:
+        self.header = header
+        self.justify = justify
+        self.style = style
+
+
+def print_rows(console: Console, title: str, columns: list[Column], rows: list[list[str]]) -> None:
+    """Print a table: rich's own for ordinary sizes, the same layout drawn directly
+    for large ones."""
+    if len(rows) > LARGE_TABLE:
+        _draw_large(console, title, columns, rows)
+        return
+    table = _table(console, title=title)
+    for column in columns:
+        table.add_column(
+            column.header,
+            justify=column.justify,  # type: ignore[arg-type]
+            overflow="fold",
+            style=column.style if console.is_terminal else None,
+        )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _draw_large(console: Console, title: str, columns: list[Column], rows: list[list[str]]) -> None:
+    """The table rich would draw (ASCII box in a pipe, rounded on a terminal), without
+    colour or folding, in time linear in its size."""
+    from rich.cells import cell_len
+
+    plain = not console.is_terminal
+    widths = [cell_len(c.header) for c in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            n = cell_len(cell) if not cell.isascii() else len(cell)
+            if n > widths[i]:
+                widths[i] = n
+
+    def line(cells: list[str]) -> str:
+        parts = []
+        for cell, width, column in zip(cells, widths, columns, strict=True):
+            pad = " " * (width - (len(cell) if cell.isascii() else cell_len(cell)))
+            parts.append(pad + cell if column.justify == "right" else cell + pad)
+        bar = "|" if plain else "│"
+        return f"{bar} " + f" {bar} ".join(parts) + f" {bar}"
+
+    segments = ["-" * (w + 2) if plain else "─" * (w + 2) for w in widths]
+    total = sum(w + 3 for w in widths) + 1
+    if plain:
+        top = bottom = "+" + "-" * (total - 2) + "+"
+        rule = "|" + "+".join(segments) + "|"
+    else:
+        top = "╭" + "┬".join(segments) + "╮"
+        rule = "├" + "┼".join(segments) + "┤"
+        bottom = "╰" + "┴".join(segments) + "╯"
+    out = [title + " " * max(0, total - cell_len(title)), top, line([c.header for c in columns]), rule]
+    out.extend(line(row) for row in rows)
+    out.append(bottom)
+    console.file.write("\n".join(out) + "\n")
+    console.file.flush()
+
+
+def print_eval(result: Result, console: Console, precision: int | None = DEFAULT_PRECISION) -> None:
     """``eval``'s table: the output's value, then each reported name with its value
     and ∂f/∂name."""
     f = output_label(result)
-    table = _table(console, title=_short(result.source))
-    value_style = None if not console.is_terminal else "green"
-    grad_style = None if not console.is_terminal else "red"
-    table.add_column("name", overflow="fold")
-    table.add_column("value", justify="right", overflow="fold", style=value_style)
-    table.add_column(f"∂{f}/∂name", justify="right", overflow="fold", style=grad_style)
-    out_name = result.output if result.output is not None else "f (output)"
-    if result.output is not None:
-        out_name = f"{result.output} (output)"
-    table.add_row(out_name, format_number(result.value, precision), "")
+    columns = [
+        Column("name"),
+        Column("value", "right", "green"),
+        Column(f"∂{f}/∂name", "right", "red"),
+    ]
+    out_name = "f (output)" if result.output is None else f"{result.output} (output)"
+    rows = [[out_name, format_number(result.value, precision), ""]]
     graph = result.graph
     for name, grad in result.gradient.items():
         if name in result.inputs:
@@ -129,26 +200,25 @@ def eval_table(result: Result, console: Console, precision: int | None = DEFAULT
         else:
             node_id = graph.names.get(name)
             value = result.values[node_id] if node_id is not None else None
-        table.add_row(name, format_number(value, precision), format_number(grad, precision))
-    return table
+        rows.append([name, format_number(value, precision), format_number(grad, precision)])
+    print_rows(console, _short(result.source), columns, rows)
 
 
-def trace_table(result: Result, console: Console, precision: int | None = DEFAULT_PRECISION) -> Table:
+def print_trace(result: Result, console: Console, precision: int | None = DEFAULT_PRECISION) -> None:
     """``trace``'s table: one row per graph node, inputs before consumers, output last."""
     f = output_label(result)
-    table = _table(console, title=_short(result.source))
-    value_style = None if not console.is_terminal else "green"
-    grad_style = None if not console.is_terminal else "red"
-    table.add_column("id", justify="right")
-    table.add_column("label", overflow="fold")
-    table.add_column("op")
-    table.add_column("inputs")
-    table.add_column("value", justify="right", overflow="fold", style=value_style)
-    # — marks what was not computed: gradients toward constants (SPEC §2).
-    table.add_column("∂node/∂input", justify="right", overflow="fold")
-    table.add_column(f"∂{f}/∂node", justify="right", overflow="fold", style=grad_style)
-    for node in result.nodes:
-        table.add_row(
+    columns = [
+        Column("id", "right"),
+        Column("label"),
+        Column("op"),
+        Column("inputs"),
+        Column("value", "right", "green"),
+        # — marks what was not computed: gradients toward constants (SPEC §2).
+        Column("∂node/∂input", "right"),
+        Column(f"∂{f}/∂node", "right", "red"),
+    ]
+    rows = [
+        [
             str(node.id),
             node.label,
             node.op,
@@ -156,9 +226,9 @@ def trace_table(result: Result, console: Console, precision: int | None = DEFAUL
             format_number(node.value, precision),
             ", ".join(format_number(g, precision) for g in node.local_grads),
             format_number(node.grad, precision),
-        )
-    return table
+        ]
+        for node in result.nodes
+    ]
+    print_rows(console, _short(result.source), columns, rows)
 
 
-def print_table(table: Table, console: Console) -> None:
-    console.print(table)
