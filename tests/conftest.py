@@ -30,6 +30,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 CliResult = tuple[int, str, str]
 
+#: Options after which standard output is JSON (or JSON Lines).
+JSON_FLAGS = {"--json", "--batch", "--grid"}
+
+
+def _check_json(args: tuple[str, ...], out: str) -> None:
+    """Every JSON output the suite produces goes through a strict RFC 8259 reader."""
+    from strict_json import strict_lines
+
+    if JSON_FLAGS & set(args) and "csv" not in args and "--help" not in args and out.strip():
+        strict_lines(out)
+
 
 def gradcli_executable() -> str:
     """The installed entry point: beside this Python first, then on PATH."""
@@ -56,6 +67,7 @@ def run_cli(
         capsys.readouterr()
         code = main(list(args))
         out, err = capsys.readouterr()
+        _check_json(args, out)
         return code, out, err
 
     return run
@@ -76,6 +88,7 @@ def run_exe() -> Callable[..., CliResult]:
             env={**os.environ, **(env or {})},
             timeout=120,
         )
+        _check_json(args, proc.stdout)
         return proc.returncode, proc.stdout, proc.stderr
 
     return run
