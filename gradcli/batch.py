@@ -9,8 +9,9 @@ does not grow with the number of rows.
 Each chunk is evaluated once over NumPy arrays: the forward loop and the reverse
 loop of :mod:`gradcli.evaluate`, with every operation's ``vforward``/``vgrads``
 from :mod:`gradcli.ops`. Where an array rule gives NaN or ±inf on a row, that row
-is handed to the scalar rules, which either give the value after all or the same
-error, with the same kind and message, as ``gradcli eval`` at that point; the
+is handed to the scalar rules, which either give the value after all or the error
+``gradcli eval`` gives at that point (same kind, same message; an operand in it may
+differ in its last digit, as NumPy's log or sin may from the math module's); the
 other rows go on. A row that fails becomes an error record and the exit code is 1.
 
 NumPy is imported here only, and only when a batch runs; orjson, when installed,
@@ -41,8 +42,8 @@ from .evaluate import (
 )
 from .graph import Graph
 
-#: Rows per chunk: big enough that NumPy's per-call cost vanishes, small enough that
-#: a chunk's arrays stay in cache. Programs with many nodes get smaller chunks.
+#: Rows read and written per chunk: big enough that the per-chunk work in Python
+#: vanishes, small enough that memory stays flat. Programs of many nodes get fewer.
 CHUNK = 65_536
 #: Floats held per chunk at most (node values), which bounds memory for big programs.
 _CHUNK_FLOATS = 1 << 22
@@ -54,8 +55,6 @@ INSTALL_HINT = "pip install 'gradcli[batch]'"
 
 #: Keys of an output record: a pass-through column may not take these names.
 RESERVED = ("output", "value", "inputs", "gradient", "row", "error")
-
-FORMATS = ("jsonl", "csv")
 
 
 def load_numpy() -> Any:
