@@ -250,11 +250,13 @@ def _evaluate_chunk(
         # which spares a check where a gradient is passed on unchanged (x + y).
         sure = [False] * len(nodes)
         sure[-1] = True
-        # The node's last incoming edge in reverse order, where its gradient is final.
+        # The node's last incoming edge in reverse order (its first consumer, and
+        # there its last operand), where its gradient is final.
         last_edge: dict[int, tuple[int, int]] = {}
         for node in nodes:
             for k, i in enumerate(node.inputs):
-                if i not in last_edge or last_edge[i][0] > node.id or last_edge[i] < (node.id, k):
+                seen = last_edge.get(i)
+                if seen is None or seen[0] == node.id:
                     last_edge[i] = (node.id, k)
         target: dict[int, Any] = {}
         if dest is not None:
