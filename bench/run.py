@@ -350,6 +350,7 @@ def cli_sample(program_txt: Path, program: Program) -> tuple[Sample, dict[str, o
 
 
 def measure(
+    label: str,
     subjects: dict[str, Callable[[], tuple[Sample, dict[str, object]]]],
     runs: int,
     skip: set[str],
@@ -358,6 +359,7 @@ def measure(
     once is not run again (and goes into ``skip`` for the larger sizes)."""
     out = {name: WorkerSeries() for name in subjects}
     names = list(subjects)
+    print(f"  … {label}: {', '.join(n for n in names if n not in skip)}", file=sys.stderr, flush=True)
     for name in names:
         if name in skip:
             out[name].seconds.failure = skip_reason(name)
@@ -488,7 +490,7 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
         }
         for peer in peers:
             subjects[peer] = lambda peer=peer: worker_sample(peer, as_json)  # noqa: B023
-        res = measure(subjects, runs, skip)
+        res = measure(program.name, subjects, runs, skip)
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         nodes = _graph_nodes(program)
         table.rows.append([
@@ -545,7 +547,7 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
         }
         for peer in peers:
             subjects[peer] = lambda peer=peer: worker_sample(peer, as_json)  # noqa: B023
-        res = measure(subjects, runs, skip)
+        res = measure(program.name, subjects, runs, skip)
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         table.rows.append([
             program.name, f"{program.ops:,}", str(runs), cell(lark.seconds), cell(grad.seconds, lark.seconds),

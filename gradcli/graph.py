@@ -200,6 +200,9 @@ class _Lowering:
         """
         interned = self.interned
         nodes = self.nodes
+        # A name means the same node throughout one expression (``assigned`` and
+        # ``pending`` only change between statements): resolve each once.
+        names: dict[str, int] = {}
         results: list[int] = []
         stack: list[Any] = [root]  # AST nodes, and _FINISH markers
         while stack:
@@ -230,7 +233,10 @@ class _Lowering:
                 continue
             kind = type(expr)
             if kind is Name:
-                results.append(self.name(expr, pending))
+                node_id = names.get(expr.id)
+                if node_id is None:
+                    node_id = names[expr.id] = self.name(expr, pending)
+                results.append(node_id)
             elif kind is Num:
                 results.append(self.intern(
                     ("const", expr.value), kind="const", op=None, inputs=(), span=expr.span,
