@@ -457,6 +457,22 @@ def _peer_cell(ws: WorkerSeries, gradcli: WorkerSeries, runs: int) -> str:
     return text
 
 
+def _peer_checks(table: Table, label: str, ops: int, res: dict[str, WorkerSeries], peers: list[str]) -> None:
+    """The peer targets: faster than SymPy at every size, than micrograd and PyTorch
+    from 10^4 operation nodes up. A peer that failed counts as beaten."""
+    grad = res["gradcli"]
+    for peer in peers:
+        if peer != "sympy" and ops < 10**4:
+            continue
+        ws = res[peer]
+        r = ratio(grad.seconds, ws.seconds)
+        if r is not None:
+            verdict = "✓" if r < 1 else "✗"
+            table.checks.append(f"{label}: gradcli {r:.2f}× {peer}'s time (target < 1: {verdict})")
+        elif grad.seconds.ok and not (ws.seconds.failure or "").startswith("not run"):
+            table.checks.append(f"{label}: {peer} did not finish ({ws.seconds.failure}) ✓")
+
+
 def _kib_per_node(ws: WorkerSeries, ops: int) -> str:
     if not ws.peak_kib.ok:
         return "—"
@@ -517,6 +533,7 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
             per = cli.peak_kib.median / program.ops
             table.checks.append(f"{program.ops:,} ops: peak memory {per:.2f} KiB/node "
                                 f"(target ≤ 1 KiB: {'✓' if per <= 1 else '✗'})")
+        _peer_checks(table, f"{program.ops:,} ops", program.ops, res, peers)
         previous = (program.ops, grad, cli)
     return table
 
@@ -565,6 +582,7 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
                     f"{previous[0].name} → {program.name} ({scale:.0f}× size): {growth:.2f}× time "
                     f"(target ≤ {1.1 * scale:.0f}×: {'✓' if growth <= 1.1 * scale else '✗'})"
                 )
+        _peer_checks(table, program.name, program.ops, res, peers)
         previous = (program, grad)
     return table
 
