@@ -14,8 +14,9 @@ is handed to the scalar rules, which either give the value after all or the erro
 differ in its last digit, as NumPy's log or sin may from the math module's); the
 other rows go on. A row that fails becomes an error record and the exit code is 1.
 
-NumPy is imported here only, and only when a batch runs; orjson, when installed,
-writes the floats (about twenty times faster than ``repr``, which is the fallback).
+NumPy is imported here only, and only when a batch runs; orjson, when installed
+(extra ``fast``), writes the floats about twenty times faster than ``repr``, which is
+the fallback, and the text is the same either way.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .errors import GradError
+from .errors import GradError, shorten
 from .evaluate import (
     _math_error,
     _non_finite,
@@ -51,20 +52,22 @@ _CHUNK_FLOATS = 1 << 22
 #: finiteness checks of later nodes stay cheap; those rows are never reported.
 _FILLER = 0.5
 
-INSTALL_HINT = "pip install 'gradcli[batch]'"
+#: NumPy is a dependency: missing, it means a broken install.
+INSTALL_HINT = "pip install numpy"
 
 #: Keys of an output record: a pass-through column may not take these names.
 RESERVED = ("output", "value", "inputs", "gradient", "row", "error")
 
 
 def load_numpy() -> Any:
-    """The numpy module, or a usage error that says how to install it."""
+    """The numpy module, or a usage error that says how to install it (a dependency
+    of gradcli, so missing only from a broken install)."""
     global _add_reduce
     try:
         import numpy
     except ImportError:
         raise GradError(
-            "usage", f"--batch and --grid need NumPy, which is not installed: {INSTALL_HINT}"
+            "usage", f"--batch and --grid need NumPy, which is missing from this install: {INSTALL_HINT}"
         ) from None
     _add_reduce = numpy.add.reduce
     return numpy
@@ -122,12 +125,29 @@ def evaluate_arrays(
     listed in ``errors`` failed earlier and are skipped. Large inputs are evaluated
     in chunks of :func:`chunk_rows` rows."""
     np = load_numpy()
+    # Overflow and the like are found and reported row by row: never a NumPy warning.
+    with np.errstate(all="ignore"):
+        return _evaluate_arrays(np, graph, columns, wrt, errors, size, check_inputs=True)
+
+
+def _evaluate_arrays(
+    np: Any,
+    graph: Graph,
+    columns: Mapping[str, Any],
+    wrt: Iterable[str] | None,
+    errors: Mapping[int, GradError] | None,
+    size: int | None,
+    *,
+    check_inputs: bool,
+) -> ArrayResult:
+    """``check_inputs``: give NaN and ±inf inputs their binding error (run_batch's
+    columns are finite already: every value went through :func:`_binding`)."""
     names = resolve_wrt(graph, wrt)
     cols = {name: np.ascontiguousarray(columns[name], dtype=np.float64) for name in graph.inputs}
     n = len(next(iter(cols.values()))) if cols else (1 if size is None else size)
     step = _compute_rows(graph)
     if n <= step:
-        return _evaluate_chunk(np, graph, cols, n, names, dict(errors or {}))
+        return _evaluate_chunk(np, graph, cols, n, names, dict(errors or {}), check_inputs=check_inputs)
     # Chunks that fit in the cache, results copied into arrays of the full length.
     result = ArrayResult(np.empty(n), {name: np.empty(n) for name in names}, {})
     for start in range(0, n, step):
@@ -135,7 +155,7 @@ def evaluate_arrays(
         part_errors = {r - start: e for r, e in (errors or {}).items() if start <= r < stop}
         dest = {name: result.gradient[name][start:stop] for name in names}
         part = _evaluate_chunk(np, graph, {k: v[start:stop] for k, v in cols.items()}, stop - start,
-                               names, part_errors, dest)
+                               names, part_errors, dest, check_inputs=check_inputs)
         result.value[start:stop] = part.value
         for name in names:
             if part.gradient[name] is not dest[name]:  # most are written in place already
@@ -168,12 +188,22 @@ def _evaluate_chunk(
     names: list[str],
     errors: dict[int, GradError],
     dest: dict[str, Any] | None = None,
+    *,
+    check_inputs: bool = True,
 ) -> ArrayResult:
     """One chunk. ``dest`` (optional) maps a name to the array its gradient is to be
     written into: the last operation toward that node writes there directly, which
     spares a copy of every gradient when a long input is evaluated in chunks."""
     nodes = graph.nodes
     source = graph.source
+    for name, col in cols.items() if check_inputs else ():
+        if not _all_finite(col):  # NaN or ±inf given from Python: the error `evaluate` gives
+            bad = ~np.isfinite(col)
+            for r in np.flatnonzero(bad).tolist():
+                errors.setdefault(r, GradError(
+                    "binding", f"the value of {shorten(name)} must be a finite number, not {float(col[r])!r}"
+                ))
+            cols = {**cols, name: np.where(bad, _FILLER, col)}
     alive = np.ones(n, dtype=bool)
     for r in errors:
         alive[r] = False
@@ -325,6 +355,8 @@ def _evaluate_chunk(
             if not sure[i] and not _all_finite(g):  # type: ignore[index]
                 recheck |= ~np.isfinite(g) & alive
         else:
+            if not math.isfinite(g):  # the same for every row (a sum of constants that overflows)
+                recheck |= alive
             gradient[name] = np.full(n, float(g))
     rows = np.flatnonzero(recheck & alive).tolist() if recheck.any() else []
     if rows:
@@ -365,6 +397,42 @@ def _scalar_row(
 # --- bindings, rows and grids ------------------------------------------------------------
 
 
+#: Points of one grid at most: every index is then exact as a float (and a product of
+#: grids, taken apart into indices chunk by chunk, never needs more than 64 bits).
+MAX_GRID_POINTS = 2**53
+
+
+@dataclass(frozen=True)
+class Grid:
+    """``--grid NAME=START:STOP:COUNT``: COUNT evenly spaced points, both ends included."""
+
+    name: str
+    start: float
+    stop: float
+    count: int
+
+    def points(self, np: Any, index: Any) -> Any:
+        """The points at ``index`` (an integer array), as ``numpy.linspace`` gives them
+        (a + i·(b − a)/(n − 1), both ends exact). Where b − a overflows, the same at a
+        quarter of the scale, kept between the ends and scaled back (exact): finite."""
+        a, b, n = self.start, self.stop, self.count
+        lo, hi = min(a, b), max(a, b)
+        if n == 1:
+            return np.full(len(index), a)
+        delta = b - a
+        with np.errstate(all="ignore"):  # i·step may round past the float limit: clipped
+            if math.isinf(delta):
+                x = np.clip(index * ((b / 4 - a / 4) / (n - 1)) + a / 4, lo / 4, hi / 4) * 4
+            elif delta / (n - 1) == 0:  # a step that underflows, as numpy.linspace does it
+                x = index / (n - 1) * delta + a
+            else:
+                x = index * (delta / (n - 1)) + a
+            x = np.clip(x, lo, hi)
+        x[index == 0] = a
+        x[index == n - 1] = b
+        return x
+
+
 def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
     """``x=a:b:n`` -> (x, a, b, n): n evenly spaced values from a to b, both included."""
     name, eq, spec = text.partition("=")
@@ -386,6 +454,8 @@ def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
         raise GradError(
             "usage", f"--grid {text}: the number of points must be a whole number ≥ 1, not {parts[2]!r}"
         )
+    if count > MAX_GRID_POINTS:
+        raise GradError("usage", f"--grid {text}: the number of points may be at most 2^53, not {count}")
     return name, start, stop, count
 
 
@@ -799,27 +869,46 @@ def _take(items: list[Any] | None, index: list[int]) -> list[Any] | None:
     return None if items is None else [items[i] for i in index]
 
 
-def _with_grid(
-    np: Any, chunks: Iterable[Chunk], grid: list[tuple[str, Any]], step: int
-) -> Iterator[Chunk]:
-    """Every row times every grid point (the first --grid varies slowest), in chunks."""
+def _with_grid(np: Any, chunks: Iterable[Chunk], grid: list[Grid], step: int) -> Iterator[Chunk]:
+    """Every row times every grid point (the first --grid varies slowest), in chunks.
+
+    Nothing the size of the grid is ever made: a chunk's points come from its own
+    range of indices, taken apart into one index per grid (:func:`_digits`)."""
     if not grid:
         for chunk in chunks:
             for start in range(0, chunk.size, step):  # keep chunks within the row budget
                 yield _slice(np, chunk, np.arange(start, min(chunk.size, start + step)))
         return
-    shape = tuple(len(values) for _, values in grid)
+    shape = [g.count for g in grid]
     points = math.prod(shape)
+    # A grid that fits in a chunk is computed once; a longer one, chunk by chunk.
+    tables = [g.points(np, np.arange(g.count)) if g.count <= step else None for g in grid]
     for chunk in chunks:
         total = chunk.size * points
         for start in range(0, total, step):
-            index = np.arange(start, min(total, start + step))
-            rows = index // points
+            rows, *indices = _digits(np, start, min(step, total - start), [chunk.size, *shape])
             part = _slice(np, chunk, rows)
-            coords = np.unravel_index(index % points, shape)
-            for (name, values), coord in zip(grid, coords, strict=True):
-                part.columns[name] = values[coord]
+            for g, table, index in zip(grid, tables, indices, strict=True):
+                part.columns[g.name] = g.points(np, index) if table is None else table[index]
             yield part
+
+
+def _digits(np: Any, start: int, size: int, radices: Sequence[int]) -> list[Any]:
+    """The numbers start, ..., start + size - 1 in mixed radix (the last digit varies
+    fastest): one integer array per radix. The digits of ``start`` come from Python's
+    exact divmod and the rest from a carry, so no array entry exceeds a radix plus
+    ``size``, however large the product of the radices."""
+    first: list[int] = []
+    rest = start
+    for radix in reversed(radices):
+        rest, digit = divmod(rest, radix)
+        first.append(digit)
+    first.reverse()
+    carry = np.arange(size, dtype=np.int64)
+    digits: list[Any] = [None] * len(radices)
+    for k in range(len(radices) - 1, -1, -1):
+        carry, digits[k] = np.divmod(carry + first[k], radices[k])
+    return digits
 
 
 def _slice(np: Any, chunk: Chunk, rows: Any) -> Chunk:
@@ -887,6 +976,39 @@ def _csv_value(value: Any) -> str:
     return _csv_cell(_json_value(value))
 
 
+def _orjson_as_repr(np: Any, orjson: Any, block: Any) -> bytes:
+    """orjson's text of a block of finite floats, each number as ``repr`` writes it.
+
+    orjson writes the same digits but, in two ranges, another form: 1e-5 ≤ |x| < 1e-4
+    as ``0.0000ddd`` (repr: ``d.dde-05``), and exponents -6 to -9 with one digit
+    (``1e-7``; repr: ``1e-07``). The numbers around those ranges are written apart
+    (the second kind by orjson with the exponent's 0 put back, the first by ``repr``)
+    and put in place of the NaNs that stood for them, so the text is the same, byte
+    for byte, as without orjson."""
+    option = orjson.OPT_SERIALIZE_NUMPY
+    size = np.abs(block)
+    other = (size >= 1e-10) & (size < 1e-4)  # from 1e-4 up, orjson's text is repr's
+    if not other.any():
+        return orjson.dumps(block, option=option)
+    values = block[other]
+    tiny = np.abs(values) < 9e-6  # exponents -10 to -6: orjson's form but for the 0
+    texts = np.empty(len(values), dtype=object)
+    if tiny.any():
+        text = orjson.dumps(values[tiny], option=option)
+        for digit in b"6789":
+            for end in b",]":
+                text = text.replace(b"e-%c%c" % (digit, end), b"e-0%c%c" % (digit, end))
+        texts[tiny] = text[1:-1].split(b",")
+    if not tiny.all():
+        texts[~tiny] = str(values[~tiny].tolist())[1:-1].encode().split(b", ")
+    block[other] = np.nan  # written "null": a marker (the block is finite otherwise)
+    parts = orjson.dumps(block, option=option).split(b"null")
+    pieces = [b""] * (2 * len(values) + 1)
+    pieces[0::2] = parts
+    pieces[1::2] = texts.tolist()
+    return b"".join(pieces)
+
+
 class _Writer:
     """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
     ``source``) or CSV (the input's own columns as they were, the other inputs,
@@ -942,8 +1064,8 @@ class _Writer:
         form, ``-0.0`` written ``0.0`` as ``eval --json`` does."""
         np = self.np
         block = np.ascontiguousarray(np.column_stack(columns), dtype=np.float64) + 0.0
-        if self.orjson is not None:
-            return self.orjson.dumps(block, option=self.orjson.OPT_SERIALIZE_NUMPY)
+        if self.orjson is not None and _all_finite(block.reshape(-1)):  # (non-finite: only in failed rows)
+            return _orjson_as_repr(np, self.orjson, block)
         return str(block.tolist()).replace(", ", ",").encode()
 
     def write(self, chunk: Chunk, result: ArrayResult, first_row: int) -> None:
@@ -1060,50 +1182,54 @@ def run_batch(
     out = out if out is not None else sys.stdout
     names = resolve_wrt(graph, wrt)
     defaults = _defaults(graph, bindings)
-    grid: list[tuple[str, Any]] = []
+    grid: list[Grid] = []
     for text in grids:
         name, start, stop, count = parse_grid(graph, text)
         if name in defaults:
             raise GradError("usage", f"--grid {text}: {name} is also bound on the command line: drop one")
-        if any(name == other for other, _ in grid):
+        if any(name == other.name for other in grid):
             raise GradError("usage", f"--grid {text}: {name} is swept twice")
-        grid.append((name, np.linspace(start, stop, count)))
-    grid_names = [name for name, _ in grid]
+        grid.append(Grid(name, start, stop, count))
+    grid_names = [g.name for g in grid]
     step = chunk_rows(graph)
     writer = _Writer(np, out, graph, names, fmt)
     summary = BatchSummary()
 
     stream, owned = (None, False)
     source: _Source | None = None
-    try:
-        if batch is not None:
-            stream, owned = _open(batch, stdin if stdin is not None else sys.stdin.buffer)
-            kind = input_format or _sniff(stream)
-            source = _Source(np, graph, stream, kind, defaults, grid_names, step)
-            chunks: Iterator[Chunk] = source.chunks()
-        else:
-            chunks = _single(np, graph, defaults, grid_names)
-        first_row = 1
-        for chunk in _with_grid(np, chunks, grid, step):
+    # Rows that overflow become error records: never a NumPy warning on standard error.
+    with np.errstate(all="ignore"):
+        try:
+            if batch is not None:
+                stream, owned = _open(batch, stdin if stdin is not None else sys.stdin.buffer)
+                kind = input_format or _sniff(stream)
+                source = _Source(np, graph, stream, kind, defaults, grid_names, step)
+                chunks: Iterator[Chunk] = source.chunks()
+            else:
+                chunks = _single(np, graph, defaults, grid_names)
+            first_row = 1
+            for chunk in _with_grid(np, chunks, grid, step):
+                if not writer.started:
+                    writer.start(_extra_names(source, chunk))
+                result = _evaluate_arrays(
+                    np, graph, chunk.columns, names, chunk.errors, chunk.size, check_inputs=False
+                )
+                writer.write(chunk, result, first_row)
+                summary.rows += chunk.size
+                if result.errors:
+                    summary.failed += len(result.errors)
+                    room = 5 - len(summary.first_failed)
+                    if room > 0:
+                        summary.first_failed += [first_row + r for r in sorted(result.errors)[:room]]
+                first_row += chunk.size
+                del chunk, result  # before the next chunk is read: one chunk in memory at a time
             if not writer.started:
-                writer.start(_extra_names(source, chunk))
-            result = evaluate_arrays(graph, chunk.columns, names, errors=chunk.errors, size=chunk.size)
-            writer.write(chunk, result, first_row)
-            summary.rows += chunk.size
-            if result.errors:
-                summary.failed += len(result.errors)
-                room = 5 - len(summary.first_failed)
-                if room > 0:
-                    summary.first_failed += [first_row + r for r in sorted(result.errors)[:room]]
-            first_row += chunk.size
-            del chunk, result  # before the next chunk is read: one chunk in memory at a time
-        if not writer.started:
-            writer.start(_extra_names(source, None))
-    finally:
-        if source is not None:
-            source.close()
-        if owned and stream is not None:
-            stream.close()
+                writer.start(_extra_names(source, None))
+        finally:
+            if source is not None:
+                source.close()
+            if owned and stream is not None:
+                stream.close()
     return summary
 
 

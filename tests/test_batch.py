@@ -4,6 +4,7 @@ one, value for value and error for error."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,11 +13,13 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import VARIABLES, points, programs
+from strict_json import strict_lines
 
 import gradcli
 from gradcli import batch
@@ -157,6 +160,7 @@ def test_a_grid_times_a_batch_gives_every_row_at_every_grid_point(run_cli) -> No
         (("--grid", "x=1:2:3", "--grid", "x=0:1:2"), "swept twice"),
         (("--grid", "x=1:2:3", "-x", "2"), "also bound on the command line"),
         (("--grid", "x=a:2:3"), "the value of x"),
+        (("--grid", f"x=0:1:{2**53 + 1}"), "at most 2^53"),
     ],
 )
 def test_a_bad_grid_is_a_usage_error(run_cli, args: tuple[str, ...], message: str) -> None:
@@ -482,4 +486,244 @@ def test_without_numpy_a_batch_says_how_to_install_it() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.startswith("error:") and "pip install 'gradcli[batch]'" in proc.stderr
+    assert proc.stderr.startswith("error:") and "pip install numpy" in proc.stderr
+
+
+# --- extreme inputs: never a null, never a warning ----------------------------------------------
+
+
+_EXTREME_VALUES = (
+    0.0, -0.0, 1.0, -1.0, 1e308, -1e308, 1e-308, -1e-308, 5e-324, -5e-324, 1.7976931348623157e308,
+    math.inf, math.nan,  # from Python only (the command line refuses them): the binding error
+)
+# Not cbrt, whose NumPy and math-module results may differ in the last digit (as README
+# allows), nor tan: at such extremes that digit is amplified past any tolerance
+# (tan(cbrt(1e308)) is a different point of the period; log(cbrt(a), a)'s gradient at
+# 1e-308 is rounding noise of size 1e291).
+_EXTREME_UNARY = (*(u for u in _WILD_UNARY if u not in ("tan({})", "cbrt({})")),
+                  "1e308 * ({})", "({}) * 1e308", "({}) / 1e-308", "({}) * 5e-324", "({}) ^ 2")
+_EXTREME_BINARY = (*_WILD_BINARY, "({}) + ({})", "({}) + ({})")
+
+
+@st.composite
+def extreme_programs(draw: st.DrawFn, max_depth: int = 3) -> str:
+    """Programs whose values or gradient sums overflow or underflow at extreme points."""
+
+    def expr(depth: int) -> str:
+        choice = draw(st.integers(0, 3 if depth < max_depth else 0))
+        if choice == 0:
+            return draw(st.sampled_from(["a", "a", "b", "0", "1", "2", "1e308", "1e-308", "5e-324"]))
+        if choice == 1:
+            return draw(st.sampled_from(_EXTREME_UNARY)).format(expr(depth + 1))
+        return draw(st.sampled_from(_EXTREME_BINARY)).format(expr(depth + 1), expr(depth + 1))
+
+    return expr(0)
+
+
+def test_a_gradient_sum_that_overflows_is_the_error_row_eval_gives(run_cli) -> None:
+    source = "x*1e308+1e308*x"
+    code, out, _ = run_cli("eval", source, "--grid", "x=-1:1:3")
+    assert code == 1
+    try:
+        gradcli.evaluate(source, x=0.0)
+    except GradError as exc:
+        expected = {"kind": exc.kind, "message": exc.message}
+    assert expected["kind"] == "overflow" and "gradient" in expected["message"]
+    assert records(out)[1] == {"row": 2, "error": expected}
+    assert "null" not in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(extreme_programs(),
+       st.lists(st.fixed_dictionaries({v: st.sampled_from(_EXTREME_VALUES) for v in ("a", "b")}),
+                min_size=1, max_size=6))
+@example("a * 1e308 + 1e308 * a", [{"a": 0.0, "b": 0.0}])
+def test_vectorised_equals_scalar_row_by_row_at_extreme_inputs(source: str, rows) -> None:
+    try:
+        graph = gradcli.compile(source)
+    except GradError:
+        return
+    rows = [{name: row[name] for name in graph.inputs} for row in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning may escape
+        outcomes = _vector_outcomes(graph, rows)
+    for vector, row in zip(outcomes, rows, strict=True):
+        scalar = _scalar_outcome(graph, row)
+        if vector[0] == "ok":  # a number in every field, never NaN or ±inf (JSON null)
+            assert all(math.isfinite(v) for v in (vector[1], *vector[2])), (source, row, vector)
+        assert _same(vector, scalar), (source, row, vector, scalar)
+
+
+# --- grids: huge ends, huge counts --------------------------------------------------------------
+
+
+def test_grid_ends_near_the_float_limit_give_finite_points_and_no_numpy_warning(run_exe) -> None:
+    code, out, err = run_exe("eval", "x*2", "--grid", "x=-1e308:1e308:3")
+    assert code == 1
+    assert "Warning" not in err and "nan" not in out and "inf" not in out
+    got = records(out)
+    assert got[1]["inputs"] == {"x": 0.0} and got[1]["value"] == 0.0
+    assert [r["error"]["message"] for r in (got[0], got[2])] == [
+        "overflow: (-1e+308) * 2 is too large for a float", "overflow: 1e+308 * 2 is too large for a float",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "count"),
+    [(-2.0, 2.0, 5), (-3.0, 3.0, 121), (0.0, 2 * math.pi, 101), (0.0, 1.0, 11), (1e-320, 0.0, 7),
+     (0.0, 5e-324, 3), (5.0, 5.0, 4), (7.0, 9.0, 1), (-1e300, 1e301, 1000)],
+)
+def test_grid_points_are_those_of_numpy_linspace(start: float, stop: float, count: int) -> None:
+    points = batch.Grid("x", start, stop, count).points(np, np.arange(count))
+    assert np.array_equal(points, np.linspace(start, stop, count))
+
+
+@pytest.mark.parametrize("count", [2, 3, 7, 1001, 2**53])
+@pytest.mark.parametrize("ends", [(-1e308, 1e308), (1.7976931348623157e308, -1.7976931348623157e308),
+                                  (-1.7976931348623157e308, 5e-324)])
+def test_grid_points_stay_finite_and_in_order_where_the_span_overflows(ends, count: int) -> None:
+    start, stop = ends
+    index = np.unique(np.linspace(0, count - 1, 1001).astype(np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            points = batch.Grid("x", start, stop, count).points(np, index)
+    assert points[0] == start and points[-1] == stop
+    assert np.isfinite(points).all()
+    assert (points[1:] >= points[:-1]).all() if stop > start else (points[1:] <= points[:-1]).all()
+
+
+def test_mixed_radix_digits_of_a_range_match_unravel_index_and_pass_64_bits() -> None:
+    shape = [3, 4, 5]
+    digits = batch._digits(np, 17, 40, shape)
+    assert [d.tolist() for d in digits] == [d.tolist() for d in np.unravel_index(np.arange(17, 57), shape)]
+    huge = [10**10, 10**10, 10**10]  # a product of 10^30: beyond any integer array
+    start = 10**30 - 3
+    digits = batch._digits(np, start, 3, huge)
+    last = 10**10 - 1
+    assert [d.tolist() for d in digits] == [[last] * 3, [last] * 3, [last - 2, last - 1, last]]
+
+
+class _StopAfter(io.StringIO):
+    """An output that, like `| head`, stops the run after a few writes (and keeps
+    only the start of what it was given)."""
+
+    class Enough(Exception):
+        pass
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.left = writes
+
+    def write(self, text: str) -> int:
+        if self.left == 0:
+            raise self.Enough
+        self.left -= 1
+        if self.tell() < 1000:
+            super().write(text[:1000])
+        return len(text)
+
+
+def _peak_memory(source: str, grids: list[str], stdin: bytes | None) -> tuple[int, _StopAfter]:
+    """Peak memory of a batch stopped after three chunks (or done before), and the
+    start of its output."""
+    import tracemalloc
+
+    out = _StopAfter(3)
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(_StopAfter.Enough):
+            batch.run_batch(gradcli.compile(source), {}, grids=grids, batch=None if stdin is None else "-",
+                            stdin=None if stdin is None else io.BufferedReader(io.BytesIO(stdin)), out=out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, out
+
+
+def _step(start: float, stop: float, count: int) -> float:
+    return (stop - start) / (count - 1)
+
+
+@pytest.mark.parametrize(
+    ("source", "huge", "small", "stdin", "first"),
+    [
+        ("x*2", ["x=0:1:1000000000000"], ["x=0:1:13000"], None,
+         [{"x": 0.0}, {"x": _step(0, 1, 10**12)}, {"x": 2 * _step(0, 1, 10**12)}]),
+        ("x*y", ["x=0:1:10000000000", "y=-1:1:10000000000"], ["x=0:1:2", "y=-1:1:7000"], None,
+         [{"x": 0.0, "y": -1.0}, {"x": 0.0, "y": _step(-1, 1, 10**10) - 1},
+          {"x": 0.0, "y": 2 * _step(-1, 1, 10**10) - 1}]),
+        ("x*y", ["x=0:1:100000000"], ["x=0:1:5000"], b"y\n1\n2\n3\n",
+         [{"x": 0.0, "y": 1.0}, {"x": _step(0, 1, 10**8), "y": 1.0},
+          {"x": 2 * _step(0, 1, 10**8), "y": 1.0}]),
+    ],
+)
+def test_a_huge_grid_is_made_chunk_by_chunk_in_the_memory_of_a_small_one(
+    source, huge, small, stdin, first, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch, "CHUNK", 4096)  # three chunks of the small grid
+    peak, out = _peak_memory(source, huge, stdin)
+    reference, _ = _peak_memory(source, small, stdin)
+    assert out.left == 0  # stopped by its reader, as `| head` stops it
+    assert peak < 1.5 * reference + 4 * 2**20, (peak, reference)  # nothing the size of the grid
+    assert [json.loads(line)["inputs"] for line in out.getvalue().splitlines()[:3]] == first
+
+
+def test_a_sweep_of_a_trillion_points_piped_into_a_reader_that_stops_ends_at_once() -> None:
+    from conftest import gradcli_executable
+
+    proc = subprocess.Popen([gradcli_executable(), "eval", "x*2", "--grid", "x=0:1:1000000000001"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        proc.stdout.close()  # as `| head -3` does
+        code = proc.wait(timeout=30)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert [json.loads(line)["inputs"]["x"] for line in lines] == [0.0, 1e-12, 2e-12]
+    assert (code, err) == (0, "")
+
+
+# --- the same text with and without orjson -------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e-05, -1.5e-05, 9.999e-05, 1e-06, 3e-07, -1e-09, 1e-10, 1e-04, 10.00001, 1e16, 1e-320]),
+), min_size=1, max_size=40))
+def test_orjson_writes_every_float_as_repr_does_byte_for_byte(values: list[float]) -> None:
+    pytest.importorskip("orjson")
+    graph = gradcli.compile("x")
+    text = "".join(json.dumps({"x": v}) + "\n" for v in values).encode()
+    outputs = []
+    for fmt in ("jsonl", "csv"):
+        fast, slow = io.StringIO(), io.StringIO()
+        batch.run_batch(graph, {}, batch="-", stdin=io.BufferedReader(io.BytesIO(text)), out=fast, fmt=fmt)
+        saved = batch._load_orjson
+        batch._load_orjson = lambda: None
+        try:
+            stdin = io.BufferedReader(io.BytesIO(text))
+            batch.run_batch(graph, {}, batch="-", stdin=stdin, out=slow, fmt=fmt)
+        finally:
+            batch._load_orjson = saved
+        assert fast.getvalue() == slow.getvalue()
+        outputs.append(fast.getvalue())
+    strict_lines(outputs[0])
+    assert [r["value"] for r in records(outputs[0])] == [v + 0.0 for v in values]
+
+
+def test_evaluate_arrays_gives_a_nan_or_infinite_input_the_binding_error_of_evaluate() -> None:
+    graph = gradcli.compile("log(x) + relu(y)")
+    columns = {"x": np.array([1.0, -1.0, math.nan]), "y": np.array([-math.inf, 2, 3])}
+    result = batch.evaluate_arrays(graph, columns)
+    expected = {}
+    for r, point in enumerate([{"x": 1.0, "y": -math.inf}, {"x": -1.0, "y": 2.0}, {"x": math.nan, "y": 3.0}]):
+        with pytest.raises(GradError) as caught:
+            gradcli.evaluate("log(x) + relu(y)", point)
+        expected[r] = (caught.value.kind, caught.value.message)
+    assert {r: (e.kind, e.message) for r, e in result.errors.items()} == expected
+    assert expected[0] == ("binding", "the value of y must be a finite number, not -inf")
