@@ -157,10 +157,9 @@ def eval_command(
 
         click.echo(dumps(_with_explanation(result.to_json(), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, make_console, print_eval
+    from .render import DEFAULT_PRECISION, print_eval
 
-    console = make_console()
-    print_eval(result, console, DEFAULT_PRECISION if precision is None else precision)
+    print_eval(result, DEFAULT_PRECISION if precision is None else precision)
     _print_explanation(result, precision, explain)
 
 
@@ -193,10 +192,9 @@ def trace_command(
 
         click.echo(dumps(_with_explanation(result.to_json(nodes=True), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, make_console, print_trace
+    from .render import DEFAULT_PRECISION, print_trace
 
-    console = make_console()
-    print_trace(result, console, DEFAULT_PRECISION if precision is None else precision)
+    print_trace(result, DEFAULT_PRECISION if precision is None else precision)
     _print_explanation(result, precision, explain)
 
 

@@ -259,18 +259,6 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
     assert proc.stderr == ""
 
 
-def test_a_large_trace_table_has_the_same_layout_as_a_small_one(monkeypatch, run_cli) -> None:
-    # Past LARGE_TABLE rows the table is drawn without rich's per-row cost; it must
-    # look exactly like rich's.
-    from gradcli import render
-
-    args = ("trace", "q = x + y; f = q * sin(z) / 2", "-x", "2", "-y", "3", "-z", "-4")
-    _, by_rich, _ = run_cli(*args)
-    monkeypatch.setattr(render, "LARGE_TABLE", 0)
-    _, drawn, _ = run_cli(*args)
-    assert drawn == by_rich
-
-
 def test_a_100000_row_trace_table_prints_in_seconds(run_cli) -> None:
     source = "tanh(" * 100_000 + "x" + ")" * 100_000
     code, out, _ = run_cli("trace", source, "-x", "0.5")
