@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .check import CheckResult, CheckRow, check
-from .descend import DescentResult, descend
 from .errors import EXIT_CODES, GradError, Span
 from .evaluate import NodeResult, Result, compile, evaluate, run
 from .graph import Graph, Node, lower
 
 if TYPE_CHECKING:
+    from .descent import DescentResult, descend
+    from .gradcheck import CheckResult, CheckRow, check
     from .syntax import Program
 
 __version__ = "0.1.0"
@@ -61,5 +61,22 @@ def parse_program(source: str) -> Program:
     return _parse(source)
 
 
-def __getattr__(name: str) -> Any:  # pragma: no cover - only for helpful errors
-    raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+#: Loaded on first use: the single-point commands never pay for them at start-up.
+_LAZY = {
+    "check": "gradcheck",
+    "CheckResult": "gradcheck",
+    "CheckRow": "gradcheck",
+    "descend": "descent",
+    "DescentResult": "descent",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

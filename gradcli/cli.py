@@ -277,7 +277,7 @@ def check_command(
       gradcli check "relu(x)" -x 0          # a kink: exits 3
       gradcli check "$F" -x 1 && echo ok
     """
-    from .check import DEFAULT_TOL, check
+    from .gradcheck import DEFAULT_TOL, check
 
     source, bindings = _program(words, file)
     result = check(source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol)
@@ -345,7 +345,7 @@ def descend_command(
       gradcli descend "(x-3)^2 + (y+1)^2" -x 0 -y 0 --lr 0.1
       gradcli descend "(1-x)^2 + 100(y-x^2)^2" -x -1.2 -y 1 --method adam --steps 6000
     """
-    from .descend import DEFAULT_STEPS, descend
+    from .descent import DEFAULT_STEPS, descend
 
     source, bindings = _program(words, file)
     options: dict[str, Any] = {

@@ -17,8 +17,8 @@ from .render import DEFAULT_PRECISION, _short, _table, format_number, make_conso
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .check import CheckResult
-    from .descend import DescentResult, Progress
+    from .descent import DescentResult, Progress
+    from .gradcheck import CheckResult
 
 
 def _small(value: float | None) -> str:

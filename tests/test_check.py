@@ -13,7 +13,7 @@ from hypothesis import given
 from strategies import points, programs
 
 import gradcli
-from gradcli.check import DEFAULT_TOL, check
+from gradcli.gradcheck import DEFAULT_TOL, check
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 NEURON_POINT = {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}

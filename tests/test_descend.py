@@ -16,7 +16,7 @@ from conftest import gradcli_executable
 
 import gradcli
 import gradcli.parse
-from gradcli.descend import DEFAULT_HISTORY, descend
+from gradcli.descent import DEFAULT_HISTORY, descend
 
 BOWL = "(x-3)^2 + (y+1)^2"
 ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"

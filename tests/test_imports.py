@@ -77,3 +77,14 @@ def test_a_completion_request_imports_nothing_heavy() -> None:
     modules, out = _run_probe(code, env)
     assert "plain,sin(" in out.splitlines()
     assert modules == set()
+
+
+def test_check_and_descend_load_on_first_use_and_stay_functions() -> None:
+    code = (
+        "import sys, gradcli\n"
+        "assert 'gradcli.gradcheck' not in sys.modules and 'gradcli.descent' not in sys.modules\n"
+        "import gradcli.gradcheck, gradcli.descent\n"  # as the CLI does
+        "assert callable(gradcli.check) and callable(gradcli.descend)\n"
+        "assert gradcli.check('x*x', {'x': 3}).ok\n"
+    )
+    assert _modules_after(code) == set()
