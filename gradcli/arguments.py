@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from .errors import GradError, shorten
 
@@ -91,20 +92,30 @@ def read_source(source: str | None, file: str | None) -> str:
     return source
 
 
-def _read_file(path: str) -> str:
+def open_input(path: str, option: str) -> IO[bytes]:
+    """Open ``path`` to read bytes, or a usage error that names ``option`` and says why not."""
     shown = shorten(path, 80)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
+        return open(path, "rb")
     except FileNotFoundError:
-        raise GradError("usage", f"cannot read --file {shown}: no such file") from None
+        raise GradError("usage", f"cannot read {option} {shown}: no such file") from None
     except IsADirectoryError:
-        raise GradError("usage", f"cannot read --file {shown}: it is a directory") from None
+        raise GradError("usage", f"cannot read {option} {shown}: it is a directory") from None
     except PermissionError:
-        raise GradError("usage", f"cannot read --file {shown}: permission denied") from None
+        raise GradError("usage", f"cannot read {option} {shown}: permission denied") from None
     except OSError as exc:
-        raise GradError("usage", f"cannot read --file {shown}: {exc.strerror or exc}") from None
-    return _decode(data, f"--file {shown}")
+        raise GradError("usage", f"cannot read {option} {shown}: {exc.strerror or exc}") from None
+
+
+def _read_file(path: str) -> str:
+    with open_input(path, "--file") as handle:
+        try:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+        except OSError as exc:
+            raise GradError(
+                "usage", f"cannot read --file {shorten(path, 80)}: {exc.strerror or exc}"
+            ) from None
+    return _decode(data, f"--file {shorten(path, 80)}")
 
 
 def _decode(data: bytes, what: str) -> str:

@@ -1154,14 +1154,9 @@ class BatchSummary:
 def _open(path: str, stdin: Any) -> tuple[Any, bool]:
     if path == "-":
         return stdin, False
-    try:
-        return open(path, "rb"), True  # closed by run_batch
-    except FileNotFoundError:
-        raise GradError("usage", f"cannot read --batch {path}: no such file") from None
-    except IsADirectoryError:
-        raise GradError("usage", f"cannot read --batch {path}: it is a directory") from None
-    except OSError as exc:
-        raise GradError("usage", f"cannot read --batch {path}: {exc.strerror or exc}") from None
+    from .arguments import open_input
+
+    return open_input(path, "--batch"), True  # closed by run_batch
 
 
 def run_batch(
