@@ -349,6 +349,21 @@ def cli_sample(program_txt: Path, program: Program) -> tuple[Sample, dict[str, o
     return sample, report
 
 
+def _subjects(
+    program: Program, as_json: Path, as_text: Path, peers: list[str]
+) -> dict[str, Callable[[], tuple[Sample, dict[str, object]]]]:
+    """What W3-W5 measure for one program: Lark's tree parse, gradcli in-process and as
+    a whole process, and each installed peer."""
+    subjects: dict[str, Callable[[], tuple[Sample, dict[str, object]]]] = {
+        "lark": lambda: worker_sample("lark-tree", as_json),
+        "gradcli": lambda: worker_sample("gradcli", as_json),
+        "cli": lambda: cli_sample(as_text, program),
+    }
+    for peer in peers:
+        subjects[peer] = lambda peer=peer: worker_sample(peer, as_json)
+    return subjects
+
+
 def measure(
     label: str,
     subjects: dict[str, Callable[[], tuple[Sample, dict[str, object]]]],
@@ -499,13 +514,7 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
         program = wide(size)
         as_json, as_text = write_program(folder, program)
         runs = runs_for(size)
-        subjects: dict[str, Callable[[], tuple[Sample, dict[str, object]]]] = {
-            "lark": lambda: worker_sample("lark-tree", as_json),  # noqa: B023 - called before the loop moves on
-            "gradcli": lambda: worker_sample("gradcli", as_json),  # noqa: B023
-            "cli": lambda: cli_sample(as_text, program),  # noqa: B023
-        }
-        for peer in peers:
-            subjects[peer] = lambda peer=peer: worker_sample(peer, as_json)  # noqa: B023
+        subjects = _subjects(program, as_json, as_text, peers)
         res = measure(program.name, subjects, runs, skip)
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         nodes = _graph_nodes(program)
@@ -557,13 +566,7 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
         skip = skips.setdefault(program.name.split()[0], set())
         as_json, as_text = write_program(folder, program)
         runs = runs_for(program.ops)
-        subjects: dict[str, Callable[[], tuple[Sample, dict[str, object]]]] = {
-            "lark": lambda: worker_sample("lark-tree", as_json),  # noqa: B023
-            "gradcli": lambda: worker_sample("gradcli", as_json),  # noqa: B023
-            "cli": lambda: cli_sample(as_text, program),  # noqa: B023
-        }
-        for peer in peers:
-            subjects[peer] = lambda peer=peer: worker_sample(peer, as_json)  # noqa: B023
+        subjects = _subjects(program, as_json, as_text, peers)
         res = measure(program.name, subjects, runs, skip)
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         table.rows.append([

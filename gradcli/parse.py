@@ -175,20 +175,25 @@ def _read_grammar() -> str:
         return handle.read()
 
 
+def _lark(cache: str | bool, **extra: Any) -> Lark:
+    """gradcli's LALR parser: the AST built during the parse, no parse tree."""
+    return Lark(
+        _read_grammar(),
+        start="program",
+        parser="lalr",
+        lexer="basic",
+        transformer=_Build(),
+        maybe_placeholders=False,
+        cache=cache,
+        **extra,
+    )
+
+
 def _get_parser() -> Lark:
     """The LALR parser, built once per process (and cached across processes)."""
     global _parser
     if _parser is None:
-        _parser = Lark(
-            _read_grammar(),
-            start="program",
-            parser="lalr",
-            lexer="basic",
-            postlex=_Implicit(),
-            transformer=_Build(),
-            maybe_placeholders=False,
-            cache=_cache_file(),
-        )
+        _parser = _lark(_cache_file(), postlex=_Implicit())
     return _parser
 
 
@@ -259,14 +264,8 @@ def _get_fast_parser() -> Lark | None:
         except ImportError:
             return None
         cache = _cache_file()
-        _fast_parser = Lark(
-            _read_grammar(),
-            start="program",
-            parser="lalr",
-            lexer="basic",
-            transformer=_Build(),
-            maybe_placeholders=False,
-            cache=cache.replace(".lark", "-cython.lark") if isinstance(cache, str) else cache,
+        _fast_parser = _lark(
+            cache.replace(".lark", "-cython.lark") if isinstance(cache, str) else cache,
             _plugins={**lark_cython.plugins, "BasicLexer": _implicit_cython_lexer(lc)},
         )
     return _fast_parser
