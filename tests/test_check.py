@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given
@@ -211,13 +209,3 @@ def test_the_installed_command_exits_0_or_3_for_ci_scripts(run_exe) -> None:
     assert code == 3 and "differs" in out and err.startswith("error:")
     code, out, err = run_exe("check", "log(x)", "-x", "-1")
     assert code == 1 and out == "" and "outside the domain of log" in err
-
-
-def test_check_json_does_not_import_rich() -> None:
-    script = (
-        "import sys; from gradcli.cli import main; "
-        "code = main(['check', 'x^2', '-x', '3', '--json']); "
-        "print('rich' in sys.modules, code)"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[-1] == "False 0"

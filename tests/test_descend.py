@@ -240,13 +240,3 @@ def test_the_installed_command_draws_a_progress_bar_when_stderr_is_a_terminal() 
     assert proc.returncode == 0
     assert b"descending" in drawn
     assert proc.stdout.startswith(b"not converged after 3000 steps")
-
-
-def test_descend_json_does_not_import_rich() -> None:
-    script = (
-        "import sys; from gradcli.cli import main; "
-        "code = main(['descend', 'x^2', '-x', '3', '--json']); "
-        "print('rich' in sys.modules, code)"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[-1] == "False 0"

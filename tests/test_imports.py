@@ -47,12 +47,19 @@ def test_importing_gradcli_imports_nothing_heavy() -> None:
     assert _modules_after("import gradcli") == set()
 
 
-def test_eval_json_imports_neither_rich_nor_numpy() -> None:
-    assert _modules_after(_cli("eval", "(x+y)*z", "-x", "2", "-y", "3", "-z", "-4", "--json")) == {"lark"}
-
-
-def test_trace_json_imports_neither_rich_nor_numpy() -> None:
-    assert _modules_after(_cli("trace", "x*x", "-x", "2", "--json")) == {"lark"}
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("eval", "(x+y)*z", "-x", "2", "-y", "3", "-z", "-4", "--json"),
+        ("eval", "x*y", "-x", "2", "-y", "3", "--json", "--explain"),
+        ("trace", "x*x", "-x", "2", "--json"),
+        ("check", "x^2", "-x", "3", "--json"),
+        ("descend", "x^2", "-x", "3", "--json"),
+    ],
+    ids=["eval", "eval-explain", "trace", "check", "descend"],
+)
+def test_json_output_imports_neither_rich_nor_numpy(args: tuple[str, ...]) -> None:
+    assert _modules_after(_cli(*args)) == {"lark"}
 
 
 def test_a_piped_table_imports_neither_rich_nor_numpy() -> None:
