@@ -69,6 +69,14 @@ def _explain_option() -> Any:
     )
 
 
+def _digits(precision: int | None) -> int:
+    """--precision, or the human output's default when it is not given (None stays
+    distinguishable for the options that refuse it, such as --batch)."""
+    from .render import DEFAULT_PRECISION
+
+    return DEFAULT_PRECISION if precision is None else precision
+
+
 def _wrt_names(wrt: str | None) -> list[str] | None:
     if wrt is None:
         return None
@@ -157,9 +165,9 @@ def eval_command(
 
         click.echo(dumps(_with_explanation(result.to_json(), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, print_eval
+    from .render import print_eval
 
-    print_eval(result, DEFAULT_PRECISION if precision is None else precision)
+    print_eval(result, _digits(precision))
     _print_explanation(result, precision, explain)
 
 
@@ -192,9 +200,9 @@ def trace_command(
 
         click.echo(dumps(_with_explanation(result.to_json(nodes=True), result, precision, explain)))
         return
-    from .render import DEFAULT_PRECISION, print_trace
+    from .render import print_trace
 
-    print_trace(result, DEFAULT_PRECISION if precision is None else precision)
+    print_trace(result, _digits(precision))
     _print_explanation(result, precision, explain)
 
 
@@ -234,18 +242,16 @@ def _with_explanation(
     """--json --explain: stdout stays one JSON object, with the explanation as a key."""
     if explain:
         from .explain import explanation_json
-        from .render import DEFAULT_PRECISION
 
-        obj["explain"] = explanation_json(result, DEFAULT_PRECISION if precision is None else precision)
+        obj["explain"] = explanation_json(result, _digits(precision))
     return obj
 
 
 def _print_explanation(result: Any, precision: int | None, explain: bool) -> None:
     if explain:
         from .explain import explanation_lines
-        from .render import DEFAULT_PRECISION
 
-        lines = explanation_lines(result, DEFAULT_PRECISION if precision is None else precision)
+        lines = explanation_lines(result, _digits(precision))
         click.echo("\n" + "\n".join(lines))
 
 
@@ -286,10 +292,10 @@ def check_command(
 
         click.echo(dumps(result.to_json()))
     else:
-        from .render import DEFAULT_PRECISION, make_console
+        from .render import make_console
         from .report import print_check
 
-        print_check(result, make_console(), DEFAULT_PRECISION if precision is None else precision)
+        print_check(result, make_console(), _digits(precision))
     failed = result.error()
     if failed is not None:
         raise failed
@@ -362,12 +368,12 @@ def descend_command(
 
         click.echo(dumps(result.to_json()))
     else:
-        from .render import DEFAULT_PRECISION, make_console
+        from .render import make_console
         from .report import print_descent, progress_bar
 
         with progress_bar(given.get("steps", DEFAULT_STEPS), maximize=maximize) as progress:
             result = descend(source, bindings, progress=progress, **kwargs)
-        print_descent(result, make_console(), DEFAULT_PRECISION if precision is None else precision)
+        print_descent(result, make_console(), _digits(precision))
     if result.error is not None:
         raise result.error
 
@@ -399,11 +405,10 @@ def graph_command(
           --format svg --out neuron.svg
     """
     from .pictures import draw, write
-    from .render import DEFAULT_PRECISION
 
     source, bindings = _program(words, file)
     drawing = draw(source, bindings, fmt=fmt, output=output,
-                   precision=DEFAULT_PRECISION if precision is None else precision)
+                   precision=_digits(precision))
     write(drawing, out)
 
 

@@ -20,9 +20,6 @@ from .errors import GradError, Span, shorten
 from .graph import Graph, Node, _suggest, format_number, lower
 from .ops import CONSTANTS, Undefined
 
-Number = float | int
-
-
 # --- results ----------------------------------------------------------------------
 
 
@@ -182,13 +179,20 @@ def _non_finite(node: Node, args: list[float], value: float, source: str) -> Gra
     return GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
 
 
+def _toward(node: Node, k: int) -> str:
+    """The name of a node's k-th operand, as its op's signature calls it."""
+    assert node.op is not None
+    params = node.op.params
+    return params[k] if k < len(params) else f"argument {k + 1}"
+
+
 def _local_gradient_error(
     node: Node, args: list[float], k: int, local: float | None, source: str
 ) -> GradError:
     """A local gradient that overflows (``log'(1e-320)``) or cannot be computed."""
     assert node.op is not None
     call = describe_call(node, args)
-    toward = node.op.params[k] if k < len(node.op.params) else f"argument {k + 1}"
+    toward = _toward(node, k)
     if local is None:
         return GradError(
             "gradient",
@@ -208,7 +212,7 @@ def _local_gradient_error(
 def _chain_overflow(node: Node, args: list[float], k: int, g: float, local: float, source: str) -> GradError:
     """The chain-rule product ∂f/∂node · ∂node/∂input overflows."""
     assert node.op is not None
-    toward = node.op.params[k] if k < len(node.op.params) else f"argument {k + 1}"
+    toward = _toward(node, k)
     return GradError(
         "overflow",
         f"overflow in the gradient through {describe_call(node, args)} toward {toward}:"
