@@ -178,7 +178,7 @@ def machine_line() -> str:
     except OSError:
         pass
     versions = []
-    for module in ("click", "lark", "lark_cython"):
+    for module in ("click", "lark"):
         version = _version(module)
         if version:
             versions.append(f"{module} {version}")
@@ -192,9 +192,8 @@ def machine_line() -> str:
 def _version(module: str) -> str | None:
     from importlib import metadata
 
-    names = {"lark_cython": "lark-cython"}
     try:
-        return metadata.version(names.get(module, module))
+        return metadata.version(module)
     except metadata.PackageNotFoundError:
         return None
 

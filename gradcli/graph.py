@@ -333,15 +333,19 @@ def _prune(
         if needed[i]:
             for j in nodes[i].inputs:
                 needed[j] = True
-    new_id = [-1] * (output_id + 1)
-    kept: list[Node] = []
-    for i in range(output_id + 1):
-        if needed[i]:
-            node = nodes[i]
-            new_id[i] = len(kept)
-            node.id = len(kept)
-            node.inputs = tuple(new_id[j] for j in node.inputs)
-            kept.append(node)
+    if output_id == len(nodes) - 1 and all(needed):  # nothing to drop: ids stay as they are
+        new_id = list(range(len(nodes)))
+        kept = nodes
+    else:
+        new_id = [-1] * (output_id + 1)
+        kept = []
+        for i in range(output_id + 1):
+            if needed[i]:
+                node = nodes[i]
+                new_id[i] = len(kept)
+                node.id = len(kept)
+                node.inputs = tuple([new_id[j] for j in node.inputs])
+                kept.append(node)
 
     def renumber(old: int) -> int | None:
         return new_id[old] if old <= output_id and needed[old] else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -197,103 +196,27 @@ def _get_parser() -> Lark:
     return _parser
 
 
-# --- the fast path: lark-cython, when it is installed ------------------------------------
+# --- the fast path for large programs ----------------------------------------------------
 #
-# lark-cython (``pip install 'gradcli[fast]'``) runs Lark's lexer and LALR loop in C: a
-# large program parses in about half the time. It has no post-lexer hook, so its lexer
-# is wrapped to do _Implicit's work itself, token by token. Only a program that parses
-# takes this path: on any failure the pure-Python parser above parses it again, so it
-# stays the one reference for every error and message. GRADCLI_LARK_CYTHON=0 turns it off.
+# Lark's parser calls a Python function for every reduction, four or five per operand;
+# for a generated program of 10^5 nodes that is most of the time. gradcli.fastparse
+# reads a well-formed program in one pass with explicit stacks and builds the same AST;
+# anything it does not accept (every syntax error among them) is parsed again here, so
+# this parser stays the reference for the language and the one voice of every error.
 
-_fast_parser: Lark | None = None
-_fast_tried = False
-_FAST_LOCK = threading.Lock()  # the wrapped lexer keeps its state between tokens
-
-
-def _implicit_cython_lexer(lc: Any) -> type:
-    """A lark-cython lexer that does :class:`_Implicit`'s work as the parser pulls tokens."""
-
-    class ImplicitLexer(lc.Lexer):  # type: ignore[misc, name-defined]
-        def __init__(self, conf: Any, *args: Any) -> None:
-            self.inner = lc.BasicLexer(conf, *args)
-            self.depth, self.prev, self.pending = 0, "", None
-
-        def make_lexer_state(self, text: str) -> Any:
-            self.depth, self.prev, self.pending = 0, "", None
-            return self.inner.make_lexer_state(text)
-
-        def next_token(self, state: Any, parser_state: Any = None) -> Any:
-            tok = self.pending
-            if tok is not None:  # the token an _IMPLICIT was put in front of
-                self.pending = None
-                return tok
-            while True:
-                tok = self.inner.next_token(state, parser_state)
-                kind, prev = tok.type, self.prev
-                if kind == "_SEP":
-                    if self.depth and tok.value == "\n":
-                        continue
-                elif kind == "LPAR":
-                    self.depth += 1
-                    if prev == "NUMBER" or prev == "RPAR":
-                        self.prev, self.pending = kind, tok
-                        return tok.new_borrow_pos("_IMPLICIT", "", tok)
-                elif kind == "NAME":
-                    if prev == "NUMBER" or prev == "RPAR":
-                        self.prev, self.pending = kind, tok
-                        return tok.new_borrow_pos("_IMPLICIT", "", tok)
-                elif kind == "RPAR":
-                    if self.depth:
-                        self.depth -= 1
-                self.prev = kind
-                return tok
-
-    return ImplicitLexer
-
-
-def _get_fast_parser() -> Lark | None:
-    """The lark-cython parser, or None when lark-cython is not installed (or turned off)."""
-    global _fast_parser, _fast_tried
-    if not _fast_tried:
-        _fast_tried = True
-        if os.environ.get("GRADCLI_LARK_CYTHON", "1") == "0":
-            return None
-        try:
-            import lark_cython
-            from lark_cython import lark_cython as lc
-        except ImportError:
-            return None
-        cache = _cache_file()
-        _fast_parser = _lark(
-            cache.replace(".lark", "-cython.lark") if isinstance(cache, str) else cache,
-            _plugins={**lark_cython.plugins, "BasicLexer": _implicit_cython_lexer(lc)},
-        )
-    return _fast_parser
-
-
-#: Below this many characters the pure-Python parser takes well under a millisecond,
-#: less than importing lark-cython and loading a second parser would cost a command.
+#: Programs this long or longer take the fast path. Below it Lark parses in well under
+#: a millisecond: what a person types is read by the grammar itself.
 FAST_PATH_MIN_CHARS = 2000
-
-
-def _parse_fast(source: str) -> list[Any] | None:
-    """The statements, or None when there is no fast parser or it did not succeed."""
-    if len(source) < FAST_PATH_MIN_CHARS:
-        return None
-    fast = _get_fast_parser()
-    if fast is None:
-        return None
-    try:
-        with _FAST_LOCK:
-            return fast.parse(source)  # type: ignore[no-any-return]
-    except Exception:  # the reference parser says what is wrong, in its own words
-        return None
 
 
 def parse(source: str) -> Program:
     """Parse a program. Raises :class:`GradError` (kind ``"syntax"``) on bad input."""
+    statements = None
+    if len(source) >= FAST_PATH_MIN_CHARS and os.environ.get("GRADCLI_FAST_PARSE", "1") != "0":
+        from .fastparse import parse_statements
+
+        statements = parse_statements(source)
     try:
-        statements = _parse_fast(source)
         if statements is None:
             statements = _get_parser().parse(source)
     except UnexpectedInput as exc:

@@ -10,11 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from strategies import programs
 
 import gradcli
-from gradcli import parse as parsing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,77 +69,3 @@ def test_the_benchmark_programs_are_deterministic_and_evaluate() -> None:
                     programs.neuron()):
         result = gradcli.evaluate(program.source, program.bindings)
         assert set(result.gradient) == set(program.bindings)
-
-
-# --- the lark-cython fast path gives the same AST as the reference parser ---------------
-
-needs_cython = pytest.mark.skipif(
-    parsing._get_fast_parser() is None, reason="lark-cython is not installed (or GRADCLI_LARK_CYTHON=0)"
-)
-PAD = "\n# " + "padding to take the fast path " * 70 + "\n"  # a comment: no tokens
-
-
-def _dump(statements: list[object]) -> list[tuple[object, ...]]:
-    """Every AST node's fields, in a fixed order, without recursion."""
-    out: list[tuple[object, ...]] = []
-    stack = list(reversed(statements))
-    while stack:
-        node = stack.pop()
-        fields = tuple(
-            getattr(node, f) for f in ("op", "id", "name", "value", "text", "span", "name_span")
-            if hasattr(node, f)
-        )
-        out.append((type(node).__name__, *fields))
-        kids = [node.expr] if hasattr(node, "expr") else list(getattr(node, "children", lambda: ())())
-        stack.extend(reversed(kids))
-    return out
-
-
-def _both(source: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    assert len(source) >= parsing.FAST_PATH_MIN_CHARS
-    fast = parsing._get_fast_parser().parse(source)  # type: ignore[union-attr]
-    reference = parsing._get_parser().parse(source)
-    return _dump(fast), _dump(reference)
-
-
-@needs_cython
-@pytest.mark.parametrize(
-    "source",
-    [
-        "2x + (x+1)(x-1) + 2 sin(x) - 3(x)",
-        "q = (x +\n  y); f = (q\n * 2\n)\n\n g = f^-2 ** 3 - -+x",
-        "log(x, 2) + atan2(y, x) + max(x, y)(2) + 1e-3x + .5(y) + 2.e2",
-        "θ = 2θ0 + x_1; θ * pi + tau - e",
-        "(" * 300 + "x" + ")" * 300,
-    ],
-)
-def test_the_fast_parser_builds_the_same_ast(source: str) -> None:
-    fast, reference = _both(source + PAD)
-    assert fast == reference
-
-
-@needs_cython
-@given(programs())
-def test_the_fast_parser_builds_the_same_ast_for_generated_programs(source: str) -> None:
-    fast, reference = _both(source + PAD + source)
-    assert fast == reference
-
-
-@needs_cython
-@pytest.mark.parametrize("bad", ["x y", "(x + 1", "x + * 2", "1e999 * x", "x = 1; x = 2", "sin x"])
-def test_errors_in_long_programs_are_the_reference_parsers_errors(bad: str, monkeypatch) -> None:
-    source = PAD + bad
-    with pytest.raises(gradcli.GradError) as fast_path:
-        gradcli.compile(source)
-    monkeypatch.setattr(parsing, "_fast_parser", None)  # as with lark-cython absent
-    with pytest.raises(gradcli.GradError) as reference:
-        gradcli.compile(source)
-    assert (fast_path.value.kind, fast_path.value.message, fast_path.value.span) == (
-        reference.value.kind, reference.value.message, reference.value.span)
-
-
-def test_without_lark_cython_parsing_takes_the_pure_python_path(monkeypatch) -> None:
-    monkeypatch.setattr(parsing, "_fast_parser", None)
-    monkeypatch.setattr(parsing, "_fast_tried", True)
-    result = gradcli.evaluate("(x + y) * z" + PAD, x=2, y=3, z=-4)
-    assert result.gradient == {"x": -4.0, "y": -4.0, "z": 5.0}
