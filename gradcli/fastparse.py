@@ -121,7 +121,7 @@ class _Parser:
                     statement_start = False
                     continue
                 if token == "=":
-                    if not statement_start or target is not None:
+                    if not statement_start:
                         raise _Declined  # `x + y = 1`, `a = b = 1`
                     target = (name, name_start, name_end)
                     name = None
@@ -159,7 +159,7 @@ class _Parser:
                         raise _Declined  # `;` inside ( )
                     continue  # a line break inside ( ) is dropped; `prev` stays
                 if expect_operand:
-                    if not statement_start or target is not None:
+                    if not statement_start:
                         raise _Declined  # `x +` or `q =` at the end of a statement
                     continue  # a blank statement
                 statements.append(self.statement(target))
@@ -215,7 +215,7 @@ class _Parser:
         if depth:
             raise _Declined
         if expect_operand:
-            if not statement_start or target is not None:
+            if not statement_start:
                 raise _Declined  # `x +` or `q =` at the end
         else:
             statements.append(self.statement(target))
