@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, Span, shorten
-from .graph import Graph, Node, _suggest, format_number, lower
+from .graph import Graph, Node, _suggest, format_number, lower, lower_stream
 from .ops import CONSTANTS, Undefined
 
 # --- results ----------------------------------------------------------------------
@@ -520,7 +520,7 @@ def run(
 
 def compile(source: str, output: str | None = None) -> Graph:
     """Parse and lower ``source`` once; evaluate it at many points with :func:`run`."""
-    from .parse import parse
+    from .parse import parse, use_fast_path
 
     # Parsing and lowering allocate a few small objects per character and make no
     # reference cycles, so the cyclic GC has nothing to find; left on, it rescans the
@@ -528,7 +528,16 @@ def compile(source: str, output: str | None = None) -> Graph:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        graph = lower(parse(source), output)
+        graph = None
+        if use_fast_path(source):  # a long program: each statement lowered as it is parsed
+            from .fastparse import Declined, iter_statements
+
+            try:
+                graph = lower_stream(iter_statements(source), source, output)
+            except Declined:  # not well-formed: the reference parser below says why
+                graph = None
+        if graph is None:  # a short program, or a mistake that lower() words
+            graph = lower(parse(source), output)
         # The graph's objects (a node, its inputs and its span, three per node) now
         # sit in the youngest generation, and the first collection after this would
         # visit every one of them to find nothing: for 10^5 nodes that took as long as

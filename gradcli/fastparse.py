@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 
 from .errors import Span
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Statement, Unary
@@ -50,7 +51,7 @@ _ALL = _OPEN + 1  # reduce(_ALL) builds every operator back to the innermost '('
 _OTHER, _NUMBER, _RPAR = 0, 1, 2
 
 
-class _Declined(Exception):
+class Declined(Exception):
     """Not a program this fast path reads: the reference parser takes over."""
 
 
@@ -58,9 +59,16 @@ def parse_statements(source: str) -> list[Statement] | None:
     """The statements of ``source``, or None when it is not a well-formed program
     (or uses anything the fast path leaves to the reference parser)."""
     try:
-        return _Parser(source).run()
-    except _Declined:
+        return list(_Parser(source).statements())
+    except Declined:
         return None
+
+
+def iter_statements(source: str) -> Iterator[Statement]:
+    """The statements of ``source`` one by one, each as soon as it ends, so that it
+    can be lowered while it is still in the CPU's caches. Raises :class:`Declined`
+    where :func:`parse_statements` would return None, possibly after some statements."""
+    return _Parser(source).statements()
 
 
 class _Parser:
@@ -90,12 +98,11 @@ class _Parser:
             else:  # unary plus: no node, but the span covers the sign
                 operand.span = Span(start, operand.span.end)
 
-    def run(self) -> list[Statement]:
+    def statements(self) -> Iterator[Statement]:
         source = self.source
         operands, operators = self.operands, self.operators
         reduce = self.reduce
         match = _TOKEN.match
-        statements: list[Statement] = []
         depth = 0  # open parentheses: a line break inside them is not a separator
         pos = 0
         expect_operand = True
@@ -122,7 +129,7 @@ class _Parser:
                     continue
                 if token == "=":
                     if not statement_start:
-                        raise _Declined  # `x + y = 1`, `a = b = 1`
+                        raise Declined  # `x + y = 1`, `a = b = 1`
                     target = (name, name_start, name_end)
                     name = None
                     statement_start = False
@@ -137,11 +144,11 @@ class _Parser:
 
             if kind == 1:  # a number
                 if not expect_operand:
-                    raise _Declined  # `2 3`, `x 2`, `(x) 2`: no implicit product
+                    raise Declined  # `2 3`, `x 2`, `(x) 2`: no implicit product
                 text = m.group(1)
                 value = float(text)
                 if not math.isfinite(value):
-                    raise _Declined  # the reference parser reports the overflow
+                    raise Declined  # the reference parser reports the overflow
                 operands.append(Num(value, text, Span(m.start(1), pos)))
                 expect_operand = False
                 prev = _NUMBER
@@ -149,20 +156,20 @@ class _Parser:
             elif kind == 2:  # a name: held until the next token says what it is
                 if not expect_operand:
                     if prev == _OTHER:
-                        raise _Declined  # `x y`
+                        raise Declined  # `x y`
                     self.implicit()  # `2x`, `(x+1)y`
                     expect_operand = True
                 name, name_start, name_end = m.group(2), m.start(2), pos
             elif token == "\n" or token == ";":
                 if depth:
                     if token == ";":
-                        raise _Declined  # `;` inside ( )
+                        raise Declined  # `;` inside ( )
                     continue  # a line break inside ( ) is dropped; `prev` stays
                 if expect_operand:
                     if not statement_start:
-                        raise _Declined  # `x +` or `q =` at the end of a statement
+                        raise Declined  # `x +` or `q =` at the end of a statement
                     continue  # a blank statement
-                statements.append(self.statement(target))
+                yield self.statement(target)
                 target = None
                 expect_operand = True
                 statement_start = True
@@ -177,7 +184,7 @@ class _Parser:
                 elif token == "+":
                     operators.append((_PREFIX, "pos", start))
                 else:
-                    raise _Declined
+                    raise Declined
                 statement_start = False
                 prev = _OTHER
             else:  # after an operand: an operator, ',' or ')'; '(' is an implicit product
@@ -195,7 +202,7 @@ class _Parser:
                 elif token == ",":
                     reduce(_ALL)
                     if not operators or operators[-1][1] is None:
-                        raise _Declined  # a comma outside a call's parentheses
+                        raise Declined  # a comma outside a call's parentheses
                     expect_operand = True
                     prev = _OTHER
                 elif token == "(" and prev != _OTHER:
@@ -205,21 +212,20 @@ class _Parser:
                     expect_operand = True
                     prev = _OTHER
                 else:  # '='
-                    raise _Declined
+                    raise Declined
 
         if name is not None:
             operands.append(Name(name, Span(name_start, name_end)))
             expect_operand = False
         if _REST.match(source, pos).end() != len(source):  # type: ignore[union-attr]
-            raise _Declined  # a character that starts no token
+            raise Declined  # a character that starts no token
         if depth:
-            raise _Declined
+            raise Declined
         if expect_operand:
             if not statement_start:
-                raise _Declined  # `x +` or `q =` at the end
+                raise Declined  # `x +` or `q =` at the end
         else:
-            statements.append(self.statement(target))
-        return statements
+            yield self.statement(target)
 
     def implicit(self) -> None:
         """``2x``, ``2(x)``, ``(x)(y)``: a product without a sign."""
@@ -232,7 +238,7 @@ class _Parser:
         operators, operands = self.operators, self.operands
         self.reduce(_ALL)
         if not operators:
-            raise _Declined  # a ')' that closes no '('
+            raise Declined  # a ')' that closes no '('
         frame = operators.pop()
         name = frame[1]
         if name is None:  # ( expr ): the parentheses belong to the node

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import GradError, Span
 from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary
+from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
 
 
 class Node:
@@ -190,6 +190,27 @@ class _Lowering:
             )
         return self.intern((op, args), kind="op", op=op, inputs=args, span=expr.span)
 
+    def statement(self, stmt: Statement, pending: set[str]) -> tuple[int, str | None]:
+        """Lower one statement: its node, and the name it assigns (None for a bare
+        expression)."""
+        if not isinstance(stmt, Assign):
+            return self.expression(stmt, pending), None
+        # The inputs of this statement come before its name is known.
+        node_id = self.expression(stmt.expr, pending)
+        pending.discard(stmt.name)
+        self.assigned[stmt.name] = node_id
+        node = self.nodes[node_id]
+        if node.names is None:
+            node.names = []
+        node.names.append(stmt.name)
+        return node_id, stmt.name
+
+    def graph(self, output_id: int, output_name: str | None) -> Graph:
+        """The graph of the output ``output_id`` and what it depends on."""
+        # Inputs in order of first appearance: var nodes are created in that order.
+        input_order = [n.name for n in self.nodes if n.kind == "var"]
+        return _prune(self.nodes, output_id, output_name, input_order, self.assigned, self.source)
+
     def expression(self, root: Expr, pending: set[str]) -> int:
         """Lower one expression, children before parents, with a stack of node ids.
 
@@ -295,26 +316,42 @@ def lower(program: Program, output: str | None = None) -> Graph:
 
     output_id = -1
     output_name: str | None = None
+    last = len(statements) - 1
     for index, stmt in enumerate(statements):
-        if isinstance(stmt, Assign):
-            # The inputs of this statement come before its name is known.
-            node_id = low.expression(stmt.expr, pending)
-            pending.discard(stmt.name)
-            low.assigned[stmt.name] = node_id
-            node = low.nodes[node_id]
-            if node.names is None:
-                node.names = []
-            node.names.append(stmt.name)
-            if output == stmt.name or (output is None and index == len(statements) - 1):
-                output_id, output_name = node_id, stmt.name
-        else:
-            node_id = low.expression(stmt, pending)
-            if output is None and index == len(statements) - 1:
-                output_id, output_name = node_id, None
-    # Inputs in order of first appearance: var nodes are created in that order.
-    input_order = [n.name for n in low.nodes if n.kind == "var"]
+        node_id, name = low.statement(stmt, pending)
+        if (output is not None and name == output) or (output is None and index == last):
+            output_id, output_name = node_id, name
+    return low.graph(output_id, output_name)
 
-    return _prune(low.nodes, output_id, output_name, input_order, low.assigned, source)
+
+def lower_stream(statements: Iterable[Statement], source: str, output: str | None = None) -> Graph | None:
+    """Lower statements one by one as the parser hands them over, each while it is
+    still in the CPU's caches: lowering a long program only after all of it was
+    parsed missed them at nearly every node. The graph is the one :func:`lower`
+    builds. This driver knows only well-formed programs: at any mistake it returns
+    None, and :func:`lower` finds the mistake and words it, in its own order."""
+    low = _Lowering(source)
+    no_pending: set[str] = set()  # a name used before its statement is found below
+    chosen: tuple[int, str | None] | None = None
+    last: tuple[int, str | None] | None = None
+    try:
+        for stmt in statements:
+            if isinstance(stmt, Assign) and (
+                stmt.name in low.assigned or stmt.name in CONSTANTS or stmt.name in FUNCTIONS
+            ):
+                return None
+            last = low.statement(stmt, no_pending)
+            if output is not None and last[1] == output:
+                chosen = last
+    except GradError:
+        return None
+    if output is None:
+        chosen = last
+    if chosen is None:  # an empty program, or no statement assigns `output`
+        return None
+    if any(("var", name) in low.interned for name in low.assigned):
+        return None  # a name used (as an input) before the statement that assigns it
+    return low.graph(*chosen)
 
 
 def _prune(

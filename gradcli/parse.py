@@ -209,10 +209,16 @@ def _get_parser() -> Lark:
 FAST_PATH_MIN_CHARS = 2000
 
 
+def use_fast_path(source: str) -> bool:
+    """Whether ``source`` is long enough for the fast path (``GRADCLI_FAST_PARSE=0``
+    turns it off)."""
+    return len(source) >= FAST_PATH_MIN_CHARS and os.environ.get("GRADCLI_FAST_PARSE", "1") != "0"
+
+
 def parse(source: str) -> Program:
     """Parse a program. Raises :class:`GradError` (kind ``"syntax"``) on bad input."""
     statements = None
-    if len(source) >= FAST_PATH_MIN_CHARS and os.environ.get("GRADCLI_FAST_PARSE", "1") != "0":
+    if use_fast_path(source):
         from .fastparse import parse_statements
 
         statements = parse_statements(source)

@@ -6,6 +6,7 @@ Its token patterns are the grammar's terminals."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from fuzzing import OVERRIDES, SEEDS, mutate, random_input
@@ -17,6 +18,10 @@ import gradcli
 from gradcli import fastparse
 from gradcli import parse as parsing
 from gradcli.errors import GradError
+from gradcli.graph import Graph, lower, lower_stream
+from gradcli.syntax import Program
+
+REPO = Path(__file__).resolve().parent.parent
 
 PAD = "\n# " + "padding to take the fast path " * 70 + "\n"  # a comment: no tokens
 
@@ -150,27 +155,86 @@ def test_a_seeded_campaign_finds_no_difference_from_the_grammar() -> None:
         assert_same_as_reference(source)
 
 
-@pytest.mark.parametrize("bad", ["x y", "(x + 1", "x + * 2", "1e999 * x", "x = 1; x = 2", "sin x"])
-def test_errors_in_long_programs_are_the_reference_parsers_errors(bad: str, monkeypatch) -> None:
+# --- lowering as the statements arrive --------------------------------------------
+
+
+def _graph_dump(graph: Graph) -> tuple[object, ...]:
+    nodes = [(n.id, n.op_name, n.inputs, n.name, n.value, n.names, n.span) for n in graph.nodes]
+    return nodes, graph.inputs, graph.names, graph.output_name
+
+
+def assert_streamed_graph_is_the_reference(source: str, output: str | None = None) -> None:
+    streamed = lower_stream(fastparse.iter_statements(source), source, output)
+    assert streamed is not None, source
+    reference = lower(Program(parsing._get_parser().parse(source), source), output)
+    assert _graph_dump(streamed) == _graph_dump(reference)
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> tuple[str, str | None]:
+    """Statements that use the ones before (or not), an unused one, a bare last line
+    (or not), and an output chosen among the names (or the default)."""
+    count = draw(st.integers(1, 5))
+    lines = []
+    for i in range(count):
+        expr = draw(programs(max_depth=2))
+        earlier = draw(st.sets(st.integers(0, i - 1), max_size=2)) if i else set()
+        lines.append(f"q{i} = {' * '.join([f'({expr})', *(f'q{k}' for k in sorted(earlier))])}")
+    if draw(st.booleans()):
+        lines.append(f"q0 + {draw(programs(max_depth=1))}")
+    output = draw(st.sampled_from([None, *(f"q{i}" for i in range(count))]))
+    return draw(st.sampled_from(["\n", "; ", ";\n\n"])).join(lines), output
+
+
+@given(chains())
+def test_statements_lowered_as_they_arrive_give_the_reference_graph(chain: tuple[str, str | None]) -> None:
+    assert_streamed_graph_is_the_reference(*chain)
+
+
+def test_the_benchmark_programs_stream_to_the_reference_graph() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    try:
+        from bench import programs as bench_programs
+    finally:
+        sys.path.remove(str(REPO))
+    for program in (bench_programs.wide(2000), bench_programs.shared(300), bench_programs.deep_affine(300)):
+        assert_streamed_graph_is_the_reference(program.source)
+    assert_streamed_graph_is_the_reference(bench_programs.shared(300).source, output="q7")
+
+
+@pytest.mark.parametrize(
+    ("bad", "output"),
+    [
+        ("x y", None), ("(x + 1", None), ("x + * 2", None), ("1e999 * x", None), ("sin x", None),
+        ("x = 1; x = 2", None), ("a = x + q; q = 1; a", None), ("pi = 3", None), ("sin = 2 * x", None),
+        ("q = x; sinn(q)", None), ("max(x)", None), ("q = x; r = q; r", "s"), ("x + 1; q = 2", "x"),
+        ("", None), ("q = log(x); q + tan(x, 1)", None), ("q = x\nq + q = 1", None),
+    ],
+)
+def test_errors_in_long_programs_are_the_reference_errors(bad: str, output: str | None, monkeypatch) -> None:
     source = PAD + bad
     with pytest.raises(GradError) as fast_path:
-        gradcli.compile(source)
+        gradcli.compile(source, output)
     monkeypatch.setenv("GRADCLI_FAST_PARSE", "0")
     with pytest.raises(GradError) as reference:
-        gradcli.compile(source)
+        gradcli.compile(source, output)
     assert (fast_path.value.kind, fast_path.value.message, fast_path.value.span) == (
         reference.value.kind, reference.value.message, reference.value.span)
 
 
 def test_long_programs_take_the_fast_path_and_short_ones_the_grammar(monkeypatch) -> None:
-    taken: list[str] = []
-    real = fastparse.parse_statements
-    monkeypatch.setattr(fastparse, "parse_statements", lambda s: taken.append(s) or real(s))
-    assert gradcli.evaluate("(x + y) * z", x=2, y=3, z=-4).gradient == {"x": -4.0, "y": -4.0, "z": 5.0}
-    assert taken == []
-    result = gradcli.evaluate("(x + y) * z" + PAD, x=2, y=3, z=-4)
-    assert result.gradient == {"x": -4.0, "y": -4.0, "z": 5.0}
-    assert len(taken) == 1
+    fast: list[str] = []
+    lark: list[str] = []
+    real_fast, real_lark = fastparse.iter_statements, parsing._get_parser
+    monkeypatch.setattr(fastparse, "iter_statements", lambda s: fast.append(s) or real_fast(s))
+    monkeypatch.setattr(parsing, "_get_parser", lambda: lark.append("lark") or real_lark())
+    expected = {"x": -4.0, "y": -4.0, "z": 5.0}
+    assert gradcli.evaluate("(x + y) * z", x=2, y=3, z=-4).gradient == expected
+    assert (len(fast), len(lark)) == (0, 1)
+    assert gradcli.evaluate("(x + y) * z" + PAD, x=2, y=3, z=-4).gradient == expected
+    assert (len(fast), len(lark)) == (1, 1)
     monkeypatch.setenv("GRADCLI_FAST_PARSE", "0")
-    assert gradcli.evaluate("(x + y) * z" + PAD, x=2, y=3, z=-4).value == -20.0
-    assert len(taken) == 1
+    assert gradcli.evaluate("(x + y) * z" + PAD, x=2, y=3, z=-4).gradient == expected
+    assert (len(fast), len(lark)) == (1, 2)
