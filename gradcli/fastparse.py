@@ -31,8 +31,11 @@ from .syntax import Assign, Binary, Call, Expr, Name, Num, Statement, Unary
 #: ``**`` comes before ``*``, as in Lark's lexer (longer literals first).
 NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 NAME = r"[^\W\d]\w*"
-IGNORED = r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"  # a comment runs to the end of its line
-_TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|(\*\*|[-+*/^(),;=\n]))")
+# A comment runs to the end of its line: the lookahead stops the regex from backing
+# into a comment to find a token in it (`# note` is not the name `e`).
+IGNORED = r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"
+OPERATOR = r"\*\*|[-+*/^(),;=\n]"
+_TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|({OPERATOR}))")
 _REST = re.compile(IGNORED)
 
 # Binding strength of each operator: ?sum < ?product (and the implicit product) <
@@ -73,9 +76,11 @@ def iter_statements(source: str) -> Iterator[Statement]:
 
 class _Parser:
     """One pass over the tokens with two stacks: ``operands`` (AST nodes) and
-    ``operators``, whose entries are ``(strength, op, start)`` for an operator,
-    ``(_OPEN, None, start)`` for a '(' and ``(_OPEN, name, start, name_end, base)``
-    for a call, whose arguments are ``operands[base:]``."""
+    ``operators``, whose entries are ``(strength, op, start)`` for an operator
+    (``start`` is None for a binary one), ``(_OPEN, None, start)`` for a '(' and
+    ``(_OPEN, name, start, name_end, base)`` for a call, whose arguments are
+    ``operands[base:]``. :meth:`reduce` never pops an ``_OPEN`` entry (it is asked
+    for strength 1 or more); only :meth:`close` does, when its ')' comes."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -242,6 +247,7 @@ class _Parser:
         frame = operators.pop()
         name = frame[1]
         if name is None:  # ( expr ): the parentheses belong to the node
+            # One operand above the '(': ',' is declined outside a call.
             inner = operands[-1]
             inner.span = Span(frame[2], end)
             return

@@ -10,7 +10,7 @@ are lowered with an explicit stack.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, Span
@@ -293,16 +293,9 @@ def lower(program: Program, output: str | None = None) -> Graph:
     first: dict[str, Assign] = {}
     for stmt in statements:
         if isinstance(stmt, Assign):
-            if stmt.name in CONSTANTS:
-                raise low.error(
-                    "name", f"{stmt.name} is a constant and cannot be assigned", stmt.name_span
-                )
-            if stmt.name in FUNCTIONS:
-                raise low.error(
-                    "name", f"{stmt.name} is a function and cannot be assigned", stmt.name_span
-                )
-            if stmt.name in first:
-                raise low.error("name", f"{stmt.name} is assigned twice", stmt.name_span)
+            mistake = _assignment_mistake(stmt.name, first)
+            if mistake is not None:
+                raise low.error("name", mistake, stmt.name_span)
             first[stmt.name] = stmt
             pending.add(stmt.name)
 
@@ -324,21 +317,31 @@ def lower(program: Program, output: str | None = None) -> Graph:
     return low.graph(output_id, output_name)
 
 
+def _assignment_mistake(name: str, assigned: Mapping[str, object]) -> str | None:
+    """What is wrong with assigning ``name`` after the names in ``assigned``, if anything."""
+    if name in CONSTANTS:
+        return f"{name} is a constant and cannot be assigned"
+    if name in FUNCTIONS:
+        return f"{name} is a function and cannot be assigned"
+    if name in assigned:
+        return f"{name} is assigned twice"
+    return None
+
+
 def lower_stream(statements: Iterable[Statement], source: str, output: str | None = None) -> Graph | None:
     """Lower statements one by one as the parser hands them over, each while it is
     still in the CPU's caches: lowering a long program only after all of it was
     parsed missed them at nearly every node. The graph is the one :func:`lower`
-    builds. This driver knows only well-formed programs: at any mistake it returns
-    None, and :func:`lower` finds the mistake and words it, in its own order."""
+    builds. This driver knows only correct programs: at any mistake in the names
+    it returns None (and a syntax error comes out of ``statements`` as the parser
+    raises it), and :func:`lower` finds the mistake and words it, in its order."""
     low = _Lowering(source)
     no_pending: set[str] = set()  # a name used before its statement is found below
     chosen: tuple[int, str | None] | None = None
     last: tuple[int, str | None] | None = None
     try:
         for stmt in statements:
-            if isinstance(stmt, Assign) and (
-                stmt.name in low.assigned or stmt.name in CONSTANTS or stmt.name in FUNCTIONS
-            ):
+            if isinstance(stmt, Assign) and _assignment_mistake(stmt.name, low.assigned) is not None:
                 return None
             last = low.statement(stmt, no_pending)
             if output is not None and last[1] == output:
@@ -349,8 +352,10 @@ def lower_stream(statements: Iterable[Statement], source: str, output: str | Non
         chosen = last
     if chosen is None:  # an empty program, or no statement assigns `output`
         return None
+    # With nothing pending, a name used before its statement became an input (a var
+    # node); used as a function's name, it was already an unknown function above.
     if any(("var", name) in low.interned for name in low.assigned):
-        return None  # a name used (as an input) before the statement that assigns it
+        return None
     return low.graph(*chosen)
 
 

@@ -6,12 +6,14 @@ Its token patterns are the grammar's terminals."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 from fuzzing import OVERRIDES, SEEDS, mutate, random_input
 from hypothesis import given
 from hypothesis import strategies as st
+from lark.exceptions import UnexpectedInput
 from strategies import programs
 
 import gradcli
@@ -46,7 +48,7 @@ def _reference(source: str) -> list[tuple[object, ...]] | None:
     """The reference parser's AST, or None when it refuses the program."""
     try:
         return _dump(parsing._get_parser().parse(source))
-    except Exception:  # a syntax error, or the overflow of a huge number
+    except (UnexpectedInput, GradError):  # a syntax error, or the overflow of a huge number
         return None
 
 
@@ -74,6 +76,14 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
     assert terminals["COMMENT"] == "#[^\n]*"
     assert terminals["__IGNORE_1"] == "[ \t\x0c\r]+"
     assert fastparse.IGNORED == r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"
+    # The operators: every one- and two-character string that a literal terminal of
+    # the grammar matches is one of the fast path's operators, and nothing else is.
+    literals = [terminals[t] for t in set(terminals) - {"NUMBER", "NAME", "COMMENT", "__IGNORE_1"}]
+    alphabet = [chr(c) for c in range(32, 127)] + ["\n", "\t"]
+    candidates = alphabet + [a + b for a in alphabet for b in alphabet]
+    by_grammar = {c for c in candidates if any(re.fullmatch(p, c) for p in literals)}
+    by_fast_path = {c for c in candidates if re.fullmatch(fastparse.OPERATOR, c)}
+    assert by_grammar == by_fast_path == {*"+-*/^(),;=\n", "**"}
 
 
 @pytest.mark.parametrize(
