@@ -10,6 +10,7 @@ are lowered with an explicit stack.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -128,19 +129,24 @@ class _Lowering:
     def __init__(self, source: str) -> None:
         self.source = source
         self.nodes: list[Node] = []
-        self.interned: dict[tuple[object, ...], int] = {}
+        # The nodes by what they are, for sharing: a table per operation keyed by the
+        # input ids (the node's own tuple: the key costs no memory of its own), and
+        # tables "const" (by value or name) and "var" (by name) for the leaves.
+        self.interned: defaultdict[object, dict[object, int]] = defaultdict(dict)
         self.assigned: dict[str, int] = {}  # name -> node id, once its statement is lowered
+        self.variables: dict[str, int] = {}  # input name -> var node id, in order of first use
 
     def error(self, kind: str, message: str, span: Span) -> GradError:
         return GradError(kind, message, span, self.source)
 
-    def intern(self, key: tuple[object, ...], **fields: object) -> int:
-        found = self.interned.get(key)
+    def intern(self, table: object, key: object, **fields: object) -> int:
+        interned = self.interned[table]
+        found = interned.get(key)
         if found is not None:
             return found
         node_id = len(self.nodes)
         self.nodes.append(Node(node_id, **fields))  # type: ignore[arg-type]
-        self.interned[key] = node_id
+        interned[key] = node_id
         return node_id
 
     def name(self, expr: Name, pending: set[str]) -> int:
@@ -153,21 +159,23 @@ class _Lowering:
             )
         if ident in CONSTANTS:
             return self.intern(
-                ("const", ident), kind="const", op=None, inputs=(), span=expr.span,
+                "const", ident, kind="const", op=None, inputs=(), span=expr.span,
                 name=ident, value=CONSTANTS[ident],
             )
         if ident in FUNCTIONS:
             raise self.error(
                 "name", f"{ident} is a function: call it as {ident}(...)", expr.span
             )
-        return self.intern(
-            ("var", ident), kind="var", op=None, inputs=(), span=expr.span, name=ident
+        node_id = self.intern(
+            "var", ident, kind="var", op=None, inputs=(), span=expr.span, name=ident
         )
+        self.variables.setdefault(ident, node_id)
+        return node_id
 
     def call(self, expr: Call, args: tuple[int, ...]) -> int:
         variants = FUNCTIONS.get(expr.name)
         if variants is None:
-            if expr.name in self.assigned or ("var", expr.name) in self.interned:
+            if expr.name in self.assigned or expr.name in self.variables:
                 raise self.error(
                     "name",
                     f"{expr.name} is not a function; for a product write {expr.name}*(...)",
@@ -188,7 +196,7 @@ class _Lowering:
                 f"{expr.name} takes {counts} argument{plural}, not {len(args)}",
                 expr.span,
             )
-        return self.intern((op, args), kind="op", op=op, inputs=args, span=expr.span)
+        return self.intern(op, args, kind="op", op=op, inputs=args, span=expr.span)
 
     def statement(self, stmt: Statement, pending: set[str]) -> tuple[int, str | None]:
         """Lower one statement: its node, and the name it assigns (None for a bare
@@ -207,9 +215,7 @@ class _Lowering:
 
     def graph(self, output_id: int, output_name: str | None) -> Graph:
         """The graph of the output ``output_id`` and what it depends on."""
-        # Inputs in order of first appearance: var nodes are created in that order.
-        input_order = [n.name for n in self.nodes if n.kind == "var"]
-        return _prune(self.nodes, output_id, output_name, input_order, self.assigned, self.source)
+        return _prune(self.nodes, output_id, output_name, self.variables, self.assigned, self.source)
 
     def expression(self, root: Expr, pending: set[str]) -> int:
         """Lower one expression, children before parents, with a stack of node ids.
@@ -244,12 +250,12 @@ class _Lowering:
                     del results[len(results) - count :]
                     results.append(self.call(expr, inputs))
                     continue
-                key = (op, inputs)
-                node_id = interned.get(key)
+                table = interned[op]
+                node_id = table.get(inputs)
                 if node_id is None:
                     node_id = len(nodes)
                     nodes.append(Node(node_id, "op", op, inputs, expr.span))
-                    interned[key] = node_id
+                    table[inputs] = node_id
                 results.append(node_id)
                 continue
             kind = type(expr)
@@ -260,7 +266,7 @@ class _Lowering:
                 results.append(node_id)
             elif kind is Num:
                 results.append(self.intern(
-                    ("const", expr.value), kind="const", op=None, inputs=(), span=expr.span,
+                    "const", expr.value, kind="const", op=None, inputs=(), span=expr.span,
                     value=expr.value,
                 ))
             elif kind is Binary:
@@ -354,7 +360,7 @@ def lower_stream(statements: Iterable[Statement], source: str, output: str | Non
         return None
     # With nothing pending, a name used before its statement became an input (a var
     # node); used as a function's name, it was already an unknown function above.
-    if any(("var", name) in low.interned for name in low.assigned):
+    if any(name in low.variables for name in low.assigned):
         return None
     return low.graph(*chosen)
 
@@ -363,7 +369,7 @@ def _prune(
     nodes: list[Node],
     output_id: int,
     output_name: str | None,
-    input_order: list[str | None],
+    variables: dict[str, int],
     assigned: dict[str, int],
     source: str,
 ) -> Graph:
@@ -392,8 +398,7 @@ def _prune(
     def renumber(old: int) -> int | None:
         return new_id[old] if old <= output_id and needed[old] else None
 
-    var_ids = {n.name: n_id for n_id, n in enumerate(nodes) if n.kind == "var"}
-    inputs = {name: renumber(var_ids[name]) for name in input_order if name is not None}
+    inputs = {name: renumber(i) for name, i in variables.items()}
     names = {name: renumber(old) for name, old in assigned.items()}
     return Graph(kept, inputs, names, output_name, source)
 
