@@ -104,6 +104,8 @@ class _Parser:
                 operand.span = Span(start, operand.span.end)
 
     def statements(self) -> Iterator[Statement]:
+        """Each statement as soon as its ``;``, line break or the end is read; raises
+        :class:`Declined` at the first token the reference parser would refuse."""
         source = self.source
         operands, operators = self.operands, self.operators
         reduce = self.reduce
