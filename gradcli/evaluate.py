@@ -538,7 +538,7 @@ def compile(source: str, output: str | None = None) -> Graph:
                 graph = None
         if graph is None:  # a short program, or a mistake that lower() words
             graph = lower(parse(source), output)
-        # The graph's objects (a node, its inputs and its span, three per node) now
+        # The graph's objects (a node and its tuple of inputs, two per node) now
         # sit in the youngest generation, and the first collection after this would
         # visit every one of them to find nothing: for 10^5 nodes that took as long as
         # evaluating them, nearly 40x as long as for 10^4 (beyond the CPU's caches,

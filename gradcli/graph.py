@@ -24,7 +24,7 @@ class Node:
     node has ``op`` and ``inputs`` (node ids); a const node has ``value``. ``names``
     are the statements that name this node, in order."""
 
-    __slots__ = ("id", "inputs", "kind", "name", "names", "op", "span", "value")
+    __slots__ = ("end", "id", "inputs", "kind", "name", "names", "op", "start", "value")
 
     def __init__(
         self,
@@ -40,10 +40,17 @@ class Node:
         self.kind = kind
         self.op = op
         self.inputs = inputs
-        self.span = span
+        # The span's two ends, not the span itself: a tuple per node is 64 bytes that
+        # a graph of 10^6 nodes would keep only for its error messages and pictures.
+        self.start, self.end = span
         self.name = name  # the variable or constant name; None for numbers and ops
         self.value = value  # a const node's value
         self.names: list[str] | None = None
+
+    @property
+    def span(self) -> Span:
+        """Where the node's expression is in the source (its first occurrence)."""
+        return Span(self.start, self.end)
 
     @property
     def op_name(self) -> str:
