@@ -540,9 +540,9 @@ def compile(source: str, output: str | None = None) -> Graph:
             graph = lower(parse(source), output)
         # The graph's objects (a node and its tuple of inputs, two per node) now
         # sit in the youngest generation, and the first collection after this would
-        # visit every one of them to find nothing: for 10^5 nodes that took as long as
-        # evaluating them, nearly 40x as long as for 10^4 (beyond the CPU's caches,
-        # every visit is a miss). Freezing and unfreezing moves all young objects
+        # visit every one of them to find nothing: for W4's 2*10^5-node chain that took
+        # as long as evaluating it, nearly 40x as long as at a tenth of the size
+        # (beyond the CPU's caches, every visit is a miss). Freezing and unfreezing moves all young objects
         # to the oldest generation without a visit; the GC's own counts stay as they
         # were, so this schedules no extra full collection either.
         gc.freeze()
