@@ -30,14 +30,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .bindings import coerce_value, constant_value, option_flag, unknown_binding
 from .errors import GradError, shorten
 from .evaluate import (
-    _math_error,
-    _non_finite,
-    _unknown_binding,
     backward,
-    constant_value,
     forward,
+    math_error,
+    non_finite_error,
     resolve_wrt,
     wanted_nodes,
 )
@@ -237,9 +236,9 @@ def _evaluate_chunk(
                 args = [float(a) for a in args]
                 try:
                     value = op.forward(*args)
-                    error = None if math.isfinite(value) else _non_finite(node, args, value, source)
+                    error = None if math.isfinite(value) else non_finite_error(node, args, value, source)
                 except (ValueError, ZeroDivisionError, OverflowError) as exc:
-                    error = _math_error(node, args, exc, source)
+                    error = math_error(node, args, exc, source)
                 if error is not None:
                     for r in np.flatnonzero(alive).tolist():
                         errors[r] = error
@@ -259,10 +258,10 @@ def _evaluate_chunk(
                         value = op.forward(*scalar_args)
                         error = (
                             None if math.isfinite(value)
-                            else _non_finite(node, scalar_args, value, source)
+                            else non_finite_error(node, scalar_args, value, source)
                         )
                     except (ValueError, ZeroDivisionError, OverflowError) as exc:
-                        error = _math_error(node, scalar_args, exc, source)
+                        error = math_error(node, scalar_args, exc, source)
                     if error is None:
                         result[r] = value  # NumPy and the scalar rule disagree: trust the latter
                     else:
@@ -443,7 +442,7 @@ def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
             "usage", f"--grid {text}: write NAME=START:STOP:COUNT, as in --grid x=-2:2:101"
         )
     if name not in graph.inputs:
-        raise GradError("usage", f"--grid {text}: {_unknown_binding(graph, name)}")
+        raise GradError("usage", f"--grid {text}: {unknown_binding(graph, name)}")
     start = constant_value(parts[0], name)
     stop = constant_value(parts[1], name)
     try:
@@ -464,28 +463,13 @@ def _defaults(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, raw in bindings.items():
         if name not in graph.inputs:
-            raise GradError("binding", _unknown_binding(graph, name))
-        out[name] = _binding(name, raw)
+            raise GradError("binding", unknown_binding(graph, name))
+        out[name] = coerce_value(name, raw)
     return out
 
 
-def _binding(name: str, raw: Any) -> float:
-    """One value from a row or the command line, with the messages of ``eval``."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise GradError("binding", f"the value of {name} is not a number: {raw!r}")
-    if isinstance(raw, str):
-        return constant_value(raw, name)
-    try:
-        value = float(raw)
-    except OverflowError:  # an int beyond the float range
-        value = math.inf
-    if not math.isfinite(value):
-        raise GradError("binding", f"the value of {name} must be a finite number, not {raw!r}")
-    return value
-
-
 def _missing(name: str) -> GradError:
-    flag = f"-{name}" if len(name) == 1 else f"--{name}"
+    flag = option_flag(name)
     return GradError(
         "binding", f"missing a value for {name}: give it in the row, or a default as {flag} VALUE"
     )
@@ -539,7 +523,7 @@ class _Columns:
                         raise _missing(self.name)
                     column[r] = self.default
                 else:
-                    column[r] = _binding(self.name, cell)
+                    column[r] = coerce_value(self.name, cell)
             except GradError as err:
                 column[r] = _FILLER
                 errors.setdefault(r, err)
@@ -663,7 +647,7 @@ class _Source:
         _check_reserved(self.graph, [h for h in self.header if h not in self.graph.inputs])
         for name in self.inputs:
             if name not in seen and name not in self.defaults:
-                flag = f"-{name}" if len(name) == 1 else f"--{name}"
+                flag = option_flag(name)
                 raise GradError(
                     "binding",
                     f"the input has no column {name} and there is no default: add the column,"
@@ -855,7 +839,7 @@ def _single(np: Any, graph: Graph, defaults: dict[str, float], grid_names: Seque
     missing = [name for name in graph.inputs if name not in defaults and name not in grid_names]
     if missing:
         name = missing[0]
-        flag = f"-{name}" if len(name) == 1 else f"--{name}"
+        flag = option_flag(name)
         raise GradError(
             "binding",
             f"missing a value for {', '.join(missing)}: bind {flag} VALUE or sweep it with"

@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bindings import resolve_point
 from .errors import GradError
-from .evaluate import backward, compile, forward, resolve_point, wanted_nodes
-from .graph import Graph, _suggest
+from .evaluate import backward, compile, forward, wanted_nodes
+from .graph import Graph, suggest
 
 METHODS = ("gd", "momentum", "adam")
 
@@ -324,7 +325,7 @@ def _descent_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
             if name not in graph.inputs:
                 raise GradError(
                     "usage",
-                    f"--wrt {name}: the program has no input {name}{_suggest(name, graph.inputs)};"
+                    f"--wrt {name}: the program has no input {name}{suggest(name, graph.inputs)};"
                     f" its inputs are {', '.join(graph.inputs) or 'none'}",
                 )
             if name in names:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import gc
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import GradError, Span, shorten
-from .graph import Graph, Node, _suggest, format_number, lower, lower_stream
-from .ops import CONSTANTS, Undefined
+from .bindings import resolve_point
+from .errors import GradError, Span
+from .graph import Graph, Node, format_number, lower, lower_stream, suggest
+from .ops import Undefined
 
 # --- results ----------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ def describe_call(node: Node, args: Iterable[float]) -> str:
     return f" {op.symbol} ".join(_operand(v) for v in values)
 
 
-def _math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
+def math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
     """A forward failure as a message naming the operation and its operand values."""
     assert node.op is not None
     call = describe_call(node, args)
@@ -172,7 +172,7 @@ def _math_error(node: Node, args: list[float], exc: Exception, source: str) -> G
     )
 
 
-def _non_finite(node: Node, args: list[float], value: float, source: str) -> GradError:
+def non_finite_error(node: Node, args: list[float], value: float, source: str) -> GradError:
     call = describe_call(node, args)
     if math.isnan(value):
         return GradError("domain", f"{call} is not a number", node.span, source)
@@ -251,9 +251,9 @@ def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
         try:
             value = op.forward(*args)
         except (ValueError, ZeroDivisionError, OverflowError) as exc:
-            raise _math_error(node, args, exc, source) from None
+            raise math_error(node, args, exc, source) from None
         if not math.isfinite(value):
-            raise _non_finite(node, args, value, source)
+            raise non_finite_error(node, args, value, source)
         values[node.id] = value
     return values
 
@@ -359,114 +359,6 @@ def _node_results(result: Result) -> list[NodeResult]:
     ]
 
 
-# --- bindings ----------------------------------------------------------------------------
-
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_PREFIXED_INTEGER = re.compile(r"[+-]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)")
-_NOT_FINITE = ("inf", "infinity", "nan")
-
-
-def constant_value(text: str, name: str = "value") -> float:
-    """A binding's value: a number or a constant expression (``pi/4``, ``2^0.5``).
-
-    Values must be finite: ``inf`` and ``nan`` are refused by name, ``1e999`` as too
-    large; ``0x10`` and ``1_000`` (which Python would read) are refused with the
-    decimal spelling, since the language itself has neither.
-    """
-    label = shorten(name)
-    text = text.strip()
-    shown = shorten(text)
-    if not text:
-        raise GradError("binding", f"the value of {label} is empty: give a number, as in {label}=2")
-    if text.lower().lstrip("+-") in _NOT_FINITE:
-        raise GradError("binding", f"the value of {label} must be a finite number, not {text}")
-    if _PLAIN_NUMBER.fullmatch(text):
-        value = float(text)
-        if not math.isfinite(value):
-            raise GradError("binding", f"the value of {label} is too large for a float: {shown}")
-        return value
-    if _PREFIXED_INTEGER.fullmatch(text):
-        decimal = int(text.replace("_", ""), 0)
-        raise GradError(
-            "binding", f"the value of {label} is not a decimal number: {shown} (write {decimal})"
-        )
-    if "_" in text and _PLAIN_NUMBER.fullmatch(text.replace("_", "")):
-        raise GradError(
-            "binding",
-            f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
-        )
-    from .parse import parse
-
-    try:
-        graph = lower(parse(text))
-    except GradError as err:
-        raise GradError(
-            "binding", f"the value of {label} is not a number: {err.message}", err.span, err.source
-        ) from None
-    if graph.inputs:
-        names = ", ".join(shorten(n) for n in graph.inputs)
-        what = f"the name {shown}" if list(graph.inputs) == [text] else f"{shown}, which uses {names}"
-        raise GradError(
-            "binding",
-            f"the value of {label} must be a number or a constant expression, not {what}"
-            f" (the constants are {', '.join(CONSTANTS)})",
-        )
-    try:
-        value = forward(graph, {})[-1]
-    except GradError as err:
-        raise GradError(
-            "binding", f"the value of {label} cannot be computed: {err.message}", err.span, err.source
-        ) from None
-    return value
-
-
-def resolve_point(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
-    """Check ``bindings`` against the program's inputs and turn every value into a float."""
-    for name in bindings:
-        if name not in graph.inputs:
-            raise GradError("binding", _unknown_binding(graph, name))
-    missing = [name for name in graph.inputs if name not in bindings]
-    if missing:
-        listed = ", ".join(shorten(n) for n in missing)
-        example = " ".join(f"-{n} VALUE" if len(n) == 1 else f"--{shorten(n)} VALUE" for n in missing[:5])
-        raise GradError(
-            "binding",
-            f"missing a value for {listed}: bind {'it' if len(missing) == 1 else 'them'}"
-            f" as {example}{' ...' if len(missing) > 5 else ''}",
-        )
-    point: dict[str, float] = {}
-    for name in graph.inputs:
-        raw = bindings[name]
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise GradError("binding", f"the value of {shorten(name)} is not a number: {shorten(repr(raw))}")
-        if isinstance(raw, str):
-            point[name] = constant_value(raw, name)
-        else:
-            try:
-                value = float(raw)
-            except OverflowError:  # an int beyond the float range
-                value = math.inf
-            if not math.isfinite(value):
-                raise GradError(
-                    "binding",
-                    f"the value of {shorten(name)} must be a finite number, not {shorten(repr(raw))}",
-                )
-            point[name] = value
-    return point
-
-
-def _unknown_binding(graph: Graph, name: str) -> str:
-    label = shorten(name)
-    if name in CONSTANTS:
-        return f"{label} is a constant and cannot be bound"
-    if name in graph.names:
-        return f"{label} is computed by the program and cannot be bound"
-    if not graph.inputs:
-        return f"the program does not use {label}; it has no inputs"
-    inputs = ", ".join(shorten(n) for n in graph.inputs)
-    return f"the program does not use {label}{_suggest(name, graph.inputs)}; its inputs are {inputs}"
-
-
 def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     """The names whose gradient is reported: inputs and named intermediates."""
     if wrt is None:
@@ -478,7 +370,7 @@ def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
             raise GradError(
                 "usage",
                 f"--wrt {name}: the program has no input or named value {name}"
-                f"{_suggest(name, known)}; it has {', '.join(known) or 'none'}",
+                f"{suggest(name, known)}; it has {', '.join(known) or 'none'}",
             )
     return names
 

@@ -50,9 +50,9 @@ def functions_json() -> dict[str, Any]:
 
 def functions_table(console: Console) -> Table:
     """A rich table: signature, arity, domain, derivative."""
-    from .render import _table
+    from .render import make_table
 
-    table = _table(console, title="operators and functions (gradcli/ops.py)")
+    table = make_table(console, title="operators and functions (gradcli/ops.py)")
     table.add_column("signature", no_wrap=True)
     table.add_column("arity", justify="right")
     table.add_column("domain", overflow="fold")

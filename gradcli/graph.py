@@ -110,7 +110,7 @@ class Graph:
         return users
 
 
-def _suggest(name: str, choices: Iterable[str]) -> str:
+def suggest(name: str, choices: Iterable[str]) -> str:
     import difflib  # only on the way to an error message: not at every start-up
 
     options = list(choices)
@@ -190,7 +190,7 @@ class _Lowering:
                 )
             raise self.error(
                 "name",
-                f"unknown function {expr.name}{_suggest(expr.name, FUNCTIONS)};"
+                f"unknown function {expr.name}{suggest(expr.name, FUNCTIONS)};"
                 f" the functions are {_function_list()}",
                 expr.name_span,
             )
@@ -316,7 +316,7 @@ def lower(program: Program, output: str | None = None) -> Graph:
         names = ", ".join(first) if first else "none"
         raise GradError(
             "usage",
-            f"--output {output}: no statement assigns {output}{_suggest(output, first)};"
+            f"--output {output}: no statement assigns {output}{suggest(output, first)};"
             f" the named statements are {names}",
         )
 

@@ -86,7 +86,7 @@ def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Consol
     )
 
 
-def _table(console: Console, title: str | None = None) -> Table:
+def make_table(console: Console, title: str | None = None) -> Table:
     from rich import box
     from rich.table import Table
 
@@ -101,7 +101,7 @@ def _table(console: Console, title: str | None = None) -> Table:
     )
 
 
-def _short(text: str, limit: int = 60) -> str:
+def short_title(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -140,7 +140,7 @@ def print_rows(
         stream.flush()
         return
     console = make_console(stream)
-    table = _table(console, title=title)
+    table = make_table(console, title=title)
     for column in columns:
         table.add_column(column.header, justify=column.justify, overflow="fold", style=column.style)  # type: ignore[arg-type]
     for row in rows:
@@ -212,7 +212,7 @@ def print_eval(
             node_id = graph.names.get(name)
             value = result.values[node_id] if node_id is not None else None
         rows.append([name, format_number(value, precision), format_number(grad, precision)])
-    print_rows(_short(result.source), columns, rows, file)
+    print_rows(short_title(result.source), columns, rows, file)
 
 
 def print_trace(
@@ -242,6 +242,6 @@ def print_trace(
         ]
         for node in result.nodes
     ]
-    print_rows(_short(result.source), columns, rows, file)
+    print_rows(short_title(result.source), columns, rows, file)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .render import DEFAULT_PRECISION, _short, _table, format_number, make_console
+from .render import DEFAULT_PRECISION, format_number, make_console, make_table, short_title
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,7 +34,7 @@ def print_check(result: CheckResult, console: Console, precision: int | None = D
         console.print("ok: the program has no inputs, so there is no gradient to check", markup=False)
         return
     f = result.output if result.output is not None else "f"
-    table = _table(console, title=_short(result.source))
+    table = make_table(console, title=short_title(result.source))
     styled = console.is_terminal
     # Every column folds rather than cuts, so a narrow terminal loses no number; the
     # headers are the JSON keys' words, short enough to keep the table narrow.
@@ -98,7 +98,7 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
         )
     styled = console.is_terminal
 
-    final = _table(console, title=_short(result.source))
+    final = make_table(console, title=short_title(result.source))
     final.add_column("name", overflow="fold")
     final.add_column("value", justify="right", overflow="fold", style="green" if styled else None)
     final.add_column(f"∂{f}/∂name", justify="right", overflow="fold", style="red" if styled else None)
@@ -111,7 +111,7 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
             final.add_row(f"{name} (fixed)", format_number(value, precision), "")
 
     rows = result.history
-    path = _table(console, title=f"path ({len(rows)} of {result.steps + 1} points)")
+    path = make_table(console, title=f"path ({len(rows)} of {result.steps + 1} points)")
     path.add_column("step", justify="right", overflow="fold")
     path.add_column(f, justify="right", overflow="fold")
     path.add_column("|gradient|", justify="right", overflow="fold")

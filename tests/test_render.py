@@ -25,7 +25,7 @@ def _by_rich(columns: list[render.Column], rows: list[list[str]], title: str, te
         console = Console(file=buf, force_terminal=True, no_color=True, width=300, highlight=False)
     else:
         console = render.make_console(buf)
-    table = render._table(console, title=title)
+    table = render.make_table(console, title=title)
     for column in columns:
         table.add_column(column.header, justify=column.justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:

@@ -1,0 +1,130 @@
+"""Bindings: the values given to a program's inputs, checked and turned into floats.
+
+One reading for every way a value arrives: ``eval``'s command line and the Python
+API (:func:`resolve_point`), and every row and default of a batch
+(:func:`coerce_value`). A value is a number or a constant expression
+(``pi/4``); a name in a message is shortened, so a huge key stays readable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import GradError, shorten
+from .graph import Graph, lower, suggest
+from .ops import CONSTANTS
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_PREFIXED_INTEGER = re.compile(r"[+-]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)")
+_NOT_FINITE = ("inf", "infinity", "nan")
+
+
+def option_flag(name: str) -> str:
+    """How the command line binds ``name``: ``-x`` or ``--rate``."""
+    return f"-{name}" if len(name) == 1 else f"--{shorten(name)}"
+
+
+def constant_value(text: str, name: str = "value") -> float:
+    """A binding's value: a number or a constant expression (``pi/4``, ``2^0.5``).
+
+    Values must be finite: ``inf`` and ``nan`` are refused by name, ``1e999`` as too
+    large; ``0x10`` and ``1_000`` (which Python would read) are refused with the
+    decimal spelling, since the language itself has neither.
+    """
+    label = shorten(name)
+    text = text.strip()
+    shown = shorten(text)
+    if not text:
+        raise GradError("binding", f"the value of {label} is empty: give a number, as in {label}=2")
+    if text.lower().lstrip("+-") in _NOT_FINITE:
+        raise GradError("binding", f"the value of {label} must be a finite number, not {text}")
+    if _PLAIN_NUMBER.fullmatch(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise GradError("binding", f"the value of {label} is too large for a float: {shown}")
+        return value
+    if _PREFIXED_INTEGER.fullmatch(text):
+        decimal = int(text.replace("_", ""), 0)
+        raise GradError(
+            "binding", f"the value of {label} is not a decimal number: {shown} (write {decimal})"
+        )
+    if "_" in text and _PLAIN_NUMBER.fullmatch(text.replace("_", "")):
+        raise GradError(
+            "binding",
+            f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
+        )
+    from .evaluate import forward
+    from .parse import parse
+
+    try:
+        graph = lower(parse(text))
+    except GradError as err:
+        raise GradError(
+            "binding", f"the value of {label} is not a number: {err.message}", err.span, err.source
+        ) from None
+    if graph.inputs:
+        names = ", ".join(shorten(n) for n in graph.inputs)
+        what = f"the name {shown}" if list(graph.inputs) == [text] else f"{shown}, which uses {names}"
+        raise GradError(
+            "binding",
+            f"the value of {label} must be a number or a constant expression, not {what}"
+            f" (the constants are {', '.join(CONSTANTS)})",
+        )
+    try:
+        value = forward(graph, {})[-1]
+    except GradError as err:
+        raise GradError(
+            "binding", f"the value of {label} cannot be computed: {err.message}", err.span, err.source
+        ) from None
+    return value
+
+
+def coerce_value(name: str, raw: Any) -> float:
+    """One input's value as a float: a number (int or float, finite) or a string that
+    :func:`constant_value` reads. The one reading of the point path and the batch path."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise GradError("binding", f"the value of {shorten(name)} is not a number: {shorten(repr(raw))}")
+    if isinstance(raw, str):
+        return constant_value(raw, name)
+    try:
+        value = float(raw)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
+    if not math.isfinite(value):
+        raise GradError(
+            "binding", f"the value of {shorten(name)} must be a finite number, not {shorten(repr(raw))}"
+        )
+    return value
+
+
+def unknown_binding(graph: Graph, name: str) -> str:
+    """Why ``name`` cannot be bound in ``graph`` (a constant, computed, or unused)."""
+    label = shorten(name)
+    if name in CONSTANTS:
+        return f"{label} is a constant and cannot be bound"
+    if name in graph.names:
+        return f"{label} is computed by the program and cannot be bound"
+    if not graph.inputs:
+        return f"the program does not use {label}; it has no inputs"
+    inputs = ", ".join(shorten(n) for n in graph.inputs)
+    return f"the program does not use {label}{suggest(name, graph.inputs)}; its inputs are {inputs}"
+
+
+def resolve_point(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
+    """Check ``bindings`` against the program's inputs and turn every value into a float."""
+    for name in bindings:
+        if name not in graph.inputs:
+            raise GradError("binding", unknown_binding(graph, name))
+    missing = [name for name in graph.inputs if name not in bindings]
+    if missing:
+        listed = ", ".join(shorten(n) for n in missing)
+        example = " ".join(f"{option_flag(n)} VALUE" for n in missing[:5])
+        raise GradError(
+            "binding",
+            f"missing a value for {listed}: bind {'it' if len(missing) == 1 else 'them'}"
+            f" as {example}{' ...' if len(missing) > 5 else ''}",
+        )
+    return {name: coerce_value(name, bindings[name]) for name in graph.inputs}
