@@ -22,7 +22,7 @@ from strategies import VARIABLES, points, programs
 from strict_json import strict_lines
 
 import gradcli
-from gradcli import batch
+from gradcli import batch, grids, vectorised
 from gradcli.errors import GradError
 
 np = pytest.importorskip("numpy")
@@ -273,7 +273,7 @@ def test_failed_rows_in_csv_output_keep_their_cells_and_fill_the_error_column(ru
 
 def test_rows_are_numbered_across_chunks(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "CHUNK", 4)
-    monkeypatch.setattr(batch, "_COMPUTE_ROWS", 3)
+    monkeypatch.setattr(vectorised, "COMPUTE_ROWS", 3)
     lines = [json.dumps({"x": -1 if i % 5 == 0 else i}) for i in range(1, 23)]
     lines[9] = "{broken"
     code, out, _ = run_cli("eval", "log(x)", "--batch", "-", stdin="\n".join(lines) + "\n")
@@ -326,7 +326,7 @@ def test_the_standard_library_writes_the_same_numbers_without_orjson(run_cli, mo
     args = ("eval", "sin(x)*y", "--grid", "x=-3:3:7", "--grid", "y=0:1:3")
     _, fast, _ = run_cli(*args, "--format", "csv")
     _, fast_json, _ = run_cli(*args)
-    monkeypatch.setattr(batch, "_load_orjson", lambda: None)
+    monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson fails
     _, slow, _ = run_cli(*args, "--format", "csv")
     _, slow_json, _ = run_cli(*args)
     assert [{k: float(v or 0) for k, v in r.items()} for r in csv_rows(fast)] == [
@@ -349,12 +349,12 @@ def _scalar_outcome(graph: gradcli.Graph, point: dict[str, float]) -> tuple:
 def _vector_outcomes(graph: gradcli.Graph, rows: list[dict[str, float]], chunk: int = 0) -> list[tuple]:
     """Row by row outcomes of the vectorised evaluator (in chunks of ``chunk`` rows if set)."""
     columns = {name: np.array([row[name] for row in rows]) for name in graph.inputs}
-    saved = batch._COMPUTE_ROWS
-    batch._COMPUTE_ROWS = chunk or saved
+    saved = vectorised.COMPUTE_ROWS
+    vectorised.COMPUTE_ROWS = chunk or saved
     try:
         result = batch.evaluate_arrays(graph, columns, size=len(rows))
     finally:
-        batch._COMPUTE_ROWS = saved
+        vectorised.COMPUTE_ROWS = saved
     out = []
     for r in range(len(rows)):
         if r in result.errors:
@@ -439,7 +439,7 @@ def test_a_constant_subexpression_that_fails_fails_every_row(run_cli) -> None:
 
 
 def test_evaluate_arrays_evaluates_long_arrays_in_chunks(monkeypatch) -> None:
-    monkeypatch.setattr(batch, "_COMPUTE_ROWS", 7)
+    monkeypatch.setattr(vectorised, "COMPUTE_ROWS", 7)
     graph = gradcli.compile("x * sqrt(x)")
     x = np.linspace(-1, 4, 50)
     result = batch.evaluate_arrays(graph, {"x": x})
@@ -574,7 +574,7 @@ def test_grid_ends_near_the_float_limit_give_finite_points_and_no_numpy_warning(
      (0.0, 5e-324, 3), (5.0, 5.0, 4), (7.0, 9.0, 1), (-1e300, 1e301, 1000)],
 )
 def test_grid_points_are_those_of_numpy_linspace(start: float, stop: float, count: int) -> None:
-    points = batch.Grid("x", start, stop, count).points(np, np.arange(count))
+    points = grids.Grid("x", start, stop, count).points(np, np.arange(count))
     assert np.array_equal(points, np.linspace(start, stop, count))
 
 
@@ -587,7 +587,7 @@ def test_grid_points_stay_finite_and_in_order_where_the_span_overflows(ends, cou
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(all="raise"):
-            points = batch.Grid("x", start, stop, count).points(np, index)
+            points = grids.Grid("x", start, stop, count).points(np, index)
     assert points[0] == start and points[-1] == stop
     assert np.isfinite(points).all()
     assert (points[1:] >= points[:-1]).all() if stop > start else (points[1:] <= points[:-1]).all()
@@ -595,11 +595,11 @@ def test_grid_points_stay_finite_and_in_order_where_the_span_overflows(ends, cou
 
 def test_mixed_radix_digits_of_a_range_match_unravel_index_and_pass_64_bits() -> None:
     shape = [3, 4, 5]
-    digits = batch._digits(np, 17, 40, shape)
+    digits = grids.digits(np, 17, 40, shape)
     assert [d.tolist() for d in digits] == [d.tolist() for d in np.unravel_index(np.arange(17, 57), shape)]
     huge = [10**10, 10**10, 10**10]  # a product of 10^30: beyond any integer array
     start = 10**30 - 3
-    digits = batch._digits(np, start, 3, huge)
+    digits = grids.digits(np, start, 3, huge)
     last = 10**10 - 1
     assert [d.tolist() for d in digits] == [[last] * 3, [last] * 3, [last - 2, last - 1, last]]
 
@@ -703,13 +703,10 @@ def test_orjson_writes_every_float_as_repr_does_byte_for_byte(values: list[float
     for fmt in ("jsonl", "csv"):
         fast, slow = io.StringIO(), io.StringIO()
         batch.run_batch(graph, {}, batch="-", stdin=io.BufferedReader(io.BytesIO(text)), out=fast, fmt=fmt)
-        saved = batch._load_orjson
-        batch._load_orjson = lambda: None
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(sys.modules, "orjson", None)  # import orjson fails: the standard library
             stdin = io.BufferedReader(io.BytesIO(text))
             batch.run_batch(graph, {}, batch="-", stdin=stdin, out=slow, fmt=fmt)
-        finally:
-            batch._load_orjson = saved
         assert fast.getvalue() == slow.getvalue()
         outputs.append(fast.getvalue())
     strict_lines(outputs[0])

@@ -1,0 +1,228 @@
+"""The record writers: JSON Lines or CSV out, a chunk at a time.
+
+A chunk's numbers are formatted in one call (orjson, or ``str`` of a list) as one
+text, so no Python code runs per number; the text is the same either way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import GradError
+from .graph import Graph
+from .vectorised import ArrayResult, all_finite
+
+if TYPE_CHECKING:
+    from .rows import Chunk
+
+
+def load_orjson() -> Any:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
+
+def csv_cell(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _json_value(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or Infinity passed through from a lenient reader
+        return "null"
+
+
+def _json_head(pairs: Iterable[tuple[str, Any]]) -> bytes:
+    """``{"id": 7, `` : the start of a JSON record with its pass-through keys."""
+    return ("{" + "".join(f"{_json_value(k)}: {_json_value(v)}, " for k, v in pairs)).encode()
+
+
+def _csv_head(names: list[str], extra: dict[str, Any] | None) -> bytes:
+    """A CSV row's pass-through cells (from JSON Lines input) and a comma."""
+    return "".join(_csv_value(None if extra is None else extra.get(name)) + "," for name in names).encode()
+
+
+def csv_text(value: Any) -> str:
+    """A JSON value as a CSV cell's text: strings as they are, null as nothing."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _json_value(value)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return csv_cell(value)
+    return csv_cell(_json_value(value))
+
+
+def _orjson_as_repr(np: Any, orjson: Any, block: Any) -> bytes:
+    """orjson's text of a block of finite floats, each number as ``repr`` writes it.
+
+    orjson writes the same digits but, in two ranges, another form: 1e-5 ≤ |x| < 1e-4
+    as ``0.0000ddd`` (repr: ``d.dde-05``), and exponents -6 to -9 with one digit
+    (``1e-7``; repr: ``1e-07``). The numbers around those ranges are written apart
+    (the second kind by orjson with the exponent's 0 put back, the first by ``repr``)
+    and put in place of the NaNs that stood for them, so the text is the same, byte
+    for byte, as without orjson."""
+    option = orjson.OPT_SERIALIZE_NUMPY
+    size = np.abs(block)
+    other = (size >= 1e-10) & (size < 1e-4)  # from 1e-4 up, orjson's text is repr's
+    if not other.any():
+        return orjson.dumps(block, option=option)
+    values = block[other]
+    tiny = np.abs(values) < 9e-6  # exponents -10 to -6: orjson's form but for the 0
+    texts = np.empty(len(values), dtype=object)
+    if tiny.any():
+        text = orjson.dumps(values[tiny], option=option)
+        for digit in b"6789":
+            for end in b",]":
+                text = text.replace(b"e-%c%c" % (digit, end), b"e-0%c%c" % (digit, end))
+        texts[tiny] = text[1:-1].split(b",")
+    if not tiny.all():
+        texts[~tiny] = str(values[~tiny].tolist())[1:-1].encode().split(b", ")
+    block[other] = np.nan  # written "null": a marker (the block is finite otherwise)
+    parts = orjson.dumps(block, option=option).split(b"null")
+    pieces = [b""] * (2 * len(values) + 1)
+    pieces[0::2] = parts
+    pieces[1::2] = texts.tolist()
+    return b"".join(pieces)
+
+
+class Writer:
+    """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
+    ``source``) or CSV (the input's own columns as they were, the other inputs,
+    ``value``, ``grad_NAME``, ``error``).
+
+    A chunk's numbers are formatted in one call (orjson, or ``str`` of a list) as
+    one text; records are put together from its fields and the fixed text between
+    them by slice assignment, so no Python code runs per number."""
+
+    def __init__(self, np: Any, out: IO[str], graph: Graph, names: list[str], fmt: str) -> None:
+        self.np = np
+        self.graph = graph
+        self.inputs = list(graph.inputs)
+        self.names = names
+        self.fmt = fmt
+        self.orjson = load_orjson()
+        self.lead_names: list[str] = []
+        self.numeric_inputs = list(self.inputs)
+        self.started = False
+        out.flush()
+        self._binary = getattr(out, "buffer", None)  # bytes straight through, where possible
+        self._text = out
+
+    def _write(self, data: bytes) -> None:
+        if self._binary is not None:
+            self._binary.write(data)
+        else:
+            self._text.write(data.decode())
+
+    def start(self, lead_names: list[str]) -> None:
+        """``lead_names``: the columns each CSV row starts with (the CSV input's own
+        header, or the pass-through keys of JSON Lines input)."""
+        self.started = True
+        self.lead_names = lead_names
+        if self.fmt == "csv":
+            self.numeric_inputs = [name for name in self.inputs if name not in lead_names]
+            m = len(self.numeric_inputs) + 1 + len(self.names)
+            self.glue = [b""] + [b","] * (m - 1) + [b",\n"]  # the error column stays empty
+            header = [*lead_names, *self.numeric_inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
+            self._write((",".join(map(csv_cell, header)) + "\n").encode())
+        else:
+            keys = [json.dumps(name, ensure_ascii=False) for name in self.inputs]
+            grad_keys = [json.dumps(name, ensure_ascii=False) for name in self.names]
+            template = (
+                f'"output": {json.dumps(self.graph.output_name, ensure_ascii=False)}, "value": %s, '
+                f'"inputs": {{{", ".join(f"{key}: %s" for key in keys)}}}, '
+                f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}}}\n'
+            )
+            self.glue = [part.encode() for part in template.split("%s")]
+
+    def _block(self, columns: list[Any]) -> bytes:
+        """The numbers of a chunk, row by row: ``[[a,b],[c,d]]`` in shortest round-trip
+        form, ``-0.0`` written ``0.0`` as ``eval --json`` does."""
+        np = self.np
+        block = np.ascontiguousarray(np.column_stack(columns), dtype=np.float64) + 0.0
+        if self.orjson is not None and all_finite(block.reshape(-1)):  # (non-finite: only in failed rows)
+            return _orjson_as_repr(np, self.orjson, block)
+        return str(block.tolist()).replace(", ", ",").encode()
+
+    def write(self, chunk: Chunk, result: ArrayResult, first_row: int) -> None:
+        n = chunk.size
+        grads = [result.gradient[name] for name in self.names]
+        if self.fmt == "csv":
+            numbers = [*(chunk.columns[name] for name in self.numeric_inputs), result.value, *grads]
+        else:
+            numbers = [result.value, *(chunk.columns[name] for name in self.inputs), *grads]
+        block = self._block(numbers)
+        heads = self._heads(chunk)
+        if self.fmt == "csv" and not result.errors:  # the common case, mostly in C
+            body = block[2:-2].replace(b"],[", b",\n") + b",\n"
+            if heads is None:
+                self._write(body)
+                return
+            rows = body.split(b"\n")
+            pieces = [b"\n"] * (2 * n)
+            pieces[0::2] = [head + row for head, row in zip(heads, rows, strict=False)]
+            self._write(b"".join(pieces))
+            return
+        fields = block[1:-1].translate(None, b"[]").split(b",")
+        glue = self.glue
+        m = len(glue) - 1  # numbers per row
+        step = 2 * m + 2  # per row: head, glue, number, glue, number, ..., glue
+        pieces: list[bytes] = [b""] * (step * n)
+        if heads is not None:
+            pieces[0::step] = heads
+        elif self.fmt == "jsonl":
+            pieces[0::step] = [b"{"] * n
+        for j, text in enumerate(glue):
+            pieces[2 * j + 1 :: step] = [text] * n
+        for j in range(m):
+            pieces[2 * j + 2 :: step] = fields[j::m]
+        for r, err in result.errors.items():
+            head = b"" if heads is None else heads[r]
+            line = self._error_line(chunk, r, err, first_row + r, fields[r * m : (r + 1) * m], head)
+            pieces[r * step : (r + 1) * step] = [line] + [b""] * (step - 1)
+        self._write(b"".join(pieces))
+
+    def _heads(self, chunk: Chunk) -> list[bytes] | None:
+        """Per row, the text that starts its record (CSV: its own cells and a comma;
+        JSON: "{" and the pass-through keys), or None when there is none."""
+        if self.fmt == "csv":
+            if not self.lead_names:
+                return None
+            if chunk.lead is not None:
+                return [(line + ",").encode() for line in chunk.lead]
+            rows = chunk.extra_rows or [None] * chunk.size
+            return [_csv_head(self.lead_names, extra) for extra in rows]
+        if chunk.extra_rows is not None:
+            return [b"{" if not extra else _json_head(extra.items()) for extra in chunk.extra_rows]
+        if chunk.extra_cols:
+            names = [name for name in self.lead_names if name not in self.inputs]
+            rows = zip(*chunk.extra_cols, strict=True)
+            return [_json_head(zip(names, cells, strict=True)) for cells in rows]
+        return None
+
+    def _error_line(
+        self, chunk: Chunk, r: int, err: GradError, row: int, fields: list[bytes], head: bytes
+    ) -> bytes:
+        if self.fmt == "csv":
+            given = chunk.raw.get(r)
+            cells = [
+                csv_cell(given.get(name, "")) if given is not None else fields[j].decode()
+                for j, name in enumerate(self.numeric_inputs)
+            ]
+            cells += [""] * (len(fields) - len(cells))
+            cells.append(csv_cell(f"{err.kind}: {err.message}"))
+            return head + (",".join(cells) + "\n").encode()
+        record = json.dumps({"kind": err.kind, "message": err.message}, ensure_ascii=False)
+        return (head or b"{") + f'"row": {row}, "error": {record}}}\n'.encode()
