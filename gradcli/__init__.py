@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .api import compile, evaluate, run
 from .errors import EXIT_CODES, GradError, Span
-from .evaluate import NodeResult, Result, compile, evaluate, run
+from .evaluate import NodeResult, Result
 from .graph import Graph, Node, lower
 
 if TYPE_CHECKING:

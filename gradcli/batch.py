@@ -20,9 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .bindings import coerce_value, unknown_binding
+from .bindings import coerce_value, resolve_wrt, unknown_binding
 from .errors import GradError
-from .evaluate import resolve_wrt
 from .graph import Graph
 from .grids import Grid, parse_grid, single_row, with_grid
 from .records import Writer

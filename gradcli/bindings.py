@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, shorten
+from .evaluate import forward
 from .graph import Graph, lower, suggest
 from .ops import CONSTANTS
 
@@ -56,7 +57,6 @@ def constant_value(text: str, name: str = "value") -> float:
             "binding",
             f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
         )
-    from .evaluate import forward
     from .parse import parse
 
     try:
@@ -128,3 +128,19 @@ def resolve_point(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]
             f" as {example}{' ...' if len(missing) > 5 else ''}",
         )
     return {name: coerce_value(name, bindings[name]) for name in graph.inputs}
+
+
+def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    """The names whose gradient is reported: inputs and named intermediates."""
+    if wrt is None:
+        return list(graph.inputs)
+    names = list(wrt)
+    for name in names:
+        if name not in graph.inputs and name not in graph.names:
+            known = [*graph.inputs, *graph.names]
+            raise GradError(
+                "usage",
+                f"--wrt {name}: the program has no input or named value {name}"
+                f"{suggest(name, known)}; it has {', '.join(known) or 'none'}",
+            )
+    return names

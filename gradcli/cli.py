@@ -147,7 +147,7 @@ def eval_command(
       gradcli eval "tanh(x)" --grid x=-3:3:61 --format csv
       gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
     """
-    from .evaluate import evaluate
+    from .api import evaluate
 
     if batch is not None or grids:
         if precision is not None or explain:
@@ -191,7 +191,7 @@ def trace_command(
     \b
       gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4
     """
-    from .evaluate import evaluate
+    from .api import evaluate
 
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output)
@@ -218,8 +218,8 @@ def _eval_batch(
 ) -> None:
     """eval --batch/--grid: one record per point (SPEC §4); exit 1 if any row failed."""
     from . import batch as batching
+    from .api import compile
     from .arguments import split_words
-    from .evaluate import compile
 
     batching.load_numpy()  # before anything is read: a clear error if NumPy is missing
     if batch == "-" and file is None and split_words(words, has_file=False)[0] == "-":

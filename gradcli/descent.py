@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api import compile
 from .bindings import resolve_point
 from .errors import GradError
-from .evaluate import backward, compile, forward, wanted_nodes
+from .evaluate import backward, forward, wanted_nodes
 from .graph import Graph, suggest
 
 METHODS = ("gd", "momentum", "adam")

@@ -1,5 +1,10 @@
 """Reverse mode over the graph: a forward loop, then a reverse loop. No recursion.
 
+This module is the evaluator only: a lowered graph and a point of floats in, a
+:class:`Result` out. Reading the source is :mod:`gradcli.parse`, turning bindings
+into floats :mod:`gradcli.bindings`, and the pipeline that joins them
+:mod:`gradcli.api`.
+
 The forward loop computes every node's value in topological order. The reverse
 loop seeds the output with 1 and walks back, adding each consumer's contribution
 ``grad[consumer] · ∂consumer/∂input`` into the input's accumulated gradient (the
@@ -10,14 +15,12 @@ node whose accumulated gradient is 0 passes 0 on without computing any.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .bindings import resolve_point
 from .errors import GradError, Span
-from .graph import Graph, Node, format_number, lower, lower_stream, suggest
+from .graph import Graph, Node, format_number
 from .ops import Undefined
 
 # --- results ----------------------------------------------------------------------
@@ -108,7 +111,7 @@ class Result:
         return self._nodes
 
     def to_json(self, *, nodes: bool = False, source: bool = True) -> dict[str, Any]:
-        """The SPEC §3 JSON object (``nodes`` for ``trace --json``)."""
+        """The object ``eval --json`` prints (with ``nodes`` for ``trace --json``)."""
         out: dict[str, Any] = {}
         if source:
             out["source"] = self.source
@@ -259,7 +262,10 @@ def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
 
 
 def wanted_nodes(graph: Graph, extra: Iterable[int] = ()) -> list[bool]:
-    """Which nodes need a gradient: those that depend on a variable or on ``extra``."""
+    """Which nodes need a gradient: those that depend on a variable or on ``extra``.
+
+    This is the one place that decides which gradients the reverse loop computes:
+    :func:`backward` computes a local gradient only toward a wanted node."""
     wanted = [False] * len(graph.nodes)
     for i in extra:
         wanted[i] = True
@@ -359,33 +365,9 @@ def _node_results(result: Result) -> list[NodeResult]:
     ]
 
 
-def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
-    """The names whose gradient is reported: inputs and named intermediates."""
-    if wrt is None:
-        return list(graph.inputs)
-    names = list(wrt)
-    for name in names:
-        if name not in graph.inputs and name not in graph.names:
-            known = [*graph.inputs, *graph.names]
-            raise GradError(
-                "usage",
-                f"--wrt {name}: the program has no input or named value {name}"
-                f"{suggest(name, known)}; it has {', '.join(known) or 'none'}",
-            )
-    return names
-
-
-# --- the API -------------------------------------------------------------------------
-
-
-def run(
-    graph: Graph,
-    bindings: Mapping[str, Any],
-    wrt: Iterable[str] | None = None,
-) -> Result:
-    """Evaluate a lowered graph at a point: value, gradient, per-node values and grads."""
-    point = resolve_point(graph, bindings)
-    names = resolve_wrt(graph, wrt)
+def value_and_grad(graph: Graph, point: Mapping[str, float], names: list[str]) -> Result:
+    """The value at ``point`` (a float for every input) and the gradient toward
+    ``names`` (inputs or named intermediates of the graph, already checked)."""
 
     def node_of(name: str) -> int | None:
         return graph.inputs[name] if name in graph.inputs else graph.names[name]
@@ -402,68 +384,9 @@ def run(
         source=graph.source,
         output=graph.output_name,
         value=values[-1],
-        inputs=point,
+        inputs=dict(point),
         gradient=gradient,
         graph=graph,
         values=values,
         grads=grads,
     )
-
-
-def compile(source: str, output: str | None = None) -> Graph:
-    """Parse and lower ``source`` once; evaluate it at many points with :func:`run`."""
-    from .parse import parse, use_fast_path
-
-    # Parsing and lowering allocate a few small objects per character and make no
-    # reference cycles, so the cyclic GC has nothing to find; left on, it rescans the
-    # growing AST again and again, and a 10^6-node program pays superlinear time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        graph = None
-        if use_fast_path(source):  # a long program: each statement lowered as it is parsed
-            from .fastparse import Declined, iter_statements
-
-            try:
-                graph = lower_stream(iter_statements(source), source, output)
-            except Declined:  # not well-formed: the reference parser below says why
-                graph = None
-        if graph is None:  # a short program, or a mistake that lower() words
-            graph = lower(parse(source), output)
-        # The graph's objects (a node and its tuple of inputs, two per node) now
-        # sit in the youngest generation, and the first collection after this would
-        # visit every one of them to find nothing: for W4's 2*10^5-node chain that took
-        # as long as evaluating it, nearly 40x as long as at a tenth of the size
-        # (beyond the CPU's caches, every visit is a miss). Freezing and unfreezing moves all young objects
-        # to the oldest generation without a visit; the GC's own counts stay as they
-        # were, so this schedules no extra full collection either.
-        gc.freeze()
-        gc.unfreeze()
-        return graph
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def evaluate(
-    source: str,
-    bindings: Mapping[str, Any] | None = None,
-    /,
-    *,
-    output: str | None = None,
-    wrt: Iterable[str] | None = None,
-    **kw_bindings: Any,
-) -> Result:
-    """Value and gradient of ``source`` at a point::
-
-        >>> r = evaluate("(x+y)*z", x=2, y=3, z=-4)
-        >>> r.value, r.gradient
-        (-20.0, {'x': -4.0, 'y': -4.0, 'z': 5.0})
-
-    Bindings are keyword arguments or a mapping (for names such as ``output``);
-    values are numbers or constant expressions (``"pi/4"``). Raises
-    :class:`~gradcli.errors.GradError` for anything wrong.
-    """
-    point = dict(bindings or {})
-    point.update(kw_bindings)
-    return run(compile(source, output), point, wrt)

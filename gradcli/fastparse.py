@@ -67,13 +67,6 @@ def parse_statements(source: str) -> list[Statement] | None:
         return None
 
 
-def iter_statements(source: str) -> Iterator[Statement]:
-    """The statements of ``source`` one by one, each as soon as it ends, so that it
-    can be lowered while it is still in the CPU's caches. Raises :class:`Declined`
-    where :func:`parse_statements` would return None, possibly after some statements."""
-    return _Parser(source).statements()
-
-
 class _Parser:
     """One pass over the tokens with two stacks: ``operands`` (AST nodes) and
     ``operators``, whose entries are ``(strength, op, start)`` for an operator
@@ -104,7 +97,7 @@ class _Parser:
                 operand.span = Span(start, operand.span.end)
 
     def statements(self) -> Iterator[Statement]:
-        """Each statement as soon as its ``;``, line break or the end is read; raises
+        """Each statement as its ``;``, line break or the end is read; raises
         :class:`Declined` at the first token the reference parser would refuse."""
         source = self.source
         operands, operators = self.operands, self.operators

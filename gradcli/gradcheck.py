@@ -34,8 +34,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api import compile, run
 from .errors import GradError
-from .evaluate import Result, compile, forward, run
+from .evaluate import Result, forward
 from .graph import Graph
 
 #: The default tolerance: well above the ~1e-10 error of a central difference with

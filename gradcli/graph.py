@@ -341,37 +341,6 @@ def _assignment_mistake(name: str, assigned: Mapping[str, object]) -> str | None
     return None
 
 
-def lower_stream(statements: Iterable[Statement], source: str, output: str | None = None) -> Graph | None:
-    """Lower statements one by one as the parser hands them over, each while it is
-    still in the CPU's caches: lowering a long program only after all of it was
-    parsed missed them at nearly every node. The graph is the one :func:`lower`
-    builds. This driver knows only correct programs: at any mistake in the names
-    it returns None (and a syntax error comes out of ``statements`` as the parser
-    raises it), and :func:`lower` finds the mistake and words it, in its order."""
-    low = _Lowering(source)
-    no_pending: set[str] = set()  # a name used before its statement is found below
-    chosen: tuple[int, str | None] | None = None
-    last: tuple[int, str | None] | None = None
-    try:
-        for stmt in statements:
-            if isinstance(stmt, Assign) and _assignment_mistake(stmt.name, low.assigned) is not None:
-                return None
-            last = low.statement(stmt, no_pending)
-            if output is not None and last[1] == output:
-                chosen = last
-    except GradError:
-        return None
-    if output is None:
-        chosen = last
-    if chosen is None:  # an empty program, or no statement assigns `output`
-        return None
-    # With nothing pending, a name used before its statement became an input (a var
-    # node); used as a function's name, it was already an unknown function above.
-    if any(name in low.variables for name in low.assigned):
-        return None
-    return low.graph(*chosen)
-
-
 def _prune(
     nodes: list[Node],
     output_id: int,

@@ -22,8 +22,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .api import compile, run
 from .errors import GradError
-from .evaluate import Result, compile, run
+from .evaluate import Result
 from .graph import Graph, Node, format_number
 from .render import DEFAULT_PRECISION
 from .render import format_number as show

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bindings import resolve_wrt
 from .errors import GradError, shorten
-from .evaluate import backward, forward, math_error, non_finite_error, resolve_wrt, wanted_nodes
+from .evaluate import backward, forward, math_error, non_finite_error, wanted_nodes
 from .graph import Graph
 
 #: Floats held per chunk at most (node values), which bounds memory for big programs.

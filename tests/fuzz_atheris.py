@@ -23,7 +23,9 @@ import atheris
 with atheris.instrument_imports():
     import fuzzing
 
+    import gradcli.api
     import gradcli.arguments
+    import gradcli.bindings
     import gradcli.errors
     import gradcli.evaluate
     import gradcli.graph

@@ -109,8 +109,8 @@ def test_the_history_is_thinned_to_first_last_and_evenly_spaced_rows() -> None:
 
 def test_the_descent_loop_does_not_parse_or_lower_again(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"parse": 0, "lower": 0}
-    evaluate_module = importlib.import_module("gradcli.evaluate")  # gradcli.evaluate is the function
-    parse, lower = gradcli.parse.parse, evaluate_module.lower
+    api = importlib.import_module("gradcli.api")
+    parse, lower = gradcli.parse.parse, api.lower
 
     def counting_parse(*args: object, **kwargs: object) -> object:
         calls["parse"] += 1
@@ -121,7 +121,7 @@ def test_the_descent_loop_does_not_parse_or_lower_again(monkeypatch: pytest.Monk
         return lower(*args, **kwargs)
 
     monkeypatch.setattr(gradcli.parse, "parse", counting_parse)
-    monkeypatch.setattr(evaluate_module, "lower", counting_lower)
+    monkeypatch.setattr(api, "lower", counting_lower)
     r = descend(BOWL, x=0, y=0, steps=500, tol=0)
     assert r.steps == 500 and r.evaluations == 501
     assert calls == {"parse": 1, "lower": 1}

@@ -20,7 +20,7 @@ import gradcli
 from gradcli import fastparse
 from gradcli import parse as parsing
 from gradcli.errors import GradError
-from gradcli.graph import Graph, lower, lower_stream
+from gradcli.graph import Graph, lower
 from gradcli.syntax import Program
 
 REPO = Path(__file__).resolve().parent.parent
@@ -165,7 +165,7 @@ def test_a_seeded_campaign_finds_no_difference_from_the_grammar() -> None:
         assert_same_as_reference(source)
 
 
-# --- lowering as the statements arrive --------------------------------------------
+# --- the same graph ----------------------------------------------------------------
 
 
 def _graph_dump(graph: Graph) -> tuple[object, ...]:
@@ -173,11 +173,12 @@ def _graph_dump(graph: Graph) -> tuple[object, ...]:
     return nodes, graph.inputs, graph.names, graph.output_name
 
 
-def assert_streamed_graph_is_the_reference(source: str, output: str | None = None) -> None:
-    streamed = lower_stream(fastparse.iter_statements(source), source, output)
-    assert streamed is not None, source
+def assert_fast_graph_is_the_reference(source: str, output: str | None = None) -> None:
+    statements = fastparse.parse_statements(source)
+    assert statements is not None, source
+    fast = lower(Program(statements, source), output)
     reference = lower(Program(parsing._get_parser().parse(source), source), output)
-    assert _graph_dump(streamed) == _graph_dump(reference)
+    assert _graph_dump(fast) == _graph_dump(reference)
 
 
 @st.composite
@@ -197,11 +198,11 @@ def chains(draw: st.DrawFn) -> tuple[str, str | None]:
 
 
 @given(chains())
-def test_statements_lowered_as_they_arrive_give_the_reference_graph(chain: tuple[str, str | None]) -> None:
-    assert_streamed_graph_is_the_reference(*chain)
+def test_the_fast_path_lowers_to_the_reference_graph(chain: tuple[str, str | None]) -> None:
+    assert_fast_graph_is_the_reference(*chain)
 
 
-def test_the_benchmark_programs_stream_to_the_reference_graph() -> None:
+def test_the_benchmark_programs_lower_to_the_reference_graph() -> None:
     import sys
 
     sys.path.insert(0, str(REPO))
@@ -210,8 +211,8 @@ def test_the_benchmark_programs_stream_to_the_reference_graph() -> None:
     finally:
         sys.path.remove(str(REPO))
     for program in (bench_programs.wide(2000), bench_programs.shared(300), bench_programs.deep_affine(300)):
-        assert_streamed_graph_is_the_reference(program.source)
-    assert_streamed_graph_is_the_reference(bench_programs.shared(300).source, output="q7")
+        assert_fast_graph_is_the_reference(program.source)
+    assert_fast_graph_is_the_reference(bench_programs.shared(300).source, output="q7")
 
 
 @pytest.mark.parametrize(
@@ -237,8 +238,8 @@ def test_errors_in_long_programs_are_the_reference_errors(bad: str, output: str 
 def test_long_programs_take_the_fast_path_and_short_ones_the_grammar(monkeypatch) -> None:
     fast: list[str] = []
     lark: list[str] = []
-    real_fast, real_lark = fastparse.iter_statements, parsing._get_parser
-    monkeypatch.setattr(fastparse, "iter_statements", lambda s: fast.append(s) or real_fast(s))
+    real_fast, real_lark = fastparse.parse_statements, parsing._get_parser
+    monkeypatch.setattr(fastparse, "parse_statements", lambda s: fast.append(s) or real_fast(s))
     monkeypatch.setattr(parsing, "_get_parser", lambda: lark.append("lark") or real_lark())
     expected = {"x": -4.0, "y": -4.0, "z": 5.0}
     assert gradcli.evaluate("(x + y) * z", x=2, y=3, z=-4).gradient == expected
