@@ -216,7 +216,7 @@ def _eval_batch(
     wrt: str | None,
     output: str | None,
 ) -> None:
-    """eval --batch/--grid: one record per point (SPEC §4); exit 1 if any row failed."""
+    """eval --batch/--grid: one record per point; exit 1 if any row failed."""
     from . import batch as batching
     from .api import compile
     from .arguments import split_words

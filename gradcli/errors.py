@@ -2,7 +2,7 @@
 
 Every failure a user can cause is a :class:`GradError`. The CLI turns one into an
 ``error:`` line, the source line with a caret under the place, and the exit code
-``EXIT_CODES[kind]`` (SPEC §5). Nothing here imports anything heavy.
+``EXIT_CODES[kind]``. Nothing here imports anything heavy.
 """
 
 from __future__ import annotations

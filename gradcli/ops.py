@@ -5,7 +5,7 @@ One row per operation. ``grads[k](*args, out)`` is ∂op/∂args[k] at the opera
 toward an operand that depends on a variable, so ``x^2`` at ``x = -3`` never asks
 for ∂(x^2)/∂2 = 9·ln(-3). A forward function signals a math error by raising
 ``ValueError`` (domain), ``ZeroDivisionError`` or ``OverflowError``; a local gradient
-that does not exist raises :class:`Undefined`. ``gradcli functions``, the README
+that does not exist raises :class:`Undefined`. ``gradcli functions``, the manual
 and the tests all read this table.
 """
 
@@ -79,7 +79,7 @@ def _undefined(why: str) -> float:
 
 
 def _share(a: float, b: float) -> float:
-    """max/min at a tie give each argument half of the gradient (SPEC §2)."""
+    """max/min at a tie give each argument half of the gradient."""
     return 0.5 if a == b else 1.0
 
 

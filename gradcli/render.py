@@ -226,7 +226,7 @@ def print_trace(
         Column("op"),
         Column("inputs"),
         Column("value", "right", "green"),
-        # — marks what was not computed: gradients toward constants (SPEC §2).
+        # — marks what was not computed: gradients toward constants.
         Column("∂node/∂input", "right"),
         Column(f"∂{f}/∂node", "right", "red"),
     ]

@@ -2,7 +2,7 @@
 
 Nodes compare by identity (no dataclass ``eq``) and have a shallow ``repr``: an
 AST 100,000 levels deep must never be walked recursively by ``hash``, ``==`` or
-``repr``. ``Binary.op`` and ``Unary.op`` are operation names from ``ops.OPS``.
+``repr``. ``Binary.op`` and ``Unary.op`` are operation names: keys of ``ops.OPERATORS``.
 """
 
 from __future__ import annotations

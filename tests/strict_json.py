@@ -1,4 +1,4 @@
-"""A strict JSON reader for gradcli's output (RFC 8259, as SPEC §3 promises).
+"""A strict JSON reader for gradcli's output (RFC 8259, as the JSON output promises).
 
 ``strict_loads`` refuses ``NaN``, ``Infinity`` and ``-Infinity`` (Python's ``json``
 reads them by default), duplicate keys, and any float not written in its shortest

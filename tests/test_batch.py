@@ -1,4 +1,4 @@
-"""eval --batch and --grid (SPEC §4): rows in, one record per row out, in order;
+"""eval --batch and --grid: rows in, one record per row out, in order;
 failed rows become error records; the vectorised evaluator agrees with the scalar
 one, value for value and error for error."""
 
@@ -496,7 +496,7 @@ _EXTREME_VALUES = (
     0.0, -0.0, 1.0, -1.0, 1e308, -1e308, 1e-308, -1e-308, 5e-324, -5e-324, 1.7976931348623157e308,
     math.inf, math.nan,  # from Python only (the command line refuses them): the binding error
 )
-# Not cbrt, whose NumPy and math-module results may differ in the last digit (as README
+# Not cbrt, whose NumPy and math-module results may differ in the last digit (as the manual
 # allows), nor tan: at such extremes that digit is amplified past any tolerance
 # (tan(cbrt(1e308)) is a different point of the period; log(cbrt(a), a)'s gradient at
 # 1e-308 is rounding noise of size 1e291).

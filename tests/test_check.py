@@ -1,4 +1,4 @@
-"""`check` (SPEC §4): every reverse-mode gradient beside a finite difference, a verdict
+"""`check`: every reverse-mode gradient beside a finite difference, a verdict
 per row, exit 3 when any does not agree; honest at kinks and at the edge of a domain."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command line (SPEC §3): bindings, sources, JSON, tables, help, completion."""
+"""The command line: bindings, sources, JSON, tables, help, completion."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`descend` (SPEC §4): the tutorials' training loop W = W − lr · gradient on the compiled
+"""`descend`: the tutorials' training loop W = W − lr · gradient on the compiled
 graph: convergence with each method, held variables, a math error part-way, the JSON."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_plain_gradient_descent_is_w_minus_lr_times_gradient() -> None:
 
 
 def test_rosenbrock_with_adam_ends_within_1e_3_of_1_1_in_the_documented_steps() -> None:
-    # README: --method adam --steps 6000 converges (gradient norm < 1e-6) in 5452 steps.
+    # docs/commands.md: --method adam --steps 6000 converges (gradient norm < 1e-6) in 5452 steps.
     r = descend(ROSENBROCK, x=-1.2, y=1, method="adam", steps=6000)
     assert r.converged and r.steps == 5452
     assert math.hypot(r.inputs["x"] - 1, r.inputs["y"] - 1) < 1e-3

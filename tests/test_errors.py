@@ -1,5 +1,5 @@
 """Every error a user can make, with its exit code and the exact text on standard
-error (SPEC §5): one ``error:`` line, then for anything tied to a place in the
+error: one ``error:`` line, then for anything tied to a place in the
 source, the source line and a caret under it. Checked through ``gradcli.cli.main``
 in-process, and a sample through the installed entry point in a subprocess.
 

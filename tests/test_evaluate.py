@@ -1,4 +1,4 @@
-"""Reverse mode (SPEC §2): the seed examples, fan-out, kinks, what is not computed,
+"""Reverse mode: the seed examples, fan-out, kinks, what is not computed,
 and the chain rule checked against finite differences on random programs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The language of SPEC §1: numbers, names, constants, operators and their
+"""The language: numbers, names, constants, operators and their
 precedence, implicit products, calls, statements, comments."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The graph (SPEC §2): a DAG in topological order, shared nodes, names, pruning."""
+"""The graph: a DAG in topological order, shared nodes, names, pruning."""
 
 from __future__ import annotations
 

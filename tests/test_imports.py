@@ -1,4 +1,4 @@
-"""Start-up: each command imports only what it needs (SPEC: NumPy only for batch;
+"""Start-up: each command imports only what it needs (NumPy only for batch;
 rich only for tables; lark only for parsing)."""
 
 from __future__ import annotations
