@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, gradcli_executable
 
+import gradcli
 from gradcli.cli import cli
 from gradcli.ops import FUNCTIONS
 
@@ -200,6 +201,17 @@ def test_every_option_is_documented(command: str, option: str) -> None:
     assert re.search(rf"`{re.escape(option)}\b", (REPO / "docs" / "commands.md").read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize("name", sorted(gradcli.__all__))
+def test_every_public_name_is_in_the_api_page(name: str) -> None:
+    assert re.search(rf"\b{re.escape(name)}\b", (REPO / "docs" / "api.md").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", sorted(gradcli.EXIT_CODES))
+def test_every_error_kind_is_in_the_errors_page(kind: str) -> None:
+    text = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert f"| `{kind}` | {gradcli.EXIT_CODES[kind]} |" in text
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_function_is_in_the_language_page(name: str) -> None:
     text = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
@@ -275,14 +287,19 @@ def test_examples_print_what_the_manual_shows(run_cli, tmp_path: Path, example: 
 
 
 @pytest.mark.parametrize(
-    "block", [b for b in ALL_BLOCKS if b.lang == "pycon"], ids=lambda b: f"{b.page.name}:{b.line}"
+    "page", sorted({b.page for b in ALL_BLOCKS if b.lang == "pycon"}), ids=lambda p: p.name
 )
-def test_python_examples_run_as_shown(block: Block) -> None:
+def test_python_examples_run_as_shown(page: Path) -> None:
+    """A page's pycon blocks run in order in one namespace, as one session would."""
     parser = doctest.DocTestParser()
-    test = parser.get_doctest(block.text, {}, f"{block.page.name}:{block.line}", str(block.page), block.line)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    runner.run(test)
-    assert runner.failures == 0, f"{block.page.name}:{block.line}"
+    namespace: dict[str, object] = {}
+    for block in (b for b in ALL_BLOCKS if b.page == page and b.lang == "pycon"):
+        name = f"{page.name}:{block.line}"
+        test = parser.get_doctest(block.text, namespace, name, str(page), block.line)
+        runner.run(test, clear_globs=False)
+        namespace = test.globs
+    assert runner.failures == 0, runner.summarize()
 
 
 def run_plain(command: str, cwd: Path) -> str:
