@@ -34,19 +34,23 @@ NAME = r"[^\W\d]\w*"
 # A comment runs to the end of its line: the lookahead stops the regex from backing
 # into a comment to find a token in it (`# note` is not the name `e`).
 IGNORED = r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"
-OPERATOR = r"\*\*|[-+*/^(),;=\n]"
+OPERATOR = r"\*\*|<=|>=|==|!=|[-+*/^(),;=<>\n]"
 _TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|({OPERATOR}))")
 _REST = re.compile(IGNORED)
 
-# Binding strength of each operator: ?sum < ?product (and the implicit product) <
-# ?unary (prefix - and +) < ?power, which is the only right-associative one.
+# Binding strength of each operator: ?comparison < ?sum < ?product (and the implicit
+# product) < ?unary (prefix - and +) < ?power, which is the only right-associative
+# one. Comparisons do not associate at all: a second one at the same level declines.
+_COMPARE = 1
 _BINARY = {
-    "+": (1, "add"), "-": (1, "sub"),
-    "*": (2, "mul"), "/": (2, "div"),
-    "^": (4, "pow"), "**": (4, "pow"),
+    "<": (_COMPARE, "lt"), "<=": (_COMPARE, "le"), ">": (_COMPARE, "gt"),
+    ">=": (_COMPARE, "ge"), "==": (_COMPARE, "eq"), "!=": (_COMPARE, "ne"),
+    "+": (2, "add"), "-": (2, "sub"),
+    "*": (3, "mul"), "/": (3, "div"),
+    "^": (5, "pow"), "**": (5, "pow"),
 }
-_IMPLICIT = (2, "mul")
-_PREFIX = 3
+_IMPLICIT = (3, "mul")
+_PREFIX = 4
 _OPEN = 0  # a '(' or a call's '(' on the operator stack: nothing reduces past it
 _ALL = _OPEN + 1  # reduce(_ALL) builds every operator back to the innermost '('
 
@@ -191,7 +195,14 @@ class _Parser:
                 binary = _BINARY.get(token)  # type: ignore[arg-type]
                 if binary is not None:
                     strength, op = binary
-                    reduce(strength + 1 if op == "pow" else strength)  # ^ is right-associative
+                    if strength == _COMPARE:
+                        # Everything tighter first; a comparison then still pending at
+                        # this level makes `a < b < c`: comparisons do not chain.
+                        reduce(_COMPARE + 1)
+                        if operators and operators[-1][0] == _COMPARE:
+                            raise Declined
+                    else:
+                        reduce(strength + 1 if op == "pow" else strength)  # ^ is right-associative
                     operators.append((strength, op, None))
                     expect_operand = True
                     prev = _OTHER

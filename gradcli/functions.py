@@ -35,7 +35,8 @@ def function_rows() -> list[dict[str, Any]]:
             "signature": op.signature,
             "also": _also(op),
             "kind": "operator" if op.symbol is not None else "function",
-            "arity": op.arity,
+            "arity": op.arity,  # the least number of arguments when "variadic"
+            "variadic": op.variadic,
             "domain": op.domain,
             "derivative": op.rule,
         }
@@ -59,5 +60,6 @@ def functions_table(console: Console) -> Table:
     table.add_column("derivative", overflow="fold")
     for op in ALL_OPS:
         signature = ", ".join([op.signature, *_also(op)])
-        table.add_row(signature, str(op.arity), op.domain, _derivative(op))
+        arity = f"{op.arity}+" if op.variadic else str(op.arity)  # 2+: two or more
+        table.add_row(signature, arity, op.domain, _derivative(op))
     return table

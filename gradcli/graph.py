@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, Span
-from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op
+from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op, arity_words, function
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
 
 
@@ -126,6 +126,15 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)"
 
 
+def _arity_hint(name: str) -> str:
+    """A word on what the arguments of ``name`` are, where a count alone does not say."""
+    if name == "if":
+        return ": if(condition, value where it holds, value where it does not), as in if(x > 0, log(x), 0)"
+    if name == "clip":
+        return ": clip(x, lo, hi)"
+    return ""
+
+
 def _function_list() -> str:
     return ", ".join(sorted(FUNCTIONS))
 
@@ -194,13 +203,11 @@ class _Lowering:
                 f" the functions are {_function_list()}",
                 expr.name_span,
             )
-        op = variants.get(len(args))
+        op = function(expr.name, len(args))
         if op is None:
-            counts = " or ".join(str(n) for n in sorted(variants))
-            plural = "s" if sorted(variants)[-1] != 1 else ""
             raise self.error(
                 "arity",
-                f"{expr.name} takes {counts} argument{plural}, not {len(args)}",
+                f"{expr.name} takes {arity_words(expr.name)}, not {len(args)}{_arity_hint(expr.name)}",
                 expr.span,
             )
         return self.intern(op, args, kind="op", op=op, inputs=args, span=expr.span)
@@ -381,7 +388,10 @@ def _prune(
 
 # --- labels ---------------------------------------------------------------------
 
-_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+_PRECEDENCE = {
+    "lt": 0, "le": 0, "gt": 0, "ge": 0, "eq": 0, "ne": 0,
+    "add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4,
+}
 _ATOM = 5
 _MAX_LABEL = 40
 
@@ -419,9 +429,14 @@ def _render_labels(nodes: list[Node]) -> list[str]:
                 left, right = node.inputs
                 lt, rt = parts
                 # ^ is right-associative; - and / are not associative on the right.
-                if precs[left] < prec or (op.name == "pow" and precs[left] <= prec):
+                if precs[left] < prec or (op.name == "pow" and precs[left] <= prec) or (
+                    prec == 0 and precs[left] == 0
+                ):
                     lt = f"({lt})"
-                if precs[right] < prec or (op.name in ("sub", "div") and precs[right] <= prec):
+                # comparisons do not chain: either side of one in parentheses if it is one
+                if precs[right] < prec or (op.name in ("sub", "div") and precs[right] <= prec) or (
+                    prec == 0 and precs[right] == 0
+                ):
                     rt = f"({rt})"
                 sep = "" if op.name == "pow" else " "
                 text = f"{lt}{sep}{op.symbol}{sep}{rt}"

@@ -28,7 +28,7 @@ class Op:
     costs every command about half a millisecond at start-up.)"""
 
     __slots__ = ("arity", "domain", "forward", "grads", "name", "params", "rule", "symbol",
-                 "vforward", "vgrads")
+                 "variadic", "vforward", "vgrads")
 
     def __init__(
         self,
@@ -47,6 +47,9 @@ class Op:
         # for the error, so kinds and messages match row by row.
         vforward: Callable[..., Any] | None = None,
         vgrads: tuple[Callable[..., Any], ...] = (),
+        # ``arity`` or more arguments (max, sum, ...): ``grads`` and ``vgrads`` are then
+        # :class:`Positional` rules, indexed by the argument's position like a tuple.
+        variadic: bool = False,
     ) -> None:
         self.name = name
         self.arity = arity
@@ -58,6 +61,11 @@ class Op:
         self.params = params
         self.vforward = vforward
         self.vgrads = vgrads
+        self.variadic = variadic
+
+    def accepts(self, count: int) -> bool:
+        """Whether a call with ``count`` arguments is this row's."""
+        return count >= self.arity if self.variadic else count == self.arity
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}, {self.arity})"
@@ -68,7 +76,28 @@ class Op:
             if self.arity == 1:
                 return f"{self.symbol}x"
             return f"x {self.symbol} y"
+        if self.variadic:
+            return f"{self.name}({', '.join(self.params)}, ...)"
         return f"{self.name}({', '.join(self.params)})"
+
+
+class Positional:
+    """The local gradients of an n-ary op as one rule that takes the position first:
+    ``grads[k](*args, out)`` is ``rule(k, *args, out)``, for any ``k``. ``len`` is the
+    op's least number of arguments, as a tuple of rules has one per argument."""
+
+    __slots__ = ("count", "rule")
+
+    def __init__(self, rule: Callable[..., Any], count: int) -> None:
+        self.rule = rule
+        self.count = count
+
+    def __getitem__(self, k: int) -> Callable[..., Any]:
+        rule = self.rule
+        return lambda *args: rule(k, *args)
+
+    def __len__(self) -> int:
+        return self.count
 
 
 # --- helpers for the rows below -------------------------------------------------
@@ -76,11 +105,6 @@ class Op:
 
 def _undefined(why: str) -> float:
     raise Undefined(why)
-
-
-def _share(a: float, b: float) -> float:
-    """max/min at a tie give each argument half of the gradient."""
-    return 0.5 if a == b else 1.0
 
 
 def _sign(x: float) -> float:
@@ -194,6 +218,39 @@ def _dlog_base_db(x: float, b: float, out: float) -> float:
     return -out / (b * math.log(b))
 
 
+def _dextreme(k: int, *args: float) -> float:
+    """max/min toward argument k: 1 where it alone is the result, 1/k at a tie of k."""
+    *xs, out = args
+    if xs[k] != out:
+        return 0.0
+    return 1.0 / sum(1 for v in xs if v == out)
+
+
+def _logsumexp(*xs: float) -> float:
+    # log(Σ e^x) = m + log1p(Σ_{others} e^(x − m)), m the largest: every exponent ≤ 0,
+    # so nothing overflows, and log1p keeps the digits when one term dominates.
+    m = max(xs)
+    if len(xs) == 1:
+        return m
+    top = xs.index(m)
+    return m + math.log1p(math.fsum(math.exp(v - m) for i, v in enumerate(xs) if i != top))
+
+
+def _dlogsumexp(k: int, *args: float) -> float:
+    return math.exp(args[k] - args[-1])  # the softmax: e^(x_k − logsumexp)
+
+
+def _dhypot(k: int, *args: float) -> float:
+    out = args[-1]
+    return args[k] / out if out else 0.0  # 0 at the origin, as abs'(0) = 0
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    if lo > hi:
+        raise ValueError("clip with lo > hi")
+    return min(max(x, lo), hi)
+
+
 # --- the same helpers over arrays (``np`` is the numpy module) -----------------------
 
 
@@ -221,11 +278,6 @@ def _vcbrt(np: Any, x: Any) -> Any:
     return np.where(rounded**3 == x, rounded, root)
 
 
-def _vshare(np: Any, a: Any, b: Any) -> Any:
-    """max/min toward ``a``: 1 where ``a`` wins, half at a tie, 0 where it loses."""
-    return np.where(a == b, 0.5, 1.0)
-
-
 def _vdpow_dx(np: Any, x: Any, y: Any, out: Any) -> Any:
     # as _dpow_dx; x = 0 with y < 1 gives ±inf here, the scalar rule says why
     return np.where(y == 0, 0.0, np.where(y == 1, 1.0, y * np.power(x, y - 1)))
@@ -243,6 +295,46 @@ def _vlog_base(np: Any, x: Any, b: Any) -> Any:
 
 def _vhypot_d(np: Any, a: Any, out: Any) -> Any:
     return np.where(out != 0, a / np.where(out != 0, out, 1.0), 0.0)
+
+
+def _vreduce(ufunc: Any, args: tuple[Any, ...]) -> Any:
+    """``ufunc`` over the arguments left to right (each an array or a number)."""
+    out = args[0]
+    for a in args[1:]:
+        out = ufunc(out, a)
+    return out
+
+
+def _vdextreme(k: int, np: Any, *args: Any) -> Any:
+    *xs, out = args
+    ties = _vreduce(np.add, tuple((x == out) + 0.0 for x in xs))
+    return np.where(xs[k] == out, 1.0 / ties, 0.0)
+
+
+def _vlogsumexp(np: Any, *xs: Any) -> Any:
+    if len(xs) == 1:
+        return xs[0] + 0.0
+    m = _vreduce(np.maximum, xs)
+    # as _logsumexp, with every term: the largest adds exactly e^0 = 1
+    total = _vreduce(np.add, tuple(np.exp(x - m) for x in xs))
+    return m + np.log(total)
+
+
+def _vhypot(np: Any, *xs: Any) -> Any:
+    return _vreduce(np.hypot, xs) if len(xs) > 1 else np.abs(xs[0])
+
+
+def _vclip(np: Any, x: Any, lo: Any, hi: Any) -> Any:
+    # lo > hi is NaN here: the scalar rule names the values
+    return np.where(lo <= hi, np.minimum(np.maximum(x, lo), hi), np.nan)
+
+
+def _compare(test: Callable[[float, float], bool]) -> Callable[[float, float], float]:
+    return lambda x, y: 1.0 if test(x, y) else 0.0
+
+
+_ZERO2 = (lambda x, y, out: 0.0, lambda x, y, out: 0.0)
+_VZERO2 = (lambda np, x, y, out: 0.0, lambda np, x, y, out: 0.0)
 
 
 # --- the table ------------------------------------------------------------------
@@ -278,6 +370,25 @@ _ROWS: tuple[Op, ...] = (
     Op("neg", 1, lambda x: -x, (lambda x, out: -1.0,), "−1", symbol="-",
        vforward=lambda np, x: -x,
        vgrads=(lambda np, x, out: -1.0,)),
+    # comparisons: 1 or 0, flat on either side of the step
+    Op("lt", 2, _compare(lambda x, y: x < y), _ZERO2,
+       "0 (1 where x < y holds, else 0: a step)", symbol="<", params=("x", "y"),
+       vforward=lambda np, x, y: (x < y) + 0.0, vgrads=_VZERO2),
+    Op("le", 2, _compare(lambda x, y: x <= y), _ZERO2,
+       "0 (1 where x <= y holds, else 0: a step)", symbol="<=", params=("x", "y"),
+       vforward=lambda np, x, y: (x <= y) + 0.0, vgrads=_VZERO2),
+    Op("gt", 2, _compare(lambda x, y: x > y), _ZERO2,
+       "0 (1 where x > y holds, else 0: a step)", symbol=">", params=("x", "y"),
+       vforward=lambda np, x, y: (x > y) + 0.0, vgrads=_VZERO2),
+    Op("ge", 2, _compare(lambda x, y: x >= y), _ZERO2,
+       "0 (1 where x >= y holds, else 0: a step)", symbol=">=", params=("x", "y"),
+       vforward=lambda np, x, y: (x >= y) + 0.0, vgrads=_VZERO2),
+    Op("eq", 2, _compare(lambda x, y: x == y), _ZERO2,
+       "0 (1 where x == y holds, else 0: a step)", symbol="==", params=("x", "y"),
+       vforward=lambda np, x, y: (x == y) + 0.0, vgrads=_VZERO2),
+    Op("ne", 2, _compare(lambda x, y: x != y), _ZERO2,
+       "0 (1 where x != y holds, else 0: a step)", symbol="!=", params=("x", "y"),
+       vforward=lambda np, x, y: (x != y) + 0.0, vgrads=_VZERO2),
     # exponentials and logarithms
     Op("exp", 1, math.exp, (lambda x, out: out,), "exp(x)",
        vforward=lambda np, x: np.exp(x),
@@ -377,40 +488,81 @@ _ROWS: tuple[Op, ...] = (
        vforward=_verf,
        vgrads=(lambda np, x, out: 2.0 / math.sqrt(math.pi) * np.exp(-x * x),)),
     # two arguments
-    Op("hypot", 2, math.hypot,
-       (lambda x, y, out: x / out if out else 0.0, lambda x, y, out: y / out if out else 0.0),
-       "∂/∂x = x/hypot(x, y), ∂/∂y = y/hypot(x, y); 0 at (0, 0), as abs'(0) = 0",
-       params=("x", "y"),
-       vforward=lambda np, x, y: np.hypot(x, y),
-       vgrads=(lambda np, x, y, out: _vhypot_d(np, x, out),
-               lambda np, x, y, out: _vhypot_d(np, y, out))),
-    Op("max", 2, max,
-       (lambda x, y, out: _share(x, y) if x >= y else 0.0,
-        lambda x, y, out: _share(y, x) if y >= x else 0.0),
-       "1 toward the larger argument, 0 toward the other; half each at a tie",
-       params=("x", "y"),
-       vforward=lambda np, x, y: np.maximum(x, y),
-       vgrads=(lambda np, x, y, out: np.where(x >= y, _vshare(np, x, y), 0.0),
-               lambda np, x, y, out: np.where(y >= x, _vshare(np, y, x), 0.0))),
-    Op("min", 2, min,
-       (lambda x, y, out: _share(x, y) if x <= y else 0.0,
-        lambda x, y, out: _share(y, x) if y <= x else 0.0),
-       "1 toward the smaller argument, 0 toward the other; half each at a tie",
-       params=("x", "y"),
-       vforward=lambda np, x, y: np.minimum(x, y),
-       vgrads=(lambda np, x, y, out: np.where(x <= y, _vshare(np, x, y), 0.0),
-               lambda np, x, y, out: np.where(y <= x, _vshare(np, y, x), 0.0))),
+    # pieces
+    Op("clip", 3, _clip,
+       (lambda x, lo, hi, out: 1.0 if lo <= x <= hi else 0.0,
+        lambda x, lo, hi, out: 1.0 if x < lo else 0.0,
+        lambda x, lo, hi, out: 1.0 if x > hi else 0.0),
+       "∂/∂x = 1 where lo ≤ x ≤ hi (PyTorch's clamp); else 1 toward the bound taken",
+       "lo ≤ hi", params=("x", "lo", "hi"),
+       vforward=_vclip,
+       vgrads=(lambda np, x, lo, hi, out: np.where((lo <= x) & (x <= hi), 1.0, 0.0),
+               lambda np, x, lo, hi, out: np.where(x < lo, 1.0, 0.0),
+               lambda np, x, lo, hi, out: np.where(x > hi, 1.0, 0.0))),
+    # any number of arguments
+    Op("max", 2, max, Positional(_dextreme, 2),
+       "1 toward the largest argument, else 0; 1/k each at a tie of k",
+       params=("x", "y"), variadic=True,
+       vforward=lambda np, *xs: _vreduce(np.maximum, xs),
+       vgrads=Positional(_vdextreme, 2)),
+    Op("min", 2, min, Positional(_dextreme, 2),
+       "1 toward the smallest argument, else 0; 1/k each at a tie of k",
+       params=("x", "y"), variadic=True,
+       vforward=lambda np, *xs: _vreduce(np.minimum, xs),
+       vgrads=Positional(_vdextreme, 2)),
+    Op("sum", 1, lambda *xs: math.fsum(xs), Positional(lambda k, *args: 1.0, 1),
+       "1 toward each argument", params=("x",), variadic=True,
+       vforward=lambda np, *xs: _vreduce(np.add, xs) + 0.0,
+       vgrads=Positional(lambda k, np, *args: 1.0, 1)),
+    Op("mean", 1, lambda *xs: math.fsum(xs) / len(xs),
+       Positional(lambda k, *args: 1.0 / (len(args) - 1), 1),
+       "1/n toward each of the n arguments", params=("x",), variadic=True,
+       vforward=lambda np, *xs: _vreduce(np.add, xs) / len(xs),
+       vgrads=Positional(lambda k, np, *args: 1.0 / (len(args) - 1), 1)),
+    Op("logsumexp", 1, _logsumexp, Positional(_dlogsumexp, 1),
+       "∂/∂x_k = exp(x_k − logsumexp(...)), the softmax",
+       params=("x",), variadic=True,
+       vforward=_vlogsumexp,
+       vgrads=Positional(lambda k, np, *args: np.exp(args[k] - args[-1]), 1)),
+    Op("hypot", 1, math.hypot, Positional(_dhypot, 1),
+       "∂/∂x_k = x_k/hypot(...); 0 at the origin, as abs'(0) = 0",
+       params=("x",), variadic=True,
+       vforward=_vhypot,
+       vgrads=Positional(lambda k, np, *args: _vhypot_d(np, args[k], args[-1]), 1)),
 )
 
 #: Operators by name: add, sub, mul, div, pow, neg.
 OPERATORS: dict[str, Op] = {op.name: op for op in _ROWS if op.symbol is not None}
 
-#: Functions a program may call, by name and arity. ``pow`` is the operator ``^``.
+#: Functions a program may call, by name and arity (the least arity for an n-ary
+#: row: use :func:`function` to find the row of a call). ``pow`` is the operator ``^``.
 FUNCTIONS: dict[str, dict[int, Op]] = {}
 for _op in _ROWS:
     if _op.symbol is None:
         FUNCTIONS.setdefault(_op.name, {})[_op.arity] = _op
 FUNCTIONS["pow"] = {2: OPERATORS["pow"]}
+
+#: The comparison operators, by symbol.
+COMPARISONS: dict[str, Op] = {
+    op.symbol: op for op in _ROWS if op.name in ("lt", "le", "gt", "ge", "eq", "ne")  # type: ignore[misc]
+}
+
+
+def function(name: str, count: int) -> Op | None:
+    """The row a call of ``name`` with ``count`` arguments uses, or None."""
+    for op in FUNCTIONS.get(name, {}).values():
+        if op.accepts(count):
+            return op
+    return None
+
+
+def arity_words(name: str) -> str:
+    """How many arguments ``name`` takes, in words: "1 or 2", "2 or more"."""
+    rows = sorted(FUNCTIONS[name].values(), key=lambda op: op.arity)
+    counts = [f"{op.arity} or more" if op.variadic else str(op.arity) for op in rows]
+    plural = "" if counts == ["1"] else "s"
+    return f"{' or '.join(counts)} argument{plural}"
+
 
 #: Every row, in the order above (for docs and tests).
 ALL_OPS: tuple[Op, ...] = _ROWS

@@ -125,6 +125,12 @@ class _Build:
         build.__name__ = op
         return build
 
+    lt = _binary("lt")
+    le = _binary("le")
+    gt = _binary("gt")
+    ge = _binary("ge")
+    eq = _binary("eq")
+    ne = _binary("ne")
     add = _binary("add")
     sub = _binary("sub")
     mul = _binary("mul")
@@ -247,6 +253,7 @@ def parse(source: str) -> Program:
 # "a number, a name or '('" is always right there.
 
 _OPERAND_END = {"NUMBER", "NAME", "RPAR"}
+_COMPARISONS = {"_LT", "_LE", "_GT", "_GE", "_EQ", "_NE"}
 _OPERAND_WORDS = "a number, a name or '('"
 
 #: Characters that look like an operator but are not one.
@@ -273,9 +280,12 @@ LOOKALIKES = {
     "{": "(",
     "}": ")",
     "\u066b": ".",  # Arabic decimal separator
+    "\u2264": "<=",  # less-than or equal to
+    "\u2265": ">=",  # greater-than or equal to
+    "\u2260": "!=",  # not equal to
 }
 _QUOTES = "'\"`\u2018\u2019\u201c\u201d"
-_ALLOWED = set("+-*/^(),;=.#_ ") | set("0123456789")
+_ALLOWED = set("+-*/^(),;=<>!.#_ ") | set("0123456789")
 
 
 def _char_name(char: str) -> str:
@@ -304,6 +314,8 @@ def _unexpected_character(source: str, pos: int) -> str:
         return f"unexpected character '{char}' ({_char_name(char)}): did you mean '{hint}'?"
     if char in _QUOTES:
         return "unexpected quote: strings are not part of the language, only numbers, names and operators"
+    if char == "!":
+        return "unexpected '!': 'not equal' is written !="
     if char == ".":
         return "unexpected '.': a number is written 2.5 or .5, and a name cannot contain '.'"
     if unicodedata.category(char) in ("Mn", "Mc", "Me"):
@@ -402,7 +414,7 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
         if tok.type == "RPAR" and prev is not None and prev.type == "LPAR":
             name = before[-2].value if len(before) > 1 and before[-2].type == "NAME" else None
             if name is not None:
-                message = f"{shorten(name)}() has no argument: write one inside, as in {shorten(name)}(x)"
+                message = f"{shorten(name)}() has no argument: write {_example_call(name)}"
             else:
                 message = "empty parentheses: write an expression inside '(' and ')'"
         elif tok.type == "RPAR" and not opened:
@@ -416,7 +428,12 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
         return GradError("syntax", message, span, source)
 
     # After an operand: an operator or the end of a group was expected.
-    if tok.type in ("NAME", "NUMBER"):
+    if tok.type in _COMPARISONS and _comparison_before(before):
+        message = (
+            "comparisons do not chain: for both of a < b < c write (a < b) * (b < c);"
+            f" to compare a comparison's 1 or 0, put it in parentheses, as in (a < b) {tok.value} c"
+        )
+    elif tok.type in ("NAME", "NUMBER"):
         left = "(…)" if prev.type == "RPAR" else shorten(prev.value)
         message = (
             f"expected an operator between {_describe(prev)} and {got}"
@@ -439,6 +456,37 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
             ends = "an operator, ';' or the end of the line"
         message = f"{unexpected}: expected {ends}{after}"
     return GradError("syntax", message, span, source)
+
+
+def _example_call(name: str) -> str:
+    """What a call of ``name`` looks like: ``max(x, y)``, ``clip(x, lo, hi)``, ``f(x)``."""
+    from .ops import FUNCTIONS
+
+    rows = FUNCTIONS.get(name)
+    if not rows:
+        return f"one inside, as in {shorten(name)}(x)"
+    op = min(rows.values(), key=lambda row: row.arity)
+    count = ("one", "two", "three")[op.arity - 1] if op.arity <= 3 else str(op.arity)
+    words = f"{count} or more inside" if op.variadic else f"{count} inside"
+    return f"{words}, as in {op.signature}"
+
+
+def _comparison_before(tokens: list[Token]) -> bool:
+    """Whether the expression that ``tokens`` end in has a comparison at its own level
+    (not inside parentheses), since the last '(', ',' or statement break."""
+    depth = 0
+    for tok in reversed(tokens):
+        if tok.type == "RPAR":
+            depth += 1
+        elif tok.type == "LPAR":
+            if not depth:
+                return False
+            depth -= 1
+        elif not depth and (tok.type in ("COMMA", "_SEP") or tok.type == "EQUAL"):
+            return False
+        elif not depth and tok.type in _COMPARISONS:
+            return True
+    return False
 
 
 def _tokens_after(source: str, offset: int) -> Token | None:

@@ -40,7 +40,10 @@ GREEN = "#008000"
 RED = "#d00000"
 
 #: Gate labels for operators whose operands are all wires.
-_GATES = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "*-1"}
+_GATES = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "*-1",
+    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=",
+}
 
 
 @dataclass(eq=False)
@@ -187,8 +190,9 @@ def _gate(node: Node, name: str, operator: bool, fold: bool, is_const: list[bool
         return _GATES[name] if operator else name
     k = is_const.index(True)
     c = _constant_text(nodes[node.inputs[k]])
-    if not operator:  # a function with a constant argument: max(x, 0), log(x, 2)
-        args = [c if is_c else "x" for is_c in is_const]
+    if not operator:  # a function with a constant argument: max(x, 0), log(x, 2), clip(x, -1, 1)
+        wire = "x" if is_const.count(False) == 1 else "·"  # max(·, ·, 0): two wires come in
+        args = [_constant_text(nodes[i]) if c else wire for i, c in zip(node.inputs, is_const, strict=True)]
         return f"{name}({', '.join(args)})"
     if name in ("add", "mul"):
         return f"{_GATES[name]}{c}"

@@ -62,6 +62,8 @@ SEEDS = [
     "a = x; b = a*a; c = b*b; d = c*c; d",
     ";;x;;",
     "# only a comment",
+    "max(x, y, z) + min(x, 1, y, 2) + sum(x, y) + mean(x, y, z) + logsumexp(x, 2x, 1000)",
+    "hypot(x) + hypot(x, y, z) + clip(x, -1, 1) + (x != y) * (x >= 0) - (x < 2)",
 ]
 
 #: Binding values that probe the edges: zeros, signs, subnormals, the largest floats.
@@ -77,6 +79,7 @@ OVERRIDES = [
     "0." + "0" * 400 + "1", "(" * 1000 + "x" + ")" * 999, "-" * 5000 + "x", "x" * 5000,
     "sin(" * 500 + "x" + ")" * 500, "x^" * 500 + "x", "", " ", "\n\n", ";", "#", "=", "()",
     "x = ", "= x", "x = x", "pi = 1", "sin = 1", "sin", "sinn(x)", "max(x)", "log(x, 2, 3)",
+    "if(x, 1)", "if(x, 1, 2, 3)", "sum()", "max()", "clip(x, 2, 1)", "x < y < z", "x ! y",
 ]
 
 #: Look-alikes and separators a mutation may insert.

@@ -133,12 +133,61 @@ ERRORS = [
         id='syntax-statement-start',
     ),
     pytest.param(
-        ['eval', 'x == y', '-x', '1', '-y', '2'],
+        ['eval', 'x < y <= 2', '-x', '1', '-y', '2'],
+        2,
+        "error: comparisons do not chain: for both of a < b < c write (a < b) * (b < c);"
+        " to compare a comparison's 1 or 0, put it in parentheses, as in (a < b) <= c\n"
+        '  x < y <= 2\n'
+        '        ^^\n',
+        id='syntax-chained-comparison',
+    ),
+    pytest.param(
+        ['eval', 'x = = y', '-y', '2'],
         2,
         "error: unexpected '=': only a plain name can be assigned, as in  q = x + y\n"
-        '  x == y\n'
-        '     ^\n',
-        id='syntax-double-equals',
+        '  x = = y\n'
+        '      ^\n',
+        id='syntax-double-assignment',
+    ),
+    pytest.param(
+        ['eval', 'max()'],
+        2,
+        'error: max() has no argument: write two or more inside, as in max(x, y, ...)\n'
+        '  max()\n'
+        '      ^\n',
+        id='syntax-max-empty',
+    ),
+    pytest.param(
+        ['eval', 'sum() + 1'],
+        2,
+        'error: sum() has no argument: write one or more inside, as in sum(x, ...)\n'
+        '  sum() + 1\n'
+        '      ^\n',
+        id='syntax-sum-empty',
+    ),
+    pytest.param(
+        ['eval', 'max(x)', '-x', '1'],
+        2,
+        'error: max takes 2 or more arguments, not 1\n'
+        '  max(x)\n'
+        '  ^^^^^^\n',
+        id='arity-max-one',
+    ),
+    pytest.param(
+        ['eval', 'clip(x, lo, hi)', '-x', '1', '--lo', '2', '--hi', '1'],
+        1,
+        'error: clip(1, 2, 1) is outside the domain of clip(x, lo, hi) (lo ≤ hi)\n'
+        '  clip(x, lo, hi)\n'
+        '  ^^^^^^^^^^^^^^^\n',
+        id='domain-clip-bounds-crossed',
+    ),
+    pytest.param(
+        ['eval', 'x ≥ 1', '-x', '1'],
+        2,
+        "error: unexpected character '≥' (U+2265 GREATER-THAN OR EQUAL TO): did you mean '>='?\n"
+        '  x ≥ 1\n'
+        '    ^\n',
+        id='syntax-lookalike-ge',
     ),
     pytest.param(
         ['eval', 'x + 1 = y', '-x', '1', '-y', '2'],
@@ -269,9 +318,9 @@ ERRORS = [
         ['eval', 'sinn(x)', '-x', '1'],
         2,
         'error: unknown function sinn (did you mean sin, sinh or sign?); the functions '
-        'are abs, acos, acosh, asin, asinh, atan, atan2, atanh, cbrt, cos, cosh, erf, '
-        'exp, hypot, ln, log, log10, log2, max, min, pow, relu, sigmoid, sign, sin, '
-        'sinh, softplus, sqrt, tan, tanh\n'
+        'are abs, acos, acosh, asin, asinh, atan, atan2, atanh, cbrt, clip, cos, cosh, erf, '
+        'exp, hypot, ln, log, log10, log2, logsumexp, max, mean, min, pow, relu, sigmoid, '
+        'sign, sin, sinh, softplus, sqrt, sum, tan, tanh\n'
         '  sinn(x)\n'
         '  ^^^^\n',
         id='name-unknown-function',
@@ -280,8 +329,9 @@ ERRORS = [
         ['eval', 'frob(x)', '-x', '1'],
         2,
         'error: unknown function frob; the functions are abs, acos, acosh, asin, asinh, '
-        'atan, atan2, atanh, cbrt, cos, cosh, erf, exp, hypot, ln, log, log10, log2, '
-        'max, min, pow, relu, sigmoid, sign, sin, sinh, softplus, sqrt, tan, tanh\n'
+        'atan, atan2, atanh, cbrt, clip, cos, cosh, erf, exp, hypot, ln, log, log10, log2, '
+        'logsumexp, max, mean, min, pow, relu, sigmoid, sign, sin, sinh, softplus, sqrt, sum, '
+        'tan, tanh\n'
         '  frob(x)\n'
         '  ^^^^\n',
         id='name-unknown-function-no-match',

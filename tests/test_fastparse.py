@@ -68,7 +68,7 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
     # A terminal added to the grammar must be taught to the fast path too.
     assert set(terminals) == {
         "NUMBER", "NAME", "POW", "MINUS", "PLUS", "LPAR", "RPAR", "STAR", "SLASH", "COMMA",
-        "EQUAL", "_SEP", "COMMENT", "__IGNORE_1",
+        "EQUAL", "_SEP", "COMMENT", "__IGNORE_1", "_LT", "_LE", "_GT", "_GE", "_EQ", "_NE",
     }
     assert terminals["NUMBER"] == fastparse.NUMBER
     assert terminals["NAME"] == fastparse.NAME
@@ -83,7 +83,7 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
     candidates = alphabet + [a + b for a in alphabet for b in alphabet]
     by_grammar = {c for c in candidates if any(re.fullmatch(p, c) for p in literals)}
     by_fast_path = {c for c in candidates if re.fullmatch(fastparse.OPERATOR, c)}
-    assert by_grammar == by_fast_path == {*"+-*/^(),;=\n", "**"}
+    assert by_grammar == by_fast_path == {*"+-*/^(),;=<>\n", "**", "<=", ">=", "==", "!="}
 
 
 @pytest.mark.parametrize(
@@ -103,6 +103,11 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
         "sin(" * 300 + "x" + ")" * 300,
         "-" * 300 + "x",
         "x^" * 300 + "x",
+        "x < 1; x <= 2x; x+1 > y-1; -x >= 2^-x; x == y; x != -y; q = x==1",
+        "(x < y) < z + (a == b) != c; max(x < 1, y >= 2, (z != 0) == 1)",
+        "if(x > 0, log(x), 0) + clip(x, -1, 1) * sum(x, y, z) - mean(x) + logsumexp(x, 2x, 3)",
+        "x<-1; x<=-y; 2<3x; (x)<(y)(z); x ** 2 == x^2",
+        "(a\n< b\n)",
     ],
 )
 def test_the_fast_path_builds_the_reference_ast(source: str) -> None:
@@ -116,6 +121,8 @@ def test_the_fast_path_builds_the_reference_ast(source: str) -> None:
         "a = b = 1", "x + y = 1", "(x;y)", "x)", "2 3", "(x) 2", "x +", "x\n+", "q =\n1",
         "x ° 2", "x\v", "x = 1 2", "max(x,)", "max(,x)", "(x)(", "2.5.3", "x^", "-",
         "sin(x)(", "x # trailing\n)",
+        "x < y < z", "x < y == z", "(x < y <= z)", "max(x, y > 1 != 2)", "x < y + z > 1", "x <",
+        "< x", "x = < 1", "x ! 1", "x =< 1", "x => 1", "x <> 1", "x === 1", "(x) < 1 < 2",
     ],
 )
 def test_the_fast_path_declines_what_the_grammar_refuses(bad: str) -> None:
@@ -129,7 +136,7 @@ def test_the_fast_path_reads_generated_programs_as_the_grammar_does(source: str)
 
 
 _TOKENS = ["x", "y", "2", ".5", "1e3", "sin", "max", "(", ")", ",", "+", "-", "*", "/", "^", "**",
-           "=", ";", "\n", " ", "#c\n", "θ"]
+           "=", ";", "\n", " ", "#c\n", "θ", "<", "<=", ">", ">=", "==", "!=", "!", "if"]
 
 
 @given(st.lists(st.sampled_from(_TOKENS), max_size=14))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcli.ops import ALL_OPS, CONSTANTS, FUNCTIONS, OPERATORS, Op
+from gradcli.ops import ALL_OPS, CONSTANTS, FUNCTIONS, OPERATORS, Op, function
 
 LANGUAGE = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text(encoding="utf-8")
 
@@ -45,9 +45,17 @@ DOMAINS: dict[tuple[str, int], tuple[st.SearchStrategy[float], ...]] = {
     ("acosh", 1): (_interval(1.1, 10),),
     ("atan2", 2): (_away_from_zero(0.2, 5), _away_from_zero(0.2, 5)),
     ("hypot", 2): (_away_from_zero(0.2, 5), _away_from_zero(0.2, 5)),
-    ("max", 2): (_interval(-5, 5), _interval(-5, 5)),
-    ("min", 2): (_interval(-5, 5), _interval(-5, 5)),
+    ("hypot", 1): (_away_from_zero(0.2, 5),),
+    ("clip", 3): (_interval(-5, 5), _interval(-5, -1), _interval(1, 5)),
 }
+
+#: Steps and kinks the finite differences must not straddle: (op, args) -> too close.
+_KINKS = {
+    "max": lambda a: min(abs(x - y) for i, x in enumerate(a) for y in a[i + 1:]) < 1e-3,
+    "clip": lambda a: min(abs(a[0] - a[1]), abs(a[0] - a[2])) < 1e-3,
+    **{name: (lambda a: abs(a[0] - a[1]) < 1e-3) for name in ("lt", "le", "gt", "ge", "eq", "ne")},
+}
+_KINKS["min"] = _KINKS["max"]
 
 
 def _domain(op: Op) -> tuple[st.SearchStrategy[float], ...]:
@@ -60,12 +68,16 @@ def _ids(op: Op) -> str:
 
 @pytest.mark.parametrize("op", ALL_OPS, ids=_ids)
 def test_each_local_gradient_matches_a_central_difference(op: Op) -> None:
-    @given(st.tuples(*_domain(op)))
-    def check(args: tuple[float, ...]) -> None:
-        if op.name in ("max", "min") and abs(args[0] - args[1]) < 1e-3:
+    # n-ary rows also with two more arguments than the least
+    extra = st.lists(_domain(op)[-1], min_size=0, max_size=2 if op.variadic else 0)
+
+    @given(st.tuples(*_domain(op)), extra)
+    def check(first: tuple[float, ...], more: list[float]) -> None:
+        args = (*first, *more)
+        if op.name in _KINKS and _KINKS[op.name](args):
             return  # the kink: covered by the tie tests
         out = op.forward(*args)
-        for k in range(op.arity):
+        for k in range(len(args)):
             h = 1e-6 * max(1.0, abs(args[k]))
             up = list(args)
             down = list(args)
@@ -84,13 +96,17 @@ def test_every_op_has_one_gradient_per_argument() -> None:
 
 
 def test_operators_and_functions_cover_the_spec() -> None:
-    assert set(OPERATORS) == {"add", "sub", "mul", "div", "pow", "neg"}
+    assert set(OPERATORS) == {"add", "sub", "mul", "div", "pow", "neg", "lt", "le", "gt", "ge", "eq", "ne"}
     spec = (
         "exp log ln log2 log10 sqrt cbrt abs sign sin cos tan asin acos atan sinh cosh tanh "
         "asinh acosh atanh sigmoid relu softplus erf"
     ).split()
     assert all(1 in FUNCTIONS[name] for name in spec)
-    assert all(2 in FUNCTIONS[name] for name in ("pow", "atan2", "hypot", "max", "min", "log"))
+    assert all(function(name, 2) for name in ("pow", "atan2", "hypot", "max", "min", "log"))
+    assert all(function(name, 5) for name in ("hypot", "max", "min", "sum", "mean", "logsumexp"))
+    assert all(function(name, 1) for name in ("hypot", "sum", "mean", "logsumexp"))
+    assert not function("max", 1) and not function("min", 1)
+    assert function("clip", 3)
     assert set(CONSTANTS) == {"pi", "e", "tau"}
 
 

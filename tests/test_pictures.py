@@ -86,6 +86,8 @@ def test_named_statements_are_shown_by_name(run_cli) -> None:
         ("1/x", "1/x"), ("x/2", "/2"), ("x+1", "+1"), ("1+x", "+1"), ("2*x", "*2"),
         ("x-1", "-1"), ("1-x", "1-x"), ("x^2", "^2"), ("2^x", "2^x"), ("e^x", "e^x"),
         ("(-x)", "*-1"), ("max(x, 0)", "max(x, 0)"), ("exp(x)", "exp"),
+        ("clip(x, 0, 1)", "clip(x, 0, 1)"), ("max(0, x, 2)", "max(0, x, 2)"), ("x < 1", "&lt;1"),
+        ("0 != x", "0!=x"), ("sum(x)", "sum"),
     ],
 )
 def test_a_constant_operand_is_written_into_its_gate(run_cli, source: str, gate: str) -> None:
@@ -93,6 +95,12 @@ def test_a_constant_operand_is_written_into_its_gate(run_cli, source: str, gate:
     assert code == 0
     assert f"label=<{gate}>" in out
     assert "shape=plaintext" in out and out.count("shape=plaintext") == 2  # x and the output
+
+
+def test_a_gate_with_several_wires_and_a_constant_marks_each_wire(run_cli) -> None:
+    code, out, _ = run_cli("graph", "max(x, y, 0) + logsumexp(x, y)")
+    assert code == 0
+    assert "label=<max(·, ·, 0)>" in out and "label=<logsumexp>" in out
 
 
 def test_a_gate_of_constants_alone_keeps_its_constants(run_cli) -> None:
