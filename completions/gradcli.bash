@@ -1,28 +1,19 @@
 _gradcli_completion() {
-    local IFS=$'\n'
-    local response
-
-    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD _GRADCLI_COMPLETE=bash_complete $1)
-
-    for completion in $response; do
-        IFS=',' read type value <<< "$completion"
-
-        if [[ $type == 'dir' ]]; then
-            COMPREPLY=()
-            compopt -o dirnames
-        elif [[ $type == 'file' ]]; then
-            COMPREPLY=()
-            compopt -o default
-        elif [[ $type == 'plain' ]]; then
-            COMPREPLY+=($value)
-        fi
-    done
-
+    local response kind value
+    COMPREPLY=()
+    response=$(env COMP_LINE="$COMP_LINE" COMP_POINT="$COMP_POINT" \
+COMP_WORDBREAKS="$COMP_WORDBREAKS" _GRADCLI_COMPLETE=bash_complete "$1" 2>/dev/null) || return 0
+    while IFS= read -r value; do
+        kind=${value%%,*}
+        value=${value#*,}
+        case $kind in
+            plain) COMPREPLY+=("$value") ;;
+            nospace) compopt -o nospace ;;
+            file) COMPREPLY=(); compopt -o default; return 0 ;;
+            dir) COMPREPLY=(); compopt -o dirnames; return 0 ;;
+        esac
+    done <<< "$response"
     return 0
 }
 
-_gradcli_completion_setup() {
-    complete -o nosort -F _gradcli_completion gradcli
-}
-
-_gradcli_completion_setup;
+complete -o nosort -F _gradcli_completion gradcli

@@ -1,40 +1,29 @@
 #compdef gradcli
 
 _gradcli_completion() {
-    local -a completions
-    local -a completions_with_descriptions
-    local -a response
+    local -a response formula plain described
+    local kind value help
     (( ! $+commands[gradcli] )) && return 1
-
-    response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) _GRADCLI_COMPLETE=zsh_complete gradcli)}")
-
-    for type key descr in ${response}; do
-        if [[ "$type" == "plain" ]]; then
-            if [[ "$descr" == "_" ]]; then
-                completions+=("$key")
-            else
-                completions_with_descriptions+=("$key":"$descr")
-            fi
-        elif [[ "$type" == "dir" ]]; then
-            _path_files -/
-        elif [[ "$type" == "file" ]]; then
-            _path_files -f
-        fi
+    response=("${(@f)$(env COMP_LINE="${(j: :)${(@)words[1,CURRENT]}}" \
+_GRADCLI_COMPLETE=zsh_complete gradcli 2>/dev/null)}")
+    for kind value help in "${response[@]}"; do
+        case $kind in
+            formula) formula+=("$value") ;;
+            plain)
+                if [[ $help == _ ]]; then plain+=("$value")
+                else described+=("${value//:/\\:}:$help"); fi ;;
+            file) _path_files -f ;;
+            dir) _path_files -/ ;;
+        esac
     done
-
-    if [ -n "$completions_with_descriptions" ]; then
-        _describe -V unsorted completions_with_descriptions -U
-    fi
-
-    if [ -n "$completions" ]; then
-        compadd -U -V unsorted -a completions
-    fi
+    (( $#described )) && _describe -V unsorted described -U
+    (( $#plain )) && compadd -U -V unsorted -a plain
+    (( $#formula )) && compadd -U -V unsorted -S '' -a formula
+    return 0
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
-    # autoload from fpath, call function directly
     _gradcli_completion "$@"
 else
-    # eval/source/. command, register function for later
     compdef _gradcli_completion gradcli
 fi

@@ -7,6 +7,7 @@ commands that need them, so ``--json``, ``--help`` and TAB completion start fast
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,9 @@ PASS_BINDINGS: dict[str, Any] = {
     "help_option_names": ["--help"],  # -h stays free for a variable h
 }
 
+#: The variable through which the shell scripts ask for completions.
+_COMPLETE_VAR = "_GRADCLI_COMPLETE"
+
 #: Exit code for a bug in gradcli itself (EX_SOFTWARE); never a user's mistake.
 INTERNAL_ERROR = 70
 
@@ -33,6 +37,13 @@ def _complete_source(ctx: click.Context, param: click.Parameter, incomplete: str
     return complete_source(incomplete)
 
 
+def _complete_file(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Let the shell complete a file name."""
+    from .completion import complete_file
+
+    return complete_file(incomplete)
+
+
 def _words_argument() -> Any:
     return click.argument(
         "words", nargs=-1, type=click.UNPROCESSED, shell_complete=_complete_source,
@@ -42,7 +53,7 @@ def _words_argument() -> Any:
 
 def _file_option() -> Any:
     return click.option(
-        "--file", "file", type=str, default=None, metavar="PATH",
+        "--file", "file", type=str, default=None, metavar="PATH", shell_complete=_complete_file,
         help="Read the program from PATH (then SOURCE is left out).",
     )
 
@@ -118,7 +129,7 @@ def cli() -> None:
 @_output_option()
 @_precision_option()
 @_explain_option()
-@click.option("--batch", default=None, metavar="FILE|-",
+@click.option("--batch", default=None, metavar="FILE|-", shell_complete=_complete_file,
               help="Evaluate at every row of FILE (JSON Lines or CSV; - reads standard input).")
 @click.option("--grid", "grids", multiple=True, metavar="x=a:b:n",
               help="Sweep x over n evenly spaced values from a to b, both included (repeat: product).")
@@ -383,7 +394,7 @@ def descend_command(
 @_file_option()
 @click.option("--format", "fmt", type=click.Choice(["dot", "svg", "mermaid", "tree"]), default="dot",
               show_default=True, help="Graphviz source, SVG (needs Graphviz), Mermaid, or a terminal tree.")
-@click.option("--out", default=None, metavar="FILE",
+@click.option("--out", default=None, metavar="FILE", shell_complete=_complete_file,
               help="Write the picture to FILE instead of standard output.")
 @_output_option()
 @_precision_option()
@@ -446,6 +457,10 @@ def completion_command(shell: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into an ``error:`` line."""
+    if _COMPLETE_VAR in os.environ:  # TAB in a shell: our scripts' protocol
+        from .completion import register_shells
+
+        register_shells()
     try:
         # Without standalone mode, click returns the code of a click.exceptions.Exit.
         code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
