@@ -81,9 +81,20 @@ class GradError(Exception):
 
 
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters) of ``offset`` in ``source``."""
-    line_start = source.rfind("\n", 0, offset) + 1
-    return source.count("\n", 0, offset) + 1, offset - line_start + 1
+    """1-based line and column (in characters) of ``offset`` in ``source``. A line
+    ends at "\n", "\r\n" or a lone "\r", as in the language."""
+    at = offset
+    if 0 < at < len(source) and source[at] == "\n" and source[at - 1] == "\r":
+        at -= 1  # the "\n" of a "\r\n" ends the same line as its "\r"
+    line_start = max(source.rfind("\n", 0, at), source.rfind("\r", 0, at)) + 1
+    line = source.count("\n", 0, at) + source.count("\r", 0, at) - source.count("\r\n", 0, at) + 1
+    return line, offset - line_start + 1
+
+
+def line_end(source: str, start: int) -> int:
+    """Where the line that goes on at ``start`` ends: its "\n" or "\r", or the end."""
+    ends = [i for i in (source.find("\n", start), source.find("\r", start)) if i >= 0]
+    return min(ends) if ends else len(source)
 
 
 #: A run of this many non-blank characters in a message is shortened (a 10^6-letter name).
@@ -150,12 +161,10 @@ def format_error(err: GradError) -> str:
     start = max(0, min(err.span.start, len(source)))
     line_no, column = line_and_column(source, start)
     line_start = start - (column - 1)
-    line_end = source.find("\n", line_start)
-    if line_end < 0:
-        line_end = len(source)
-    end = max(start + 1, min(err.span.end, line_end))
+    stop = line_end(source, line_start)
+    end = max(start + 1, min(err.span.end, stop))
     # Characters of the line before, under and after the caret (by index in the line).
-    lo, hi = 0, line_end - line_start
+    lo, hi = 0, stop - line_start
     before_len = start - line_start
     if hi > 200:  # keep a long line readable: a window around the caret
         lo = max(0, before_len - 80)
@@ -163,12 +172,12 @@ def format_error(err: GradError) -> str:
     text = source[line_start + lo : line_start + hi]
     shown = "".join(_visible(c) for c in text)
     lead = "…" if lo else ""
-    trail = "…" if line_start + hi < line_end else ""
+    trail = "…" if line_start + hi < stop else ""
     prefix = f"  line {line_no}: " if line_no > 1 else "  "
     caret_at = _width(lead + "".join(_visible(c) for c in source[line_start + lo : start]))
     marked = "".join(_visible(c) for c in source[start : min(end, line_start + hi)])
     caret_len = _width(marked)
-    if caret_len == 0 and caret_at > 0 and start < line_end:
+    if caret_len == 0 and caret_at > 0 and start < stop:
         caret_at -= 1  # a lone combining mark: point at the letter it sits on
     lines.append(prefix + lead + shown + trail)
     lines.append(" " * (len(prefix) + caret_at) + "^" * max(1, caret_len))

@@ -32,10 +32,14 @@ from .syntax import Assign, Binary, Call, Expr, Name, Num, Statement, Unary
 NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 NAME = r"[^\W\d]\w*"
 # A comment runs to the end of its line: the lookahead stops the regex from backing
-# into a comment to find a token in it (`# note` is not the name `e`).
-IGNORED = r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"
+# into a comment to find a token in it (`# note` is not the name `e`). It also ends at
+# a character some tools take for a line end, which no token matches: declined.
+COMMENT = r"#[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*"
+IGNORED = rf"[ \t]*(?:{COMMENT}(?=[\n\r]|\Z))?"
 OPERATOR = r"\*\*|<=|>=|==|!=|[-+*/^(),;=<>\n]"
-_TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|({OPERATOR}))")
+#: A line end other than "\n": "\r\n" or a lone "\r" (group 4, read as "\n").
+CR_LINE_END = r"\r\n?"
+_TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|({OPERATOR})|({CR_LINE_END}))")
 _REST = re.compile(IGNORED)
 
 # Binding strength of each operator: ?comparison < ?sum < ?product (and the implicit
@@ -122,7 +126,10 @@ class _Parser:
                 break
             pos = m.end()
             kind = m.lastindex
-            token = m.group(3) if kind == 3 else None
+            if kind == 4:  # "\r\n" or "\r": a line end like "\n"
+                kind, token = 3, "\n"
+            else:
+                token = m.group(3) if kind == 3 else None
 
             if name is not None:  # what follows a name decides what it was
                 if token == "(":

@@ -19,7 +19,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from .errors import GradError, Span, shorten
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary
+from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,7 +87,7 @@ class _Implicit:
         for tok in stream:
             kind = tok.type
             if kind == "_SEP":
-                if depth and tok.value == "\n":
+                if depth and tok.value != ";":  # a line break inside ( ) is nothing
                     continue
             elif kind == "LPAR":
                 if prev == "NUMBER" or prev == "RPAR":
@@ -239,7 +239,63 @@ def parse(source: str) -> Program:
         raise GradError("syntax", "the program is nested too deeply to parse") from None
     if not statements:
         raise GradError("syntax", "the program is empty: write an expression such as (x+y)*z")
+    check_statements(statements, source)
     return Program(statements, source)
+
+
+# --- what the grammar lets through but a reader would take for something else ----------
+
+#: The message for a line that starts with an operator, as if it went on from the line
+#: before (``{op}`` is the operator).
+CONTINUATION = (
+    "a line cannot continue the one before it: this line, starting with '{op}', would be a"
+    " statement of its own (parentheses let an expression span lines: put '(' before its"
+    " first line and ')' after its last)"
+)
+
+
+def check_statements(statements: list[Statement], source: str) -> None:
+    """Refuse what both parsers read but a person did not mean (the same check for
+    both, after either): a statement that starts with ``+`` or ``-`` right after the
+    line of another statement (``loss = (y - p)^2`` then ``+ lam*w^2`` on the next
+    line would make ``+lam*w^2`` a statement, even the output), and a bare expression
+    that is not the last statement (its value would be thrown away)."""
+    last = len(statements) - 1
+    prev_end = 0
+    for index, stmt in enumerate(statements):
+        if type(stmt) is not Assign:
+            start = stmt.span.start
+            if index and source[start] in "+-" and _only_line_breaks(source, prev_end, start):
+                raise GradError(
+                    "syntax", CONTINUATION.format(op=source[start]), Span(start, start + 1), source
+                )
+            if index < last:
+                raise GradError(
+                    "syntax",
+                    "this expression is not the last statement, so its value would be thrown"
+                    " away: name it (q = ...) or make it the last statement",
+                    stmt.span,
+                    source,
+                )
+        prev_end = stmt.span.end
+
+
+def _only_line_breaks(source: str, start: int, end: int) -> bool:
+    """Whether statements are separated between ``start`` and ``end`` by line breaks
+    alone (and comments), not by a ``;``."""
+    i = start
+    broken = False
+    while i < end:
+        char = source[i]
+        if char == ";":
+            return False
+        if char == "#":  # a comment runs to its line end, which comes before `end`
+            i = min(j for j in (source.find("\n", i), source.find("\r", i), end) if j >= 0)
+            continue
+        if char == "\n" or char == "\r":
+            broken = True
+        i += 1
+    return broken
 
 
 # ---------------------------------------------------------------------------
@@ -284,14 +340,25 @@ LOOKALIKES = {
     "\u2265": ">=",  # greater-than or equal to
     "\u2260": "!=",  # not equal to
 }
+#: What some tools take for a line end besides the language's own ("\n", "\r\n", "\r"):
+#: refused, so a program never reads as one line where an editor shows two.
+LINE_SEPARATORS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _QUOTES = "'\"`\u2018\u2019\u201c\u201d"
 _ALLOWED = set("+-*/^(),;=<>!.#_ ") | set("0123456789")
+
+
+#: Names of control characters, which unicodedata leaves without one.
+_CONTROL_NAMES = {
+    "\t": "CHARACTER TABULATION", "\v": "LINE TABULATION", "\f": "FORM FEED",
+    "\x1c": "FILE SEPARATOR", "\x1d": "GROUP SEPARATOR", "\x1e": "RECORD SEPARATOR",
+    "\x85": "NEXT LINE", "\x00": "NULL", "\x1b": "ESCAPE", "\x7f": "DELETE",
+}
 
 
 def _char_name(char: str) -> str:
     import unicodedata
 
-    name = unicodedata.name(char, "")
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "")
     return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X}"
 
 
@@ -330,6 +397,11 @@ def _unexpected_character(source: str, pos: int) -> str:
             f"unexpected combining mark ({_char_name(char)}):"
             " a name is letters, digits and _, without combining marks"
         )
+    if char in LINE_SEPARATORS:
+        return (
+            f"unexpected line separator ({_char_name(char)}): end a line with an ordinary"
+            " line break, or use an ordinary space"
+        )
     if char.isspace():
         return f"unexpected space character ({_char_name(char)}): use an ordinary space"
     if not char.isprintable():
@@ -344,7 +416,7 @@ def _describe(tok: Token) -> str:
     if tok.type == "$END":
         return "the end of the program"
     if tok.type == "_SEP":
-        return "the end of the line" if tok.value == "\n" else "';'"
+        return "';'" if tok.value == ";" else "the end of the line"
     if tok.type == "NUMBER":
         return f"the number {shorten(tok.value)}"
     if tok.type == "NAME":
@@ -395,7 +467,8 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
     prev = before[-1] if before else None
     opened = _open_parens(before)
     got = _describe(tok)
-    if tok.type == "$END" or (tok.type == "_SEP" and tok.value == "\n"):
+    line_end = tok.type == "_SEP" and tok.value != ";"
+    if tok.type == "$END" or line_end:
         # The end has no character of its own: put the caret just after the last token.
         at = prev.end_pos if prev is not None else pos
         span = Span(at, at + 1)
@@ -404,7 +477,7 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
     after = f" after {_describe(prev)}" if prev is not None else ""
     if tok.type == "$END":
         unexpected = "unexpected end of the program"
-    elif tok.type == "_SEP" and tok.value == "\n":
+    elif line_end:
         unexpected = "unexpected end of the line"
     else:
         unexpected = f"unexpected {got}"
@@ -421,6 +494,8 @@ def _syntax_error(source: str, exc: UnexpectedInput) -> GradError:
             message = "unexpected ')': it closes no '('"
         elif tok.type == "EQUAL":
             message = "unexpected '=': only a plain name can be assigned, as in  q = x + y"
+        elif (tok.type in ("STAR", "SLASH", "POW") or tok.type in _COMPARISONS) and _continues_a_line(before):
+            message = CONTINUATION.format(op=tok.value)
         elif prev is None or prev.type == "_SEP":
             message = f"{unexpected} at the start of a statement: expected {_OPERAND_WORDS}"
         else:
@@ -487,6 +562,18 @@ def _comparison_before(tokens: list[Token]) -> bool:
         elif not depth and tok.type in _COMPARISONS:
             return True
     return False
+
+
+def _continues_a_line(before: list[Token]) -> bool:
+    """Whether the tokens before an operator end a statement with line breaks alone."""
+    i = len(before) - 1
+    if i < 0 or before[i].type != "_SEP":
+        return False
+    while i >= 0 and before[i].type == "_SEP":
+        if before[i].value == ";":
+            return False
+        i -= 1
+    return i >= 0
 
 
 def _tokens_after(source: str, offset: int) -> Token | None:

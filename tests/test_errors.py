@@ -986,4 +986,56 @@ def test_syntax_errors_say_what_fits_there_in_words(program: str, rounds: int, s
         or fixed.span is None
         or fixed.span.start > at
         or "is never closed" in fixed.message
+        # the checks of whole statements come after the parse, wherever their place
+        or fixed.message.startswith(("this expression is not the last", "a line cannot continue"))
     ), (source, err.message, fixed.message)
+
+
+# --- lines: what starts a line, and where a line ends -----------------------------------
+
+
+def test_a_continued_line_is_an_error_with_a_caret_under_the_operator(run_cli) -> None:
+    code, out, err = run_cli(
+        "eval", "-", "-w", "2", "-x", "1", "-y", "3", "--lam", "0.5",
+        stdin="p = w*x\nloss = (y - p)^2\n     + lam*w^2\n",
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: a line cannot continue the one before it: this line, starting with '+', would be"
+        " a statement of its own (parentheses let an expression span lines: put '(' before its"
+        " first line and ')' after its last)\n"
+        "  line 3:      + lam*w^2\n"
+        "               ^\n"
+    )
+
+
+def test_a_thrown_away_expression_is_an_error_with_a_caret(run_cli) -> None:
+    code, _, err = run_cli("eval", "x + 1; q = 2*x", "-x", "1")
+    assert code == 2
+    assert err == (
+        "error: this expression is not the last statement, so its value would be thrown away:"
+        " name it (q = ...) or make it the last statement\n"
+        "  x + 1; q = 2*x\n"
+        "  ^^^^^\n"
+    )
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n"], ids=["CR", "CRLF"])
+def test_carets_show_the_right_line_whatever_the_line_end(run_cli, end: str) -> None:
+    code, _, err = run_cli("eval", f"q = 1{end}r = log(x - 3){end}q + r", "-x", "1")
+    assert code == 1
+    assert err.splitlines()[1:] == ["  line 2: r = log(x - 3)", "              ^^^^^^^^^^"]
+    with pytest.raises(GradError) as info:
+        gradcli.evaluate(f"q = 1{end}r = log(x - 3){end}q + r", x=1)
+    assert info.value.to_json()["line"] == 2 and info.value.to_json()["column"] == 5
+
+
+def test_a_refused_line_separator_is_shown_as_one_visible_cell(run_cli) -> None:
+    code, _, err = run_cli("eval", "q = x\u2028q * 2", "-x", "1")
+    assert code == 2
+    assert err == (
+        "error: unexpected line separator (U+2028 LINE SEPARATOR): end a line with an ordinary"
+        " line break, or use an ordinary space\n"
+        "  q = x\ufffdq * 2\n"
+        "       ^\n"
+    )

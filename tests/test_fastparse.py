@@ -73,17 +73,21 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
     assert terminals["NUMBER"] == fastparse.NUMBER
     assert terminals["NAME"] == fastparse.NAME
     assert set(lark.lexer_conf.ignore) == {"COMMENT", "__IGNORE_1"}
-    assert terminals["COMMENT"] == "#[^\n]*"
-    assert terminals["__IGNORE_1"] == "[ \t\x0c\r]+"
-    assert fastparse.IGNORED == r"[ \t\f\r]*(?:#[^\n]*(?=\n|\Z))?"
+    chars = [chr(c) for c in range(0x3000)]
+    assert [c for c in chars if re.fullmatch(terminals["COMMENT"], "#" + c)] == [
+        c for c in chars if re.fullmatch(fastparse.COMMENT, "#" + c)
+    ]
+    assert terminals["__IGNORE_1"] == "[ \t]+"
+    assert fastparse.IGNORED == rf"[ \t]*(?:{fastparse.COMMENT}(?=[\n\r]|\Z))?"
     # The operators: every one- and two-character string that a literal terminal of
     # the grammar matches is one of the fast path's operators, and nothing else is.
     literals = [terminals[t] for t in set(terminals) - {"NUMBER", "NAME", "COMMENT", "__IGNORE_1"}]
-    alphabet = [chr(c) for c in range(32, 127)] + ["\n", "\t"]
+    alphabet = [chr(c) for c in range(32, 127)] + ["\n", "\t", "\r"]
     candidates = alphabet + [a + b for a in alphabet for b in alphabet]
     by_grammar = {c for c in candidates if any(re.fullmatch(p, c) for p in literals)}
-    by_fast_path = {c for c in candidates if re.fullmatch(fastparse.OPERATOR, c)}
-    assert by_grammar == by_fast_path == {*"+-*/^(),;=<>\n", "**", "<=", ">=", "==", "!="}
+    fast_path = f"{fastparse.OPERATOR}|{fastparse.CR_LINE_END}"
+    by_fast_path = {c for c in candidates if re.fullmatch(fast_path, c)}
+    assert by_grammar == by_fast_path == {*"+-*/^(),;=<>\n\r", "**", "<=", ">=", "==", "!=", "\r\n"}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +102,7 @@ def test_the_token_patterns_are_the_grammars_terminals() -> None:
         "(f\n(x)) + (2\nx) + (x)\ny",
         "f\n(x)",
         "x = 1 ;; y = x  # comment ( ) \n\n;",
-        "x\r\ny\f+\t1",
+        "x\r\ny\r+\t1", "x\ry", "(x\r+ y\r\n)", "x # c\r y",
         "(" * 300 + "x" + ")" * 300,
         "sin(" * 300 + "x" + ")" * 300,
         "-" * 300 + "x",
@@ -229,6 +233,9 @@ def test_the_benchmark_programs_lower_to_the_reference_graph() -> None:
         ("x = 1; x = 2", None), ("a = x + q; q = 1; a", None), ("pi = 3", None), ("sin = 2 * x", None),
         ("q = x; sinn(q)", None), ("max(x)", None), ("q = x; r = q; r", "s"), ("x + 1; q = 2", "x"),
         ("", None), ("q = log(x); q + tan(x, 1)", None), ("q = x\nq + q = 1", None),
+        ("p = w*x\nloss = (y - p)^2\n     + lam*w^2\n", None), ("q = x\n- y\nr = q", "r"),
+        ("x + 1; q = 2", None), ("q = x\r-y", None), ("q = x\r\n* 2", None), ("q = x\n\n^ 2", None),
+        ("q = x\u2028q", None), ("q = x # c\x85q", None), ("q = x\f+ 1", None),
     ],
 )
 def test_errors_in_long_programs_are_the_reference_errors(bad: str, output: str | None, monkeypatch) -> None:
@@ -240,6 +247,15 @@ def test_errors_in_long_programs_are_the_reference_errors(bad: str, output: str 
         gradcli.compile(source, output)
     assert (fast_path.value.kind, fast_path.value.message, fast_path.value.span) == (
         reference.value.kind, reference.value.message, reference.value.span)
+
+
+@pytest.mark.parametrize(
+    "source", ["a = 2\r\nb = a\rb*x", "q = x; -q", "q = (x\r+ y)\r\nr = -q; r", "q = x\n# c\n(q)"]
+)
+def test_long_programs_with_every_line_end_give_the_reference_graph(source: str, monkeypatch) -> None:
+    fast = gradcli.compile(PAD + source)
+    monkeypatch.setenv("GRADCLI_FAST_PARSE", "0")
+    assert _graph_dump(fast) == _graph_dump(gradcli.compile(PAD + source))
 
 
 def test_long_programs_take_the_fast_path_and_short_ones_the_grammar(monkeypatch) -> None:

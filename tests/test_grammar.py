@@ -156,3 +156,93 @@ def test_malformed_programs_are_syntax_errors(source: str) -> None:
     with pytest.raises(GradError) as info:
         gradcli.parse_program(source)
     assert info.value.kind == "syntax"
+
+
+# --- a line never silently continues, and a value is never silently thrown away -------
+
+CONTINUES = "a line cannot continue the one before it"
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "^", "**"])
+@pytest.mark.parametrize("last", [True, False], ids=["last-line", "middle-line"])
+def test_a_line_that_starts_with_an_operator_does_not_continue_the_line_before(op: str, last: bool) -> None:
+    source = f"p = w*x\nloss = (y - p)^2\n     {op} lam*w^2\n" + ("" if last else "z = loss\n")
+    with pytest.raises(GradError) as info:
+        gradcli.parse_program(source)
+    err = info.value
+    assert err.kind == "syntax" and err.exit_code == 2
+    assert err.message.startswith(CONTINUES) and f"starting with '{op}'" in err.message
+    assert "parentheses let an expression span lines" in err.message
+    assert err.span is not None and source[err.span.start : err.span.end] == op
+
+
+@pytest.mark.parametrize(
+    "gap", ["\n", "\n\n", "\n# a comment; with a semicolon\n", "\r", "\r\n", "  # c\n  "]
+)
+def test_blank_lines_and_comments_do_not_hide_a_line_that_starts_with_a_sign(gap: str) -> None:
+    with pytest.raises(GradError, match=CONTINUES):
+        gradcli.parse_program(f"q = x{gap}- y")
+
+
+def test_parentheses_let_an_expression_span_lines() -> None:
+    source = "p = w*x\nloss = ((y - p)^2\n     + lam*w^2)\n"
+    assert gradcli.evaluate(source, w=2, x=1, y=3, lam=0.5).value == 3.0
+
+
+@pytest.mark.parametrize("source", ["-x", "q = x; -q", "q = x;\n-q", "q = x; +q", "# note\n-x"])
+def test_a_sign_starts_a_statement_after_a_semicolon_or_at_the_start(source: str) -> None:
+    assert gradcli.evaluate(source, x=2).value in (-2.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("source", "thrown_away"),
+    [("x + 1\nq = 2*x", "x + 1"), ("q = x; q*2; q*3", "q*2"), ("(x\n+ 1); x", "(x\n+ 1)"), ("x;x", "x")],
+)
+def test_a_bare_expression_before_the_last_statement_is_an_error(source: str, thrown_away: str) -> None:
+    with pytest.raises(GradError) as info:
+        gradcli.evaluate(source, x=1)
+    err = info.value
+    assert (err.kind, err.exit_code) == ("syntax", 2)
+    assert "not the last statement" in err.message and "thrown away" in err.message
+    assert err.span is not None and source[err.span.start : err.span.end] == thrown_away
+
+
+def test_a_bare_expression_before_the_output_named_by_output_is_still_an_error() -> None:
+    with pytest.raises(GradError, match="not the last statement"):
+        gradcli.evaluate("x + 1\nq = 2*x", x=1, output="q")
+
+
+# --- line ends: "\n", "\r\n" and a lone "\r"; other separators are refused --------------
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_every_common_line_end_separates_statements(end: str) -> None:
+    source = end.join(["q = x + y", "", "f = q * z  # comment", "g = f + 1", ""])
+    r = gradcli.evaluate(source, x=2, y=3, z=-4)
+    assert (r.output, r.value) == ("g", -19.0)
+    assert value(f"(1 +{end} 2{end}) * 3") == 9.0
+
+
+def test_a_lone_carriage_return_is_never_nothing() -> None:
+    # Once read as `a = 2-x`: the "\r" ended nothing.
+    with pytest.raises(GradError, match=CONTINUES):
+        gradcli.parse_program("a = 2\r-x")
+    assert [type(s) for s in gradcli.parse_program("a = 2\rb = a*x\rb").statements] == [Assign, Assign, Name]
+
+
+@pytest.mark.parametrize(
+    "sep", ["\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"],
+    ids=["VT", "FF", "FS", "GS", "RS", "NEL", "LS", "PS"],
+)
+@pytest.mark.parametrize("where", ["between statements", "in a comment", "in an expression"])
+def test_other_line_separators_are_refused_with_their_name(sep: str, where: str) -> None:
+    source = {
+        "between statements": f"q = x{sep}q * 2",
+        "in a comment": f"q = x # note{sep}q = 2\nq * 2",
+        "in an expression": f"q = x +{sep}2",
+    }[where]
+    with pytest.raises(GradError) as info:
+        gradcli.parse_program(source)
+    err = info.value
+    assert err.kind == "syntax" and err.message.startswith("unexpected line separator (U+")
+    assert err.span is not None and source[err.span.start] == sep
