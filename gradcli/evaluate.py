@@ -27,9 +27,13 @@ from .ops import Undefined
 
 
 class NodeResult:
-    """One node of an evaluated graph, as ``trace`` shows it."""
+    """One node of an evaluated graph, as ``trace`` shows it.
 
-    __slots__ = ("grad", "id", "inputs", "label", "local_grads", "op", "span", "value")
+    ``evaluated`` is False for a node in a branch of ``if`` that was not taken (its
+    ``value``, ``local_grads`` and ``grad`` are then None), True for the others, and
+    None in a program without ``if``."""
+
+    __slots__ = ("evaluated", "grad", "id", "inputs", "label", "local_grads", "op", "span", "value")
 
     def __init__(
         self,
@@ -37,10 +41,11 @@ class NodeResult:
         op: str,
         label: str,
         inputs: tuple[int, ...],
-        value: float,
+        value: float | None,
         local_grads: list[float | None],  # ∂node/∂inputs[i]; None where not computed
         grad: float | None,  # ∂output/∂node; None where the output does not depend on a variable through it
         span: Span,
+        evaluated: bool | None = None,
     ) -> None:
         self.id = id
         self.op = op
@@ -50,12 +55,13 @@ class NodeResult:
         self.local_grads = local_grads
         self.grad = grad
         self.span = span
+        self.evaluated = evaluated
 
     def __repr__(self) -> str:
         return f"NodeResult({self.id}, {self.op!r}, {self.label!r}, value={self.value!r}, grad={self.grad!r})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "op": self.op,
             "label": self.label,
@@ -64,6 +70,9 @@ class NodeResult:
             "local_grads": self.local_grads,
             "grad": self.grad,
         }
+        if self.evaluated is not None:  # a program with `if`: false in a branch not taken
+            out["evaluated"] = self.evaluated
+        return out
 
 
 class Result:
@@ -242,7 +251,14 @@ def _sum_overflow(graph: Graph, node: Node) -> GradError:
 
 
 def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
-    """Every node's value, in topological order. ``point`` binds every input."""
+    """Every node's value, in topological order. ``point`` binds every input.
+
+    With an ``if`` among the nodes only the branch taken is evaluated (by
+    :mod:`gradcli.branches`), and a node not evaluated has the value NaN."""
+    if graph.branches:
+        from .branches import forward_taken
+
+        return forward_taken(graph, point)
     source = graph.source
     values: list[float] = [0.0] * len(graph.nodes)
     for node in graph.nodes:
@@ -281,9 +297,14 @@ def wanted_nodes(graph: Graph, extra: Iterable[int] = ()) -> list[bool]:
 
 
 def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[float | None]:
-    """Accumulated gradients ∂output/∂node (None for nodes not wanted)."""
+    """Accumulated gradients ∂output/∂node (None for nodes not wanted, and for nodes
+    in a branch not taken: they have no gradient)."""
     source = graph.source
     nodes = graph.nodes
+    if graph.branches:
+        from .branches import taken_mask
+
+        wanted = taken_mask(values, wanted)
     grads: list[float | None] = [0.0 if w else None for w in wanted]
     grads[-1] = 1.0
     for node in reversed(nodes):
@@ -330,6 +351,9 @@ def local_gradients(graph: Graph, values: list[float], wanted: list[bool]) -> li
         if op is None:
             out.append([])
             continue
+        if values[node.id] != values[node.id]:  # not evaluated: a branch not taken
+            out.append([None] * len(node.inputs))
+            continue
         args = [values[i] for i in node.inputs]
         row: list[float | None] = []
         for k, i in enumerate(node.inputs):
@@ -350,16 +374,22 @@ def _node_results(result: Result) -> list[NodeResult]:
     wanted = [g is not None for g in result.grads]
     locals_ = local_gradients(graph, result.values, wanted)
     labels = graph.labels()
+    values: list[float | None] = list(result.values)
+    evaluated: list[bool | None] = [None] * len(values)
+    if graph.branches:  # NaN marks a node in a branch not taken
+        evaluated = [v == v for v in result.values]
+        values = [v if e else None for v, e in zip(result.values, evaluated, strict=True)]
     return [
         NodeResult(
             node.id,
             node.op_name,
             labels[node.id],
             node.inputs,
-            result.values[node.id],
+            values[node.id],
             locals_[node.id],
             result.grads[node.id],
             node.span,
+            evaluated[node.id],
         )
         for node in graph.nodes
     ]

@@ -111,8 +111,10 @@ def explain(result: Result) -> Explanation:
         g = result.grads[node.id]
         if g is None:
             continue  # constants, and what depends on no variable
+        # A consumer in a branch not taken has no gradient and passes none on.
         terms = [
             Term(c, k, result.grads[c], local[c][k]) for c, k in uses[node.id]
+            if not (graph.branches and result.grads[c] is None)
         ]
         steps.append(Step(node.id, names[node.id], g, terms))
     return Explanation(names, f, forward, steps)
@@ -145,7 +147,11 @@ def explanation_lines(
         ex = explain(result)
     values = result.values
     lines = ["forward pass, inputs first:"]
-    lines.extend(f"  {text} = {show(values[i], precision)}" for i, text in ex.forward)
+    lines.extend(
+        f"  {text} = {show(values[i], precision)}" if values[i] == values[i]
+        else f"  {text}: not evaluated (a branch of if not taken)"  # NaN marks it
+        for i, text in ex.forward
+    )
     lines.append(f"backward pass, the chain rule from {ex.output} back to the inputs:")
     lines.extend(f"  {step_text(ex, step, precision)}" for step in ex.steps)
     return lines

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, Span
-from .ops import CONSTANTS, FUNCTIONS, OPERATORS, Op, arity_words, function
+from .ops import CONSTANTS, FUNCTIONS, IF, OPERATORS, Op, arity_words, function
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
 
 
@@ -69,7 +69,7 @@ class Graph:
     same for assigned names.
     """
 
-    __slots__ = ("_labels", "inputs", "names", "nodes", "output_name", "source")
+    __slots__ = ("_labels", "branches", "inputs", "names", "nodes", "output_name", "source")
 
     def __init__(
         self,
@@ -84,6 +84,10 @@ class Graph:
         self.names = names
         self.output_name = output_name
         self.source = source
+        # Whether an `if` may be among the nodes: the evaluators then take only the
+        # branch each condition picks (gradcli.branches). False is certain; True
+        # may be left over from an `if` that pruning dropped (still correct).
+        self.branches = False
         self._labels: list[str] | None = None
 
     @property
@@ -229,7 +233,9 @@ class _Lowering:
 
     def graph(self, output_id: int, output_name: str | None) -> Graph:
         """The graph of the output ``output_id`` and what it depends on."""
-        return _prune(self.nodes, output_id, output_name, self.variables, self.assigned, self.source)
+        graph = _prune(self.nodes, output_id, output_name, self.variables, self.assigned, self.source)
+        graph.branches = IF in self.interned  # an `if` was made: no scan of the nodes
+        return graph
 
     def expression(self, root: Expr, pending: set[str]) -> int:
         """Lower one expression, children before parents, with a stack of node ids.

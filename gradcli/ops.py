@@ -499,6 +499,18 @@ _ROWS: tuple[Op, ...] = (
        vgrads=(lambda np, x, lo, hi, out: np.where((lo <= x) & (x <= hi), 1.0, 0.0),
                lambda np, x, lo, hi, out: np.where(x < lo, 1.0, 0.0),
                lambda np, x, lo, hi, out: np.where(x > hi, 1.0, 0.0))),
+    # the lazy conditional: the evaluators compute only the branch taken (its forward
+    # here is for a point where both are known); see gradcli/branches.py
+    Op("if", 3, lambda c, a, b: a if c != 0 else b,
+       (lambda c, a, b, out: 0.0,
+        lambda c, a, b, out: 1.0 if c != 0 else 0.0,
+        lambda c, a, b, out: 0.0 if c != 0 else 1.0),
+       "1 toward the branch taken, which alone is evaluated; ∂/∂c = 0",
+       params=("c", "a", "b"),
+       vforward=lambda np, c, a, b: np.where(c != 0, a, b),
+       vgrads=(lambda np, c, a, b, out: 0.0,
+               lambda np, c, a, b, out: np.where(c != 0, 1.0, 0.0),
+               lambda np, c, a, b, out: np.where(c != 0, 0.0, 1.0))),
     # any number of arguments
     Op("max", 2, max, Positional(_dextreme, 2),
        "1 toward the largest argument, else 0; 1/k each at a tie of k",
@@ -541,6 +553,9 @@ for _op in _ROWS:
     if _op.symbol is None:
         FUNCTIONS.setdefault(_op.name, {})[_op.arity] = _op
 FUNCTIONS["pow"] = {2: OPERATORS["pow"]}
+
+#: The lazy conditional: the evaluators take only the branch its condition picks.
+IF: Op = FUNCTIONS["if"][3]
 
 #: The comparison operators, by symbol.
 COMPARISONS: dict[str, Op] = {

@@ -39,6 +39,9 @@ TREE_MAX_DEPTH = 50
 GREEN = "#008000"
 RED = "#d00000"
 
+#: Nodes and wires of a branch not taken.
+GREY = "#999999"
+
 #: Gate labels for operators whose operands are all wires.
 _GATES = {
     "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "*-1",
@@ -67,8 +70,16 @@ class _Scene:
     drawn: list[bool]  # False for a constant written into all its consumers' gates
     wired: list[list[bool]]  # wired[n][k]: input k of node n is drawn as a wire
 
-    def value(self, node_id: int) -> str | None:
+    def taken(self, node_id: int) -> bool:
+        """False for a node in a branch of ``if`` that was not taken (not evaluated:
+        drawn grey and dashed, without numbers)."""
         if self.result is None:
+            return True
+        value = self.result.values[node_id]
+        return value == value  # NaN marks a node not evaluated
+
+    def value(self, node_id: int) -> str | None:
+        if self.result is None or not self.taken(node_id):
             return None
         return show(self.result.values[node_id], self.precision)
 
@@ -248,11 +259,15 @@ def to_dot(scene: _Scene) -> str:
                 label = f'{gate}<br/><font point-size="10"><i>{name}</i></font>'
             else:
                 label = gate
-            out.append(f"  n{node.id} [label=<{label}>, shape=circle, margin=0.04];")
+            skipped = "" if scene.taken(node.id) else f', style=dashed, color="{GREY}", fontcolor="{GREY}"'
+            out.append(f"  n{node.id} [label=<{label}>, shape=circle, margin=0.04{skipped}];")
     out.append(f"  out [label=<<b>{html.escape(scene.output_name)}</b>>, shape=plaintext];")
     for node in nodes:
+        taken = scene.taken(node.id)
         for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
-            if wire:
+            if wire and not (taken and scene.taken(i)):  # a wire of a branch not taken: nothing
+                out.append(f'  n{i} -> n{node.id} [style=dashed, color="{GREY}"];')
+            elif wire:
                 out.append(_dot_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
     last = graph.output
     out.append(_dot_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
@@ -310,6 +325,7 @@ def to_mermaid(scene: _Scene) -> str:
     graph = scene.graph
     nodes = graph.nodes
     out = ["flowchart LR"]
+    skipped: list[str] = []  # nodes of a branch not taken
     for node in nodes:
         if not scene.drawn[node.id]:
             continue
@@ -319,13 +335,21 @@ def to_mermaid(scene: _Scene) -> str:
         else:
             text = _mermaid_text(gate) if not node.names else _mermaid_text(gate, node.names[0])
             out.append(f"  n{node.id}(({text}))")
+            if not scene.taken(node.id):
+                skipped.append(f"n{node.id}")
     out.append(f"  out([{_mermaid_text(scene.output_name)}])")
     for node in nodes:
+        taken = scene.taken(node.id)
         for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
-            if wire:
+            if wire and not (taken and scene.taken(i)):
+                out.append(f"  n{i} -.-> n{node.id}")  # dotted: a branch not taken
+            elif wire:
                 out.append(_mermaid_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
     last = graph.output
     out.append(_mermaid_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
+    if skipped:
+        out.append(f"  classDef skipped stroke:{GREY},color:{GREY},stroke-dasharray:4 4")
+        out.append(f"  class {','.join(skipped)} skipped")
     return "\n".join(out) + "\n"
 
 
@@ -375,7 +399,10 @@ def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
             yield line
             continue
         value, grad = scene.value(node_id), scene.grad(node_id)
-        if value is not None:
+        if not scene.taken(node_id):
+            line[1] = (labels[node_id], "dim")
+            line.append(("  not taken", "dim italic"))
+        elif value is not None:
             line.append(("  value ", None))
             line.append((value, "green"))
             if grad is not None:  # constants have no gradient

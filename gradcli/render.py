@@ -236,7 +236,7 @@ def print_trace(
             node.label,
             node.op,
             ", ".join(str(i) for i in node.inputs),
-            format_number(node.value, precision),
+            "not taken" if node.evaluated is False else format_number(node.value, precision),
             ", ".join(format_number(g, precision) for g in node.local_grads),
             format_number(node.grad, precision),
         ]

@@ -63,6 +63,8 @@ SEEDS = [
     ";;x;;",
     "# only a comment",
     "max(x, y, z) + min(x, 1, y, 2) + sum(x, y) + mean(x, y, z) + logsumexp(x, 2x, 1000)",
+    "if(x > 0, log(x), 0) + if(x <= y, sqrt(y - x), x == y)",
+    "d = x - y; if(abs(d) <= 1, d^2/2, abs(d) - 1/2)",
     "hypot(x) + hypot(x, y, z) + clip(x, -1, 1) + (x != y) * (x >= 0) - (x < 2)",
 ]
 

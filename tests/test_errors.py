@@ -150,6 +150,24 @@ ERRORS = [
         id='syntax-double-assignment',
     ),
     pytest.param(
+        ['eval', 'if(x > 0, log(x))', '-x', '1'],
+        2,
+        'error: if takes 3 arguments, not 2: if(condition, value where it holds, value where it'
+        ' does not), as in if(x > 0, log(x), 0)\n'
+        '  if(x > 0, log(x))\n'
+        '  ^^^^^^^^^^^^^^^^^\n',
+        id='arity-if-two',
+    ),
+    pytest.param(
+        ['eval', 'if(x > 0, log(x), 0, 1)', '-x', '1'],
+        2,
+        'error: if takes 3 arguments, not 4: if(condition, value where it holds, value where it'
+        ' does not), as in if(x > 0, log(x), 0)\n'
+        '  if(x > 0, log(x), 0, 1)\n'
+        '  ^^^^^^^^^^^^^^^^^^^^^^^\n',
+        id='arity-if-four',
+    ),
+    pytest.param(
         ['eval', 'max()'],
         2,
         'error: max() has no argument: write two or more inside, as in max(x, y, ...)\n'
@@ -319,7 +337,7 @@ ERRORS = [
         2,
         'error: unknown function sinn (did you mean sin, sinh or sign?); the functions '
         'are abs, acos, acosh, asin, asinh, atan, atan2, atanh, cbrt, clip, cos, cosh, erf, '
-        'exp, hypot, ln, log, log10, log2, logsumexp, max, mean, min, pow, relu, sigmoid, '
+        'exp, hypot, if, ln, log, log10, log2, logsumexp, max, mean, min, pow, relu, sigmoid, '
         'sign, sin, sinh, softplus, sqrt, sum, tan, tanh\n'
         '  sinn(x)\n'
         '  ^^^^\n',
@@ -329,7 +347,7 @@ ERRORS = [
         ['eval', 'frob(x)', '-x', '1'],
         2,
         'error: unknown function frob; the functions are abs, acos, acosh, asin, asinh, '
-        'atan, atan2, atanh, cbrt, clip, cos, cosh, erf, exp, hypot, ln, log, log10, log2, '
+        'atan, atan2, atanh, cbrt, clip, cos, cosh, erf, exp, hypot, if, ln, log, log10, log2, '
         'logsumexp, max, mean, min, pow, relu, sigmoid, sign, sin, sinh, softplus, sqrt, sum, '
         'tan, tanh\n'
         '  frob(x)\n'

@@ -53,6 +53,7 @@ DOMAINS: dict[tuple[str, int], tuple[st.SearchStrategy[float], ...]] = {
 _KINKS = {
     "max": lambda a: min(abs(x - y) for i, x in enumerate(a) for y in a[i + 1:]) < 1e-3,
     "clip": lambda a: min(abs(a[0] - a[1]), abs(a[0] - a[2])) < 1e-3,
+    "if": lambda a: abs(a[0]) < 1e-3,
     **{name: (lambda a: abs(a[0] - a[1]) < 1e-3) for name in ("lt", "le", "gt", "ge", "eq", "ne")},
 }
 _KINKS["min"] = _KINKS["max"]
@@ -106,7 +107,7 @@ def test_operators_and_functions_cover_the_spec() -> None:
     assert all(function(name, 5) for name in ("hypot", "max", "min", "sum", "mean", "logsumexp"))
     assert all(function(name, 1) for name in ("hypot", "sum", "mean", "logsumexp"))
     assert not function("max", 1) and not function("min", 1)
-    assert function("clip", 3)
+    assert function("clip", 3) and function("if", 3) and not function("if", 2) and not function("if", 4)
     assert set(CONSTANTS) == {"pi", "e", "tau"}
 
 

@@ -1,0 +1,100 @@
+"""The lazy ``if``: the forward pass of a program with branches, one point at a time.
+
+``if(c, a, b)`` is ``a`` where ``c ≠ 0``, else ``b``, and only the branch taken is
+evaluated: ``if(x > 0, log(x), 0)`` at x = −1 never computes ``log(-1)``. A plain
+topological loop cannot know which nodes are needed before the conditions are
+known, so this pass is driven by demand instead: it starts from the output with an
+explicit stack (no recursion, whatever the depth), evaluates a node once all its
+inputs are, and at an ``if`` evaluates the condition first, then the one branch it
+picks. A node shared by a taken and an untaken branch is evaluated once, when the
+taken side first needs it; a node needed only by branches not taken is never
+evaluated and keeps the value NaN.
+
+NaN is an unambiguous mark: every value that is evaluated is finite (a non-finite
+one is a math error). The reverse pass (:func:`gradcli.evaluate.backward`) asks for
+no gradient toward a NaN node, so the gradient flows to the branch taken alone and
+nothing is differentiated on the other side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .ops import IF
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+#: The value of a node that was not evaluated (a branch not taken).
+NOT_EVALUATED = math.nan
+
+
+def evaluated(value: float) -> bool:
+    """Whether a value from :func:`forward_taken` was computed (NaN never is)."""
+    return value == value
+
+
+def forward_taken(graph: Graph, point: Mapping[str, float]) -> list[float]:
+    """Every value the output needs at ``point``, branches not taken left NaN.
+
+    Stack entries are ``(node id, stage)``: stage 0 asks for the node, stage 1 comes
+    back once its inputs (an ``if``: its condition) are evaluated, stage 2 once an
+    ``if``'s branch is. Everything pushed above an entry is finished before it comes
+    back, so a node is computed after its inputs and exactly once."""
+    from .evaluate import math_error, non_finite_error
+
+    nodes = graph.nodes
+    source = graph.source
+    values = [NOT_EVALUATED] * len(nodes)
+    done = bytearray(len(nodes))
+    stack: list[tuple[int, int]] = [(len(nodes) - 1, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        i, stage = pop()
+        if done[i]:
+            continue
+        node = nodes[i]
+        op = node.op
+        if op is None:
+            values[i] = node.value if node.kind == "const" else point[node.name]  # type: ignore[index]
+            done[i] = 1
+            continue
+        inputs = node.inputs
+        if op is IF:
+            cond = inputs[0]
+            if not done[cond]:
+                push((i, 1))
+                push((cond, 0))
+                continue
+            taken = inputs[1] if values[cond] != 0 else inputs[2]
+            if not done[taken]:
+                push((i, 2))
+                push((taken, 0))
+                continue
+            values[i] = values[taken]
+            done[i] = 1
+            continue
+        if stage == 0:
+            waiting = [j for j in inputs if not done[j]]
+            if waiting:
+                push((i, 1))
+                for j in reversed(waiting):  # the first argument is evaluated first
+                    push((j, 0))
+                continue
+        args = [values[j] for j in inputs]
+        try:
+            value = op.forward(*args)
+        except (ValueError, ZeroDivisionError, OverflowError) as exc:
+            raise math_error(node, args, exc, source) from None
+        if not math.isfinite(value):
+            raise non_finite_error(node, args, value, source)
+        values[i] = value
+        done[i] = 1
+    return values
+
+
+def taken_mask(values: list[float], wanted: list[bool]) -> list[bool]:
+    """``wanted`` less the nodes that were not evaluated: no gradient toward them."""
+    return [w and v == v for w, v in zip(wanted, values, strict=True)]
