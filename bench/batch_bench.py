@@ -12,6 +12,10 @@
    fields per row (csv.writer, or json.dumps per line) without computing anything.
 3. Peak memory (the child's maximum RSS) of a CSV batch streamed through standard
    input: 10^7 rows against 10^5.
+4. The lazy `if` over a grid of N points: `if(x > 0, log(x), 0)` against the same
+   program without the guard, `log(x)`, on x in (0, 10] (every row takes the log),
+   and the guard on x in [-10, 10] (half the rows take each branch: masks), compute
+   only and end to end (`eval --grid ... --format csv`).
 
 Every figure is a median over several runs; baselines and gradcli take turns.
 Standalone on purpose: it does not use bench/run.py.
@@ -275,6 +279,54 @@ def memory(small: int, large: int, runs: int) -> list[tuple[str, float, str]]:
     ]
 
 
+# --- 4. the lazy if ---------------------------------------------------------------------------
+
+GUARDED = "if(x > 0, log(x), 0)"
+UNGUARDED = "log(x)"
+
+
+def branches(n: int, runs: int) -> list[tuple[str, float, str]]:
+    positive, both = np.linspace(1e-3, 10, n), np.linspace(-10, 10, n)
+    guarded, unguarded = gradcli.compile(GUARDED), gradcli.compile(UNGUARDED)
+    times = interleaved(
+        {
+            "unguarded": lambda: evaluate_arrays(unguarded, {"x": positive}),
+            "guarded": lambda: evaluate_arrays(guarded, {"x": positive}),
+            "guarded, half": lambda: evaluate_arrays(guarded, {"x": both}),
+        },
+        runs,
+    )
+    base = times["unguarded"]
+    rows = [
+        (f"compute: {UNGUARDED}, x in (0, 10]", base, "1.00x"),
+        (f"compute: {GUARDED}, x in (0, 10]", times["guarded"], f"{times['guarded'] / base:.2f}x unguarded"),
+        (f"compute: {GUARDED}, x in [-10, 10]", times["guarded, half"],
+         f"{times['guarded, half'] / base:.2f}x unguarded"),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out.csv"
+        cmd = [sys.executable, "-m", "gradcli", "eval"]
+        grid = ["--grid", f"x=0.001:10:{n}", "--format", "csv"]
+        half = ["--grid", f"x=-10:10:{n}", "--format", "csv"]
+        times = interleaved(
+            {
+                "unguarded": lambda: run([*cmd, UNGUARDED, *grid], out),
+                "guarded": lambda: run([*cmd, GUARDED, *grid], out),
+                "guarded, half": lambda: run([*cmd, GUARDED, *half], out),
+            },
+            runs,
+        )
+    base = times["unguarded"]
+    rows += [
+        (f"eval --grid: {UNGUARDED}, x in (0, 10]", base, "1.00x"),
+        (f"eval --grid: {GUARDED}, x in (0, 10]", times["guarded"],
+         f"{times['guarded'] / base:.2f}x unguarded"),
+        (f"eval --grid: {GUARDED}, x in [-10, 10]", times["guarded, half"],
+         f"{times['guarded, half'] / base:.2f}x unguarded"),
+    ]
+    return rows
+
+
 # --- report ------------------------------------------------------------------------------------------
 
 
@@ -292,6 +344,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds; prints only")
     parser.add_argument("--runs", type=int, default=None, help="runs per median (default 5; 3 with --quick)")
     parser.add_argument("--compute-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--only-branches", action="store_true", help="section 4 alone; prints only")
     options = parser.parse_args()
     if options.compute_child:
         name, n, child_runs = options.compute_child
@@ -300,6 +353,10 @@ def main() -> None:
     quick = options.quick
     runs = options.runs or (3 if quick else 5)
     n_compute = 100_000 if quick else 1_000_000
+    if options.only_branches:
+        print(table(f"The lazy if over a grid of {n_compute:,} points", branches(n_compute, runs),
+                    "seconds (median)"))
+        return
     n_files = 20_000 if quick else 1_000_000
     small, large = (100_000, 300_000) if quick else (100_000, 10_000_000)
 
@@ -313,6 +370,8 @@ def main() -> None:
     sections.append(
         table("Peak memory: CSV streamed through standard input", memory(small, large, 3), "value")
     )
+    sections.append(table(f"The lazy if over a grid of {n_compute:,} points",
+                          branches(n_compute, runs), "seconds (median)"))
     report = "\n".join(sections)
     print(report)
     print(f"({time.perf_counter() - started:.1f} s in all)")

@@ -170,6 +170,14 @@ def _evaluate_chunk(
 
     extra = [i for i in (node_of(name) for name in names) if i is not None]
     wanted = wanted_nodes(graph, extra)
+    if graph.branches:  # each row evaluates only the branches it takes
+        from .vbranches import evaluate_taken
+
+        with np.errstate(all="ignore"):
+            value, gradient, recheck = evaluate_taken(np, graph, cols, n, wanted, node_of, names)
+        for r in np.flatnonzero(recheck & alive).tolist():
+            _scalar_row(graph, cols, r, names, node_of, wanted, value, gradient, errors)
+        return ArrayResult(value, gradient, errors)
     values: list[Any] = [0.0] * len(nodes)
     varying = [False] * len(nodes)
 

@@ -176,3 +176,123 @@ def test_a_long_chain_of_guarded_statements_needs_no_recursion() -> None:
 def test_if_is_the_ops_table_row() -> None:
     assert FUNCTIONS["if"] == {3: IF}
     assert IF.params == ("c", "a", "b")
+
+
+# --- batch: each row its own branch, vectorised with masks ---------------------------------
+
+BATCH_PROGRAMS = [
+    "if(x > 0, log(x), 0)",
+    "q = exp(x); if(x > 0, sqrt(x - 1), q) + if(x, 1/x, 0)",
+    "if(if(x > 0, y, 0), log(x) * y, asin(y / 4)) + if(y >= 1, x, y)",
+    "if(1, x * y, log(-1))",  # a constant condition: the other side is never computed
+    "if(0, log(-1), x) + if(x < y, max(x, y, 0), clip(x, -1, 1))",
+    "if(x > 0, log(-1), x)",  # a constant branch that fails, on the rows that take it only
+    "d = x - y; if(abs(d) <= 1, d^2/2, abs(d) - 1/2)",
+    "if(x > 0, if(y > 0, x * y, x), if(y > 0, y, 1/(x - y)))",
+]
+GRID = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0]
+
+
+def _grid_columns():
+    import numpy as np
+
+    xs = np.array([x for x in GRID for _ in GRID])
+    ys = np.array([y for _ in GRID for y in GRID])
+    return xs, ys
+
+
+@pytest.mark.parametrize("source", BATCH_PROGRAMS)
+def test_batch_gives_what_eval_gives_row_by_row(source: str) -> None:
+    from gradcli.batch import evaluate_arrays
+
+    xs, ys = _grid_columns()
+    graph = gradcli.compile(source)
+    columns = {name: {"x": xs, "y": ys}[name] for name in graph.inputs}
+    arrays = evaluate_arrays(graph, columns)
+    for r in range(len(xs)):
+        point = {name: float(col[r]) for name, col in columns.items()}
+        try:
+            one = gradcli.evaluate(source, point)
+        except GradError as err:
+            assert r in arrays.errors, (point, err.message)
+            assert (arrays.errors[r].kind, arrays.errors[r].message) == (err.kind, err.message)
+            continue
+        assert r not in arrays.errors, (point, arrays.errors[r].message)
+        assert arrays.value[r] == pytest.approx(one.value, rel=1e-14, abs=1e-300), point
+        for name in columns:
+            want = pytest.approx(one.gradient[name], rel=1e-14, abs=1e-300)
+            assert arrays.gradient[name][r] == want, (point, name)
+
+
+def _recording(monkeypatch, name: str, arity: int) -> list[list[float]]:
+    op = FUNCTIONS[name][arity]
+    seen: list[list[float]] = []
+    real = op.vforward
+
+    def recorded(np, *args):
+        seen.append([float(v) for v in np.atleast_1d(args[0])])
+        return real(np, *args)
+
+    monkeypatch.setattr(op, "vforward", recorded)
+    return seen
+
+
+def test_batch_never_evaluates_a_branch_on_the_rows_that_do_not_take_it(monkeypatch, run_cli) -> None:
+    seen = _recording(monkeypatch, "log", 1)
+    code, out, err = run_cli("eval", "if(x > 0, log(x), 0)", "--grid", "x=-2:2:401")
+    assert code == 0 and err == ""
+    assert "error" not in out
+    assert seen and all(v > 0 for chunk in seen for v in chunk)
+    assert sum(len(chunk) for chunk in seen) == 200
+
+
+def test_batch_evaluates_a_node_both_branches_share_once_per_row(monkeypatch) -> None:
+    import numpy as np
+
+    from gradcli.batch import evaluate_arrays
+
+    seen = _recording(monkeypatch, "exp", 1)
+    xs = np.linspace(-3, 3, 1001)
+    graph = gradcli.compile("q = exp(x); if(x > 0, q, q + 1) * q")
+    arrays = evaluate_arrays(graph, {"x": xs})
+    assert sum(len(chunk) for chunk in seen) == len(xs)
+    e = np.exp(xs)
+    assert np.allclose(arrays.value, np.where(xs > 0, e, e + 1) * e, rtol=1e-15)
+
+
+def test_batch_with_branches_raises_no_numpy_warning() -> None:
+    import warnings
+
+    import numpy as np
+
+    from gradcli.batch import evaluate_arrays
+
+    graph = gradcli.compile("if(x > 0, log(x) + sqrt(x) + 1/x, if(x < -1, acosh(-x), exp(1000 * x)))")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arrays = evaluate_arrays(graph, {"x": np.linspace(-3, 3, 60_001)})
+    assert not arrays.errors
+
+
+def test_batch_rows_failing_in_their_own_branch_report_the_eval_error(run_cli) -> None:
+    code, out, _ = run_cli("eval", "if(x > 0, log(x - 1), 0)", "--grid", "x=-1:1:3")
+    assert code == 1
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0]["value"] == 0.0 and records[1]["value"] == 0.0
+    assert records[2] == {  # rows are counted from 1
+        "row": 3, "error": {"kind": "domain", "message": "log(0) is outside the domain of log(x) (x > 0)"},
+    }
+
+
+def test_batch_over_many_chunks_with_branches_matches_numpy() -> None:
+    import numpy as np
+
+    from gradcli.batch import evaluate_arrays
+
+    xs = np.linspace(-5, 5, 200_001)
+    graph = gradcli.compile("if(x > 0, log(x), x^2)")
+    arrays = evaluate_arrays(graph, {"x": xs})
+    assert not arrays.errors
+    with np.errstate(all="ignore"):
+        assert np.array_equal(arrays.value, np.where(xs > 0, np.log(xs), xs * xs))
+        assert np.allclose(arrays.gradient["x"], np.where(xs > 0, 1 / xs, 2 * xs), rtol=1e-15)
