@@ -201,6 +201,12 @@ def test_every_option_is_documented(command: str, option: str) -> None:
     assert re.search(rf"`{re.escape(option)}\b", (REPO / "docs" / "commands.md").read_text(encoding="utf-8"))
 
 
+@pytest.mark.parametrize("module", sorted(p.name for p in (REPO / "gradcli").glob("*.py")))
+def test_every_module_is_in_the_data_flow(module: str) -> None:
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"`{module}`" in text.split("## The data flow", 1)[1].split("\n## ", 1)[0]
+
+
 @pytest.mark.parametrize("name", sorted(gradcli.__all__))
 def test_every_public_name_is_in_the_api_page(name: str) -> None:
     assert re.search(rf"\b{re.escape(name)}\b", (REPO / "docs" / "api.md").read_text(encoding="utf-8"))
