@@ -116,7 +116,7 @@ def cli() -> None:
 
     Bindings: -x 2, --x 2, --x=2 or x=2; a value may be a constant
     expression (-x pi/4). Exit codes: 0 ok, 1 math error, 2 usage error,
-    3 a failed check.
+    3 a failed check, 4 a check that cannot judge a gradient.
     """
 
 
@@ -273,6 +273,7 @@ def _print_explanation(result: Any, precision: int | None, explain: bool) -> Non
               help="Finite-difference step for every input (default: ∛ε·max(1, |x|) ≈ 6e-6·max(1, |x|)).")
 @click.option("--tol", type=float, default=None, metavar="T",
               help="Agree when |reverse − numeric| ≤ T·max(1, |reverse|, |numeric|) (default 1e-6).")
+@click.option("--wrt", default=None, metavar="x,y", help="Check only these inputs (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, a row per input.")
 @_output_option()
 @_precision_option()
@@ -281,23 +282,29 @@ def check_command(
     file: str | None,
     eps: float | None,
     tol: float | None,
+    wrt: str | None,
     as_json: bool,
     output: str | None,
     precision: int | None,
 ) -> None:
     """Compare every reverse-mode gradient with a central finite difference.
 
-    Exit 0 when all agree within --tol, 3 when any does not (the table is still printed).
+    Each row is ok, differs (the finite difference has settled and disagrees beyond
+    its own error), or cannot judge (a kink, rounding, a step too coarse: the note says
+    why). Exit 0 when all agree within --tol, 3 when one differs, 4 when none differs
+    but one cannot be judged (the table is still printed).
 
     \b
       gradcli check "x^2 * sin(y)" -x 3 -y 1
-      gradcli check "relu(x)" -x 0          # a kink: exits 3
+      gradcli check "relu(x)" -x 0          # a kink: cannot judge, exits 4
       gradcli check "$F" -x 1 && echo ok
     """
     from .gradcheck import DEFAULT_TOL, check
 
     source, bindings = _program(words, file)
-    result = check(source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol)
+    result = check(
+        source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol, wrt=_wrt_names(wrt)
+    )
     if as_json:
         from .render import dumps
 

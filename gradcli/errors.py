@@ -34,6 +34,7 @@ EXIT_CODES: dict[str, int] = {
     "usage": 2,  # a bad option, an unreadable file
     # verification (exit 3)
     "check": 3,  # `gradcli check` found a gradient that disagrees with finite differences
+    "unjudged": 4,  # `gradcli check`: none disagrees, but finite differences cannot judge some
 }
 
 

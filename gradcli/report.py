@@ -51,7 +51,8 @@ def print_check(result: CheckResult, console: Console, precision: int | None = D
     for row in result.rows:
         verdict = row.verdict
         if styled:
-            verdict = f"[green]{verdict}[/]" if row.ok else f"[bold red]{verdict}[/]"
+            colour = "green" if row.ok else "bold red" if row.verdict == "differs" else "yellow"
+            verdict = f"[{colour}]{verdict}[/]"
         table.add_row(
             row.name,
             format_number(row.value, precision),
@@ -68,10 +69,12 @@ def print_check(result: CheckResult, console: Console, precision: int | None = D
         if row.note:
             console.print(f"{row.name}: {row.note}", markup=False)
     agree = sum(row.ok for row in result.rows)
-    verdict = "ok" if result.ok else "FAILED"
+    unsure = len(result.unjudged)
+    verdict = "ok" if result.ok else "FAILED" if result.failures else "not confirmed"
+    extra = f"; {unsure} cannot be judged" if unsure else ""
     console.print(
         f"{verdict}: {agree} of {len(result.rows)} gradients agree with finite differences"
-        f" within tol {result.tol:g}",
+        f" within tol {result.tol:g}{extra}",
         markup=False,
     )
 
