@@ -36,7 +36,7 @@ NAME = r"[^\W\d]\w*"
 # a character some tools take for a line end, which no token matches: declined.
 COMMENT = r"#[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*"
 IGNORED = rf"[ \t]*(?:{COMMENT}(?=[\n\r]|\Z))?"
-OPERATOR = r"\*\*|<=|>=|==|!=|[-+*/^(),;=<>\n]"
+OPERATOR = r"\*\*|[<>=!]=|[-+*/^(),;=<>\n]"  # two-character ones first, as Lark's lexer
 #: A line end other than "\n": "\r\n" or a lone "\r" (group 4, read as "\n").
 CR_LINE_END = r"\r\n?"
 _TOKEN = re.compile(rf"{IGNORED}(?:({NUMBER})|({NAME})|({OPERATOR})|({CR_LINE_END}))")

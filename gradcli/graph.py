@@ -207,7 +207,8 @@ class _Lowering:
                 f" the functions are {_function_list()}",
                 expr.name_span,
             )
-        op = function(expr.name, len(args))
+        # The row of exactly this arity, else an n-ary row that takes this many.
+        op = variants.get(len(args)) or function(expr.name, len(args))
         if op is None:
             raise self.error(
                 "arity",
