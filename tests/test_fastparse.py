@@ -139,6 +139,38 @@ def test_the_fast_path_reads_generated_programs_as_the_grammar_does(source: str)
     assert_same_as_reference(source)
 
 
+_COMPARE = ["<", "<=", ">", ">=", "==", "!="]
+
+
+@st.composite
+def compared(draw: st.DrawFn) -> str:
+    """Programs with the comparison level: comparisons of generated expressions, in
+    calls (if, n-ary max, clip), in parentheses, assigned, and sometimes chained
+    (which both parsers must refuse)."""
+
+    def comparison() -> str:
+        left, right = draw(programs(max_depth=2)), draw(programs(max_depth=2))
+        text = f"{left} {draw(st.sampled_from(_COMPARE))} {right}"
+        if draw(st.integers(0, 9)) == 0:  # a chain
+            text += f" {draw(st.sampled_from(_COMPARE))} {draw(programs(max_depth=1))}"
+        return text
+
+    parts = [comparison() for _ in range(draw(st.integers(1, 3)))]
+    shape = draw(st.integers(0, 4))
+    if shape == 1:
+        return f"if({parts[0]}, {draw(programs(max_depth=2))}, {parts[-1]})"
+    if shape == 2:
+        return f"max({', '.join(parts)}, 0) * ({parts[0]})"
+    if shape == 3:
+        return f"q = {parts[0]}\nclip(q, ({parts[-1]}) - 1, 2) - (q {draw(st.sampled_from(_COMPARE))} 1)"
+    return "; ".join(parts)
+
+
+@given(compared())
+def test_the_fast_path_reads_comparisons_as_the_grammar_does(source: str) -> None:
+    assert_same_as_reference(source)
+
+
 _TOKENS = ["x", "y", "2", ".5", "1e3", "sin", "max", "(", ")", ",", "+", "-", "*", "/", "^", "**",
            "=", ";", "\n", " ", "#c\n", "θ", "<", "<=", ">", ">=", "==", "!=", "!", "if"]
 
