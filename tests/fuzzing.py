@@ -217,15 +217,15 @@ def check_library(source: str, bindings: dict[str, str]) -> str:
     return "ok"
 
 
-def run_main(args: list[str]) -> tuple[int, str, str]:
-    """``gradcli ARGS`` in-process, standard input empty: (exit code, stdout, stderr)."""
+def run_main(args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
+    """``gradcli ARGS`` in-process, ``stdin`` on standard input: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    stdin, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8")
+    stdin_was, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(args)
     finally:
-        sys.stdin = stdin
+        sys.stdin = stdin_was
     return code, out.getvalue(), err.getvalue()
 
 
@@ -291,3 +291,4 @@ def check_input(source: str, seed: int = 0, timeout: float = 10.0, file: bool | 
             code, out, err = run_main(args)
         check_cli_result(args, code, out, err)
     return outcome
+

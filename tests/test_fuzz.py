@@ -9,7 +9,10 @@ also goes through the installed entry point. The checks are in ``fuzzing.py``.
 These runs are quick (the Hypothesis profile of ``conftest.py``; set
 ``HYPOTHESIS_PROFILE=thorough`` for more). The long campaign is
 ``python tests/fuzz_campaign.py --inputs 100000``; the coverage-guided one is
-``python tests/fuzz_atheris.py``.
+``python tests/fuzz_atheris.py``. A seeded sample of the command-line scenarios
+(``fuzz_scenarios.py``: CSV, JSON Lines, line ends, option typos) runs here too;
+the longer runs, and those with closed or full streams and odd files, are marked
+slow (``pytest -m slow``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ import random
 from collections.abc import Callable
 
 import pytest
+from conftest import gradcli_executable
+from fuzz_scenarios import (
+    PROCESS_FAMILIES,
+    check_scenario_result,
+    random_scenario,
+    run_scenario_in_process,
+    run_scenario_process,
+)
 from fuzzing import OVERRIDES, SEEDS, FuzzFailure, check_cli_result, check_input, mutate, random_input
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,3 +111,52 @@ def test_a_sample_through_the_installed_entry_point(run_exe: Callable[..., CliRe
         args = ["eval", source, "x=2", "y=3", "--json"]
         code, out, err = run_exe(*args)
         check_cli_result(args, code, out, err)
+
+
+# --- scenarios: the command line around the program (fuzz_scenarios.py) -----------------
+
+#: Families a quick seeded sample runs in the normal suite (in-process, a second or two).
+QUICK_FAMILIES = ("csv", "jsonl", "line_ends", "typos")
+
+
+@pytest.mark.parametrize("family", QUICK_FAMILIES)
+def test_a_seeded_sample_of_scenarios(family: str) -> None:
+    rng = random.Random(f"quick-{family}")
+    for _ in range(25):
+        run_scenario_in_process(random_scenario(rng, family), timeout=20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["control", "huge_options", *QUICK_FAMILIES])
+def test_a_long_seeded_run_of_scenarios(family: str) -> None:
+    rng = random.Random(f"long-{family}")
+    for _ in range(300):
+        run_scenario_in_process(random_scenario(rng, family), timeout=20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", PROCESS_FAMILIES)
+def test_scenarios_with_closed_or_full_streams_and_odd_files(family: str) -> None:
+    exe = gradcli_executable()
+    rng = random.Random(f"process-{family}")
+    for _ in range(40):
+        run_scenario_process(random_scenario(rng, family), exe, timeout=30)
+
+
+def test_the_scenario_oracle_catches_what_it_must() -> None:
+    """Not vacuous: a traceback, exit 70, an undocumented code, loose JSON, a bare
+    usage error or an escape sequence echoed to the terminal all fail."""
+    scenario = {"family": "control", "args": ["eval", "x", "--json"], "stream": None}
+    table = {"family": "control", "args": ["eval", "x"], "stream": None}
+    for case, code, out, err in [
+        (scenario, 70, "", "error: internal error: OSError\n"),
+        (scenario, 1, "", "Traceback (most recent call last):\n"),
+        (scenario, 120, "", ""),
+        (scenario, 0, '{"value": NaN}\n', ""),
+        (table, 2, "", "usage: nope\n"),
+        (table, 0, "x # \x1b]0;pwned\x07\n", ""),
+        (table, 2, "", "error: --output \x1b[2J: no statement\n"),
+    ]:
+        with pytest.raises(FuzzFailure):
+            check_scenario_result(case, code, out, err)
+    check_scenario_result(scenario, 0, '{"source": "x # \\u001b"}\n', "")
