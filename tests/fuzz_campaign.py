@@ -174,7 +174,7 @@ def main() -> int:
         return 0
 
     started = time.perf_counter()
-    chunk = 500
+    chunk = max(10, min(500, args.inputs // (4 * max(1, args.jobs))))
     jobs = [
         (args.seed, lo, min(lo + chunk, args.inputs), args.timeout)
         for lo in range(0, args.inputs, chunk)

@@ -199,6 +199,8 @@ def random_scenario(rng: random.Random, family: str | None = None) -> dict[str, 
             args = ["graph", program, *bindings, "--out", "{F}"]
             if rng.random() < 0.5:
                 args += ["--format", rng.choice(["dot", "svg", "mermaid"])]
+        if kind == "fifo" and where == "--out":
+            kind = "fifo_out"  # gradcli writes: the harness reads (a FIFO needs both ends, as in a shell)
         files["{F}"] = {"nul": b"x\0y\n", "huge_line": b"x," * 300_000 + b"\n", "empty": b""}.get(kind, kind)
     else:  # streams
         stream = rng.choice(["stdout_full", "stdout_closed", "stderr_closed", "stdin_closed",
@@ -267,9 +269,10 @@ def _materialise(files: dict[str, Any], folder: str) -> dict[str, str]:
         if isinstance(content, bytes):
             with open(path, "wb") as handle:
                 handle.write(content)
-        elif content == "fifo":
+        elif content in ("fifo", "fifo_out"):
             os.mkfifo(path)
-            threading.Thread(target=_feed_fifo, args=(path,), daemon=True).start()
+            end = _feed_fifo if content == "fifo" else _drain_fifo
+            threading.Thread(target=end, args=(path,), daemon=True).start()
         elif content == "dir":
             os.mkdir(path)
         elif content == "missing":
@@ -278,6 +281,16 @@ def _materialise(files: dict[str, Any], folder: str) -> dict[str, str]:
             path = content  # a device or /proc file
         paths[placeholder] = path
     return paths
+
+
+def _drain_fifo(path: str) -> None:
+    """A reader for a FIFO that gradcli writes to."""
+    try:
+        with open(path, "rb") as handle:  # blocks until a writer opens it
+            while handle.read(65536):
+                pass
+    except OSError:
+        pass
 
 
 def _feed_fifo(path: str) -> None:
@@ -384,7 +397,10 @@ def run_scenario_process(scenario: dict[str, Any], exe: str, timeout: float = 20
             full.close()
     out = proc.stdout.decode("utf-8", "replace") if isinstance(proc.stdout, bytes) else ""
     err = proc.stderr.decode("utf-8", "replace") if isinstance(proc.stderr, bytes) else ""
-    if stream in ("stdout_full", "stdout_closed") and proc.returncode == 0 and "functions" not in args[1:2]:
-        pass  # the command's own code is allowed; the oracle below still applies
     check_scenario_result(scenario, proc.returncode, out, err)
+    if stream == "stderr_closed":  # closing stderr never changes the exit code
+        plain = run_scenario_process({**scenario, "stream": None}, exe, timeout).rsplit(" ", 1)[-1]
+        if plain != str(proc.returncode):
+            raise FuzzFailure(f"streams stderr_closed {args!r:.300}: exit {proc.returncode},"
+                              f" but {plain} with stderr open")
     return f"{scenario['family']} {stream}: exit {proc.returncode}".rstrip()
