@@ -16,7 +16,7 @@ A share of the inputs (``--scenarios``) are scenarios instead of program text
 control characters, huge option values, option typos, run in-process), and a
 smaller share (``--process``) go through the installed command with the standard
 streams closed or full, or a FIFO, a directory or a device for a file. The
-oracle for those: no traceback, no exit 70, an exit code in 0-3, strict JSON,
+oracle for those: no traceback, no exit 70, an exit code in 0-4, strict JSON,
 one ``error:`` line for a usage error, no raw control character echoed, and a
 time limit per input.
 """

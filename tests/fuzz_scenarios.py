@@ -24,8 +24,9 @@ from strict_json import strict_lines
 import gradcli
 from gradcli.errors import GradError
 
-#: Exit codes a user may meet: ok, math error, usage error, failed check.
-DOCUMENTED_EXITS = (0, 1, 2, 3)
+#: Exit codes a user may meet: ok, math error, usage error, a check that failed or
+#: could not judge (docs/errors.md). 70 is a bug.
+DOCUMENTED_EXITS = (0, 1, 2, 3, 4)
 
 FAMILIES = ("csv", "jsonl", "line_ends", "control", "huge_options", "typos", "odd_files", "streams")
 #: Families that need a real process (file descriptors, devices); the rest run in-process.
