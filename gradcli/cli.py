@@ -7,6 +7,8 @@ commands that need them, so ``--json``, ``--help`` and TAB completion start fast
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import GradError, format_error
+from .errors import ExitStatus, GradError, format_error
 
 #: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
 PASS_BINDINGS: dict[str, Any] = {
@@ -25,9 +27,6 @@ PASS_BINDINGS: dict[str, Any] = {
 
 #: The variable through which the shell scripts ask for completions.
 _COMPLETE_VAR = "_GRADCLI_COMPLETE"
-
-#: Exit code for a bug in gradcli itself (EX_SOFTWARE); never a user's mistake.
-INTERNAL_ERROR = 70
 
 
 def _complete_source(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -104,9 +103,14 @@ def _program(words: tuple[str, ...], file: str | None) -> tuple[str, dict[str, s
     return read_source(source, file), bindings
 
 
-@click.group(context_settings={"help_option_names": ["--help"]})
+@click.group(
+    context_settings={"help_option_names": ["--help"]},
+    invoke_without_command=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+)
 @click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """The value and gradient of a formula, node by node (reverse mode).
 
     \b
@@ -118,6 +122,8 @@ def cli() -> None:
     expression (-x pi/4). Exit codes: 0 ok, 1 math error, 2 usage error,
     3 a failed check, 4 a check that cannot judge a gradient.
     """
+    if ctx.invoked_subcommand is None:  # `gradcli` alone: the help, as a new user hopes
+        click.echo(ctx.get_help())
 
 
 @cli.command("eval", context_settings=PASS_BINDINGS)
@@ -244,7 +250,7 @@ def _eval_batch(
         rows = ", ".join(map(str, summary.first_failed)) + (", ..." if summary.failed > 5 else "")
         # Not a GradError: the run went through, and its output is complete.
         _stderr(f"error: {summary.failed} of {summary.rows} rows failed (row {rows}); their records say why")
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(ExitStatus.MATH)
 
 
 def _with_explanation(
@@ -310,10 +316,9 @@ def check_command(
 
         click.echo(dumps(result.to_json()))
     else:
-        from .render import make_console
         from .report import print_check
 
-        print_check(result, make_console(), _digits(precision))
+        print_check(result, _digits(precision))
     failed = result.error()
     if failed is not None:
         raise failed
@@ -386,12 +391,11 @@ def descend_command(
 
         click.echo(dumps(result.to_json()))
     else:
-        from .render import make_console
         from .report import print_descent, progress_bar
 
         with progress_bar(given.get("steps", DEFAULT_STEPS), maximize=maximize) as progress:
             result = descend(source, bindings, progress=progress, **kwargs)
-        print_descent(result, make_console(), _digits(precision))
+        print_descent(result, _digits(precision))
     if result.error is not None:
         raise result.error
 
@@ -422,12 +426,14 @@ def graph_command(
       gradcli graph "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 \\
           --format svg --out neuron.svg
     """
+    from .api import compile, run
     from .pictures import draw, write
 
     source, bindings = _program(words, file)
-    drawing = draw(source, bindings, fmt=fmt, output=output,
-                   precision=_digits(precision))
-    write(drawing, out)
+    graph = compile(source, output)
+    # Without bindings the inputs have no values to start from: the structure alone.
+    subject = run(graph, bindings) if bindings or not graph.inputs else graph
+    write(draw(subject, fmt=fmt, precision=_digits(precision)), out)
 
 
 @cli.command("functions")
@@ -440,11 +446,9 @@ def functions_command(as_json: bool) -> None:
 
         click.echo(dumps(functions_json()))
         return
-    from .functions import functions_table
-    from .render import make_console
+    from .functions import print_functions
 
-    console = make_console()
-    console.print(functions_table(console))
+    print_functions()
 
 
 @cli.command("completion")
@@ -462,84 +466,156 @@ def completion_command(shell: str) -> None:
     click.echo(completion_script(shell), nl=False)
 
 
+class Interrupted(Exception):
+    """Ctrl-C while a command ran: carried past click, which would turn it into Abort."""
+
+
+class ReaderGone(Exception):
+    """Standard output's reader went away (``gradcli ... | head -1``): not an error."""
+
+
+class _Group(click.Group):
+    """The command group: keeps Ctrl-C and a failed write of the output away from
+    click's own handling (which prints, wraps the streams and exits by itself)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+        except BrokenPipeError:
+            raise ReaderGone from None
+
+
+cli.__class__ = _Group  # the group above is built by click's decorator
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into an ``error:`` line."""
     if _COMPLETE_VAR in os.environ:  # TAB in a shell: our scripts' protocol
         from .completion import register_shells
 
         register_shells()
+    _guard_streams()
+    stdout = sys.stdout
     try:
         # Without standalone mode, click returns the code of a click.exceptions.Exit.
         code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
     except GradError as err:
         _stderr(format_error(err))
         return _exit(err.exit_code)
-    except SystemExit:
-        # click answers a closed pipe (`gradcli ... | head -1`) with sys.exit(1) after
-        # wrapping stdout; nothing went wrong in gradcli, so leave quietly with 0.
-        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+    except ReaderGone:
+        _silence_stdout()
+        return ExitStatus.OK
+    except SystemExit as exc:
+        # click answers a closed pipe met outside a command (`gradcli --help | head -1`)
+        # by replacing sys.stdout and exiting 1; nothing went wrong in gradcli.
+        if sys.stdout is not stdout:
+            sys.stdout = stdout
             _silence_stdout()
-            return 0
-        raise
+            return ExitStatus.OK
+        return _exit(exc.code if isinstance(exc.code, int) else ExitStatus.USAGE)
     except click.UsageError as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
-            click.echo(exc.ctx.get_help())  # `gradcli` alone: the help, as a new user hopes
-            return _exit(0)
         hint = ""
         if exc.ctx is not None:
             hint = f"\n  (see: {exc.ctx.command_path} --help)"
         _stderr(f"error: {exc.format_message()}{hint}")
-        return _exit(2)
+        return _exit(ExitStatus.USAGE)
     except click.ClickException as exc:
         _stderr(f"error: {exc.format_message()}")
         return _exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         return _exit(exc.exit_code)
-    except click.Abort:
-        _stderr("error: aborted")
-        return _exit(130)
-    except KeyboardInterrupt:
-        _stderr("error: interrupted")
-        return _exit(130)
+    except (click.Abort, Interrupted, KeyboardInterrupt):
+        return _interrupted()
     except BrokenPipeError:
         # The reader went away (`gradcli ... | head`): not an error worth a message.
         _silence_stdout()
-        return _exit(0)
+        return _exit(ExitStatus.OK)
+    except OSError as exc:
+        # A file the command reads fails as a GradError; what is left is a standard stream.
+        _silence_stdout()
+        _stderr(f"error: {_stream_failure(exc)}")
+        return ExitStatus.USAGE
     except MemoryError:
         _stderr("error: out of memory: the program or the batch is too large for this machine")
-        return _exit(1)
+        return _exit(ExitStatus.MATH)
     except RecursionError:  # pragma: no cover - nothing recurses on depth
         _stderr("error: internal error: recursion limit reached (please report this)")
-        return _exit(INTERNAL_ERROR)
+        return _exit(ExitStatus.INTERNAL)
     except Exception as exc:  # pragma: no cover - a bug; still no traceback for the user
         _stderr(f"error: internal error: {type(exc).__name__}: {exc} (please report this)")
-        return _exit(INTERNAL_ERROR)
-    return _exit(code if isinstance(code, int) else 0)
+        return _exit(ExitStatus.INTERNAL)
+    return _exit(code if isinstance(code, int) else ExitStatus.OK)
+
+
+class _ClosedStream(io.TextIOBase):
+    """Standard output when the shell closed it (``>&-``): writing fails with a reason."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _guard_streams() -> None:
+    """Python leaves ``sys.stdout``/``sys.stderr`` None when the shell closed them.
+    Output then fails with a message when something is written (and not before: a
+    command that writes nothing to standard output still succeeds); a closed standard
+    error swallows what is written, so it never changes the exit code."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # open for the life of the process
+
+
+def _stream_failure(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EBADF):
+        return f"cannot write the output: {reason}"
+    return f"input/output error: {reason}"
+
+
+def _interrupted() -> int:
+    _stderr("error: interrupted")
+    _silence_stdout()
+    return ExitStatus.INTERRUPTED
 
 
 def _stderr(text: str) -> None:
     try:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError):  # pragma: no cover - stderr closed
+    except (AttributeError, OSError, ValueError):  # stderr closed (None) or full
         pass
 
 
 def _silence_stdout() -> None:
-    import os
-
+    """Point standard output at the null device, so the interpreter's last flush of
+    whatever is left in its buffer cannot fail."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # pragma: no cover
+    except (AttributeError, OSError, ValueError):  # stdout closed (None)
         pass
 
 
 def _exit(code: int) -> int:
+    """Flush standard output before leaving: a failed write is reported here, while
+    the exit code can still say so (after return, Python would print a traceback)."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-    except (OSError, ValueError):  # pragma: no cover
+    except OSError as exc:
+        _silence_stdout()
+        _stderr(f"error: {_stream_failure(exc)}")
+        return max(int(code), ExitStatus.USAGE)
+    except ValueError:  # pragma: no cover - closed by someone else
         pass
-    return code
+    return int(code)

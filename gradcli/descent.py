@@ -95,6 +95,8 @@ class DescentResult:
     hyper: dict[str, float] = field(default_factory=dict)
     error: GradError | None = None
     error_step: int | None = None
+    #: The output's name in human output (Graph.output_label): never a name of the program.
+    output_label: str = "f"
 
     def to_json(self) -> dict[str, Any]:
         err = None
@@ -302,6 +304,7 @@ def descend(
         hyper=hyper,
         error=error,
         error_step=error_step,
+        output_label=graph.output_label(),
     )
 
 

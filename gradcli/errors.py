@@ -2,14 +2,28 @@
 
 Every failure a user can cause is a :class:`GradError`. The CLI turns one into an
 ``error:`` line, the source line with a caret under the place, and the exit code
-``EXIT_CODES[kind]``. Nothing here imports anything heavy.
+``EXIT_CODES[kind]``; :class:`ExitStatus` names every exit code the command line
+uses. Nothing here imports anything heavy.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from enum import IntEnum
 from typing import NamedTuple
+
+
+class ExitStatus(IntEnum):
+    """Every exit code of the command line, in one place."""
+
+    OK = 0
+    MATH = 1  # a math error, or rows of a batch that failed
+    USAGE = 2  # the command line, the program or a stream it needs is wrong
+    CHECK_FAILED = 3  # `gradcli check` found a gradient that disagrees
+    UNJUDGED = 4  # `gradcli check`: none disagrees, but some could not be judged
+    INTERNAL = 70  # a bug in gradcli itself (EX_SOFTWARE); never a user's mistake
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class Span(NamedTuple):
@@ -20,21 +34,22 @@ class Span(NamedTuple):
 
 
 #: kind -> exit code. Math errors exit 1, usage errors exit 2, a failed check exits 3.
-EXIT_CODES: dict[str, int] = {
+EXIT_CODES: dict[str, ExitStatus] = {
     # math errors (exit 1)
-    "domain": 1,  # log(-1), sqrt(-2), asin(2)
-    "division_by_zero": 1,  # 1/0, 0^-1
-    "overflow": 1,  # exp(1000), 1e308*10: a value that is not a finite float
-    "gradient": 1,  # an undefined local gradient: sqrt'(0), x^y toward y with x < 0
+    "domain": ExitStatus.MATH,  # log(-1), sqrt(-2), asin(2)
+    "division_by_zero": ExitStatus.MATH,  # 1/0, 0^-1
+    "overflow": ExitStatus.MATH,  # exp(1000), 1e308*10: a value that is not a finite float
+    "gradient": ExitStatus.MATH,  # an undefined local gradient: sqrt'(0), x^y toward y with x < 0
     # usage errors (exit 2)
-    "syntax": 2,  # the text is not a program
-    "name": 2,  # unknown function or constant misuse, assigning twice, use before assignment
-    "arity": 2,  # a function called with the wrong number of arguments
-    "binding": 2,  # a missing, unknown or non-numeric binding
-    "usage": 2,  # a bad option, an unreadable file
+    "syntax": ExitStatus.USAGE,  # the text is not a program
+    "name": ExitStatus.USAGE,  # unknown function or constant misuse, assigning twice, use before assignment
+    "arity": ExitStatus.USAGE,  # a function called with the wrong number of arguments
+    "binding": ExitStatus.USAGE,  # a missing, unknown or non-numeric binding
+    "usage": ExitStatus.USAGE,  # a bad option, an unreadable file, a closed stream
     # verification (exit 3)
-    "check": 3,  # `gradcli check` found a gradient that disagrees with finite differences
-    "unjudged": 4,  # `gradcli check`: none disagrees, but finite differences cannot judge some
+    "check": ExitStatus.CHECK_FAILED,  # `gradcli check` found a gradient that disagrees
+    # `gradcli check`: none disagrees, but finite differences cannot judge some
+    "unjudged": ExitStatus.UNJUDGED,
 }
 
 
@@ -59,7 +74,7 @@ class GradError(Exception):
         self.source = source
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitStatus:
         return EXIT_CODES[self.kind]
 
     def with_source(self, source: str) -> GradError:
@@ -137,6 +152,30 @@ def _visible(char: str) -> str:
     if unicodedata.category(char) in ("Cc", "Zl", "Zp"):  # U+0085, U+2028 and U+2029 break lines too
         return "\ufffd"
     return char
+
+
+#: What a terminal must never receive from user text: control characters (ESC starts
+#: escape sequences that retitle or clear the terminal), line and paragraph
+#: separators, invisible format characters (a right-to-left override reorders what
+#: follows), surrogates (not encodable), private-use characters.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ue000-\uf8ff]")
+_FORMAT_CATEGORIES = ("Cf", "Cs", "Co", "Cn")
+
+
+def printable(text: str, *, tab: str = " ") -> str:
+    """``text`` safe to echo anywhere (a table title, a label, a picture): a tab becomes
+    ``tab``, and every control, separator, format, surrogate or unassigned character
+    becomes U+FFFD, as in the caret line of an error message."""
+    if text.isascii():
+        if text.isprintable():
+            return text
+        return _UNPRINTABLE.sub("\ufffd", text.replace("\t", tab))
+    text = text.replace("\t", tab)
+    return "".join(
+        "\ufffd" if (c < "\xa0" and not c.isprintable()) or unicodedata.category(c) in _FORMAT_CATEGORIES
+        or c in "\u2028\u2029" else c
+        for c in text
+    )
 
 
 def _width(text: str) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import GradError, Span
-from .graph import Graph, Node, format_number
+from .graph import Graph, Node, format_literal
 from .ops import Undefined
 
 # --- results ----------------------------------------------------------------------
@@ -140,7 +140,7 @@ def _number(value: float) -> str:
     """A number in a message: ``2`` not ``2.0``, else the shortest repr; never raises."""
     if not math.isfinite(value):
         return repr(value)
-    return format_number(value)
+    return format_literal(value)
 
 
 def _operand(value: float) -> str:

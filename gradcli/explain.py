@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .evaluate import Result
-from .graph import Graph, format_number
-from .render import DEFAULT_PRECISION, output_label
-from .render import format_number as show
+from .graph import Graph, format_literal
+from .render import DEFAULT_PRECISION, format_number
 
 _TEMP = re.compile(r"([^\W\d]\w*?)(\d+)")
 
@@ -67,7 +66,7 @@ def explain(result: Result) -> Explanation:
     """The explanation of ``result``: names, forward definitions and chain-rule steps."""
     graph = result.graph
     nodes = graph.nodes
-    f = output_label(result)
+    f = graph.output_label()
     prefix = _temp_prefix(graph)
     names: list[str] = []
     for node in nodes:
@@ -76,7 +75,7 @@ def explain(result: Result) -> Explanation:
         elif node.kind == "var":
             names.append(node.name or "")
         elif node.kind == "const":
-            names.append(node.name if node.name is not None else format_number(node.value))
+            names.append(node.name if node.name is not None else format_literal(node.value))
         elif node.names:
             names.append(node.names[0])
         else:
@@ -89,7 +88,7 @@ def explain(result: Result) -> Explanation:
             uses[i].append((node.id, k))
         if node.op is None:
             if node.id == graph.output:  # a program that is one name or number: f = x
-                forward.append((node.id, f"{f} = {node.name or format_number(node.value)}"))
+                forward.append((node.id, f"{f} = {node.name or format_literal(node.value)}"))
             elif node.kind == "var":
                 forward.append((node.id, names[node.id]))
             continue
@@ -121,13 +120,13 @@ def explain(result: Result) -> Explanation:
 
 
 def _factor(value: float | None, precision: int | None) -> str:
-    return f"({show(value, precision)})"
+    return f"({format_number(value, precision)})"
 
 
 def step_text(ex: Explanation, step: Step, precision: int | None = DEFAULT_PRECISION) -> str:
     """``∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)·(1) = -4``."""
     f = ex.output
-    total = show(step.grad, precision)
+    total = format_number(step.grad, precision)
     if not step.terms:
         return f"∂{f}/∂{f} = {total}"
     symbols = " + ".join(
@@ -148,7 +147,7 @@ def explanation_lines(
     values = result.values
     lines = ["forward pass, inputs first:"]
     lines.extend(
-        f"  {text} = {show(values[i], precision)}" if values[i] == values[i]
+        f"  {text} = {format_number(values[i], precision)}" if values[i] == values[i]
         else f"  {text}: not evaluated (a branch of if not taken)"  # NaN marks it
         for i, text in ex.forward
     )

@@ -3,13 +3,9 @@ derivative rule, read from the operation table (``ops.ALL_OPS``) so it cannot dr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 from .ops import ALL_OPS, CONSTANTS, Op
-
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
 
 
 def _also(op: Op) -> list[str]:
@@ -49,17 +45,20 @@ def functions_json() -> dict[str, Any]:
     return {"functions": function_rows(), "constants": dict(CONSTANTS)}
 
 
-def functions_table(console: Console) -> Table:
-    """A rich table: signature, arity, domain, derivative."""
-    from .render import make_table
+def print_functions(file: IO[str] | None = None) -> None:
+    """The table: signature, arity, domain, derivative."""
+    from .render import Column, print_rows
 
-    table = make_table(console, title="operators and functions (gradcli/ops.py)")
-    table.add_column("signature", no_wrap=True)
-    table.add_column("arity", justify="right")
-    table.add_column("domain", overflow="fold")
-    table.add_column("derivative", overflow="fold")
-    for op in ALL_OPS:
-        signature = ", ".join([op.signature, *_also(op)])
-        arity = f"{op.arity}+" if op.variadic else str(op.arity)  # 2+: two or more
-        table.add_row(signature, arity, op.domain, _derivative(op))
-    return table
+    columns = [
+        Column("signature", whole=True),
+        Column("arity", "right", whole=True),
+        Column("domain"),
+        Column("derivative"),
+    ]
+    rows = [
+        # 2+: two or more arguments
+        [", ".join([op.signature, *_also(op)]), f"{op.arity}+" if op.variadic else str(op.arity), op.domain,
+         _derivative(op)]
+        for op in ALL_OPS
+    ]
+    print_rows("operators and functions (gradcli/ops.py)", columns, rows, file)

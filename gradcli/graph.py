@@ -97,6 +97,21 @@ class Graph:
     def __repr__(self) -> str:
         return f"<Graph of {len(self.nodes)} nodes, inputs {list(self.inputs)}>"
 
+    def output_label(self) -> str:
+        """The output's name as every human output shows it: its statement name, or for
+        a bare expression ``f``, unless the program uses ``f``; then ``out``, ``out_1``,
+        ``out_2``, ...: never a name of the program."""
+        if self.output_name is not None:
+            return self.output_name
+        taken = self.inputs.keys() | self.names.keys()
+        if "f" not in taken:
+            return "f"
+        label, n = "out", 0
+        while label in taken:
+            n += 1
+            label = f"out_{n}"
+        return label
+
     def labels(self) -> list[str]:
         """A label per node: the statement name for a named node, the variable or
         constant name, or a short rendering of the subexpression (computed once,
@@ -403,7 +418,7 @@ _ATOM = 5
 _MAX_LABEL = 40
 
 
-def format_number(value: float) -> str:
+def format_literal(value: float) -> str:
     """A float as a reader writes it: ``2`` not ``2.0``, else the shortest repr."""
     if value == int(value) and abs(value) < 1e16:
         return str(int(value)) if value != 0 else "0"
@@ -420,7 +435,7 @@ def _render_labels(nodes: list[Node]) -> list[str]:
         if node.kind == "var" or (node.kind == "const" and node.name is not None):
             text, prec = node.name or "", _ATOM
         elif node.kind == "const":
-            text, prec = format_number(node.value), _ATOM
+            text, prec = format_literal(node.value), _ATOM
         else:
             op = node.op
             assert op is not None

@@ -18,16 +18,14 @@ import html
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from .api import compile, run
 from .errors import GradError
 from .evaluate import Result
-from .graph import Graph, Node, format_number
-from .render import DEFAULT_PRECISION
-from .render import format_number as show
+from .graph import Graph, Node, format_literal
+from .render import DEFAULT_PRECISION, format_number
 
 FORMATS = ("dot", "svg", "mermaid", "tree")
 
@@ -81,36 +79,35 @@ class _Scene:
     def value(self, node_id: int) -> str | None:
         if self.result is None or not self.taken(node_id):
             return None
-        return show(self.result.values[node_id], self.precision)
+        return format_number(self.result.values[node_id], self.precision)
 
     def grad(self, node_id: int) -> str | None:
         if self.result is None or self.result.grads[node_id] is None:
             return None
-        return show(self.result.grads[node_id], self.precision)
+        return format_number(self.result.grads[node_id], self.precision)
 
     @property
     def output_name(self) -> str:
-        return self.graph.output_name if self.graph.output_name is not None else "f"
+        return self.graph.output_label()
 
 
 # --- the one library call -------------------------------------------------------------
 
 
 def draw(
-    source: str,
-    bindings: Mapping[str, Any] | None = None,
+    subject: Result | Graph,
     *,
     fmt: str = "dot",
-    output: str | None = None,
     precision: int | None = DEFAULT_PRECISION,
 ) -> Drawing:
-    """Draw ``source`` as ``fmt`` (dot, svg, mermaid or tree). With bindings (or a
-    program without inputs) every wire carries its value and gradient; without, the
-    picture is the structure alone, since the inputs have no values to start from."""
+    """Draw a result as ``fmt`` (dot, svg, mermaid or tree), every wire with its value
+    and gradient; or a graph alone (a program without bindings), the structure only."""
     if fmt not in FORMATS:
         raise GradError("usage", f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    graph = compile(source, output)
-    result = run(graph, bindings) if bindings or not graph.inputs else None
+    if isinstance(subject, Result):
+        graph, result = subject.graph, subject
+    else:
+        graph, result = subject, None
     scene = _scene(graph, result, precision)
     if fmt == "dot":
         return Drawing("dot", to_dot(scene))
@@ -162,7 +159,7 @@ def _print_coloured(lines: list[list[tuple[str, str | None]]], stream: IO[str]) 
 
 
 def _constant_text(node: Node) -> str:
-    return node.name if node.name is not None else format_number(node.value)
+    return node.name if node.name is not None else format_literal(node.value)
 
 
 def _scene(graph: Graph, result: Result | None, precision: int | None) -> _Scene:

@@ -67,8 +67,9 @@ def format_number(value: float | None, precision: int | None = DEFAULT_PRECISION
     return f"{value:.{precision}g}"
 
 
-def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
-    """A console for ``file``: rich on a terminal, plain and unwrapped elsewhere."""
+def make_console(file: IO[str] | None = None, *, stderr: bool = False, width: int | None = None) -> Console:
+    """A console for ``file``: rich on a terminal, plain and unwrapped elsewhere (or
+    wrapped at ``width`` when given)."""
     from rich.console import Console
 
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
@@ -81,12 +82,87 @@ def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Consol
         no_color=True,
         highlight=False,
         emoji=False,
-        width=100_000,  # never wrap a pipe's table
+        width=width or 100_000,  # never wrap a pipe's table unless asked
         legacy_windows=False,
     )
 
 
+def short_title(text: str, limit: int = 60) -> str:
+    """A program as a table's title: one line, at most ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def output_label(result: Result) -> str:
+    """The output's name in human output (see :meth:`Graph.output_label`)."""
+    return result.graph.output_label()
+
+
+#: Past this many rows a table is drawn by :func:`draw_table` even on a terminal (rich takes about a
+#: millisecond a row: a 100,000-node trace would take minutes).
+LARGE_TABLE = 1000
+
+
+class Column:
+    """A column of a table: its header, alignment, colour on a terminal, and whether
+    a cell is ``whole``: never split across lines (numbers, signatures)."""
+
+    __slots__ = ("header", "justify", "style", "whole")
+
+    def __init__(
+        self, header: str, justify: str = "left", style: str | None = None, *, whole: bool = False
+    ) -> None:
+        self.header = header
+        self.justify = justify
+        self.style = style
+        self.whole = whole
+
+
+class Styled(str):
+    """A cell with a terminal style of its own (a verdict in green or red); elsewhere
+    it is its text."""
+
+    style: str
+
+    def __new__(cls, text: str, style: str) -> Styled:
+        cell = super().__new__(cls, text)
+        cell.style = style
+        return cell
+
+
+def print_rows(
+    title: str,
+    columns: list[Column],
+    rows: list[list[str]],
+    file: IO[str] | None = None,
+    *,
+    width: int | None = None,
+) -> None:
+    """Print a table: every table of gradcli goes through here. On a terminal it is
+    rich's own (coloured, folding in a narrow window) up to LARGE_TABLE rows. In a
+    pipe, and past LARGE_TABLE rows, the same layout is drawn here: byte for byte what
+    rich draws in a pipe, without importing rich (a third of a command's start-up) or
+    spending a millisecond a row. ``width`` wraps a piped table's text at that width
+    (through rich) instead of leaving its lines as long as their cells."""
+    stream = file if file is not None else sys.stdout
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    if (not is_tty and width is None) or len(rows) > LARGE_TABLE:
+        stream.write(draw_table(title, columns, rows, plain=not is_tty))
+        stream.flush()
+        return
+    from rich.text import Text
+
+    console = make_console(stream, width=width)
+    table = make_table(console, title=title)
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, overflow="fold", style=column.style)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(Text(cell, style=cell.style) if isinstance(cell, Styled) else cell for cell in row))
+    console.print(table)
+
+
 def make_table(console: Console, title: str | None = None) -> Table:
+    """An empty rich table in gradcli's look: ASCII in a pipe, rounded on a terminal."""
     from rich import box
     from rich.table import Table
 
@@ -99,53 +175,6 @@ def make_table(console: Console, title: str | None = None) -> Table:
         header_style="" if plain else "bold",
         title_style="" if plain else "bold",
     )
-
-
-def short_title(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def output_label(result: Result) -> str:
-    return result.output if result.output is not None else "f"
-
-
-#: Past this many rows a table is drawn by :func:`draw_table` even on a terminal (rich takes about a
-#: millisecond a row: a 100,000-node trace would take minutes).
-LARGE_TABLE = 1000
-
-
-class Column:
-    """A column of a table: its header, alignment and colour on a terminal."""
-
-    __slots__ = ("header", "justify", "style")
-
-    def __init__(self, header: str, justify: str = "left", style: str | None = None) -> None:
-        self.header = header
-        self.justify = justify
-        self.style = style
-
-
-def print_rows(
-    title: str, columns: list[Column], rows: list[list[str]], file: IO[str] | None = None
-) -> None:
-    """Print a table. On a terminal it is rich's own (coloured, folding in a narrow
-    window) up to LARGE_TABLE rows. In a pipe, and past LARGE_TABLE rows, the same
-    layout is drawn here: byte for byte what rich draws in a pipe, without importing
-    rich (a third of a command's start-up) or spending a millisecond a row."""
-    stream = file if file is not None else sys.stdout
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    if not is_tty or len(rows) > LARGE_TABLE:
-        stream.write(draw_table(title, columns, rows, plain=not is_tty))
-        stream.flush()
-        return
-    console = make_console(stream)
-    table = make_table(console, title=title)
-    for column in columns:
-        table.add_column(column.header, justify=column.justify, overflow="fold", style=column.style)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
 
 
 def cell_width(text: str) -> int:
@@ -199,11 +228,10 @@ def print_eval(
     f = output_label(result)
     columns = [
         Column("name"),
-        Column("value", "right", "green"),
-        Column(f"∂{f}/∂name", "right", "red"),
+        Column("value", "right", "green", whole=True),
+        Column(f"∂{f}/∂name", "right", "red", whole=True),
     ]
-    out_name = "f (output)" if result.output is None else f"{result.output} (output)"
-    rows = [[out_name, format_number(result.value, precision), ""]]
+    rows = [[f"{f} (output)", format_number(result.value, precision), ""]]
     graph = result.graph
     for name, grad in result.gradient.items():
         if name in result.inputs:
@@ -221,14 +249,14 @@ def print_trace(
     """``trace``'s table: one row per graph node, inputs before consumers, output last."""
     f = output_label(result)
     columns = [
-        Column("id", "right"),
+        Column("id", "right", whole=True),
         Column("label"),
         Column("op"),
         Column("inputs"),
-        Column("value", "right", "green"),
+        Column("value", "right", "green", whole=True),
         # — marks what was not computed: gradients toward constants.
-        Column("∂node/∂input", "right"),
-        Column(f"∂{f}/∂node", "right", "red"),
+        Column("∂node/∂input", "right", whole=True),
+        Column(f"∂{f}/∂node", "right", "red", whole=True),
     ]
     rows = [
         [

@@ -7,81 +7,93 @@ output is not a terminal, rounded and coloured on one.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
-from .render import DEFAULT_PRECISION, format_number, make_console, make_table, short_title
+from .render import (
+    DEFAULT_PRECISION,
+    Column,
+    Styled,
+    format_number,
+    make_console,
+    print_rows,
+    short_title,
+)
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from .descent import DescentResult, Progress
     from .gradcheck import CheckResult
 
 
-def _small(value: float | None) -> str:
+def format_rough(value: float | None) -> str:
     """Errors and steps: two significant digits are all a reader compares."""
     if value is None:
         return "—"
     return "0" if value == 0 else f"{value:.2g}"
 
 
-def print_check(result: CheckResult, console: Console, precision: int | None = DEFAULT_PRECISION) -> None:
+def _say(text: str, file: IO[str] | None) -> None:
+    stream = file if file is not None else sys.stdout
+    stream.write(text + "\n")
+
+
+def print_check(
+    result: CheckResult, precision: int | None = DEFAULT_PRECISION, file: IO[str] | None = None
+) -> None:
     """The check table, a line per note, and the verdict."""
     if not result.rows:
-        console.print("ok: the program has no inputs, so there is no gradient to check", markup=False)
+        _say("ok: the program has no inputs, so there is no gradient to check", file)
         return
-    f = result.output if result.output is not None else "f"
-    table = make_table(console, title=short_title(result.source))
-    styled = console.is_terminal
-    # Every column folds rather than cuts, so a narrow terminal loses no number; the
-    # headers are the JSON keys' words, short enough to keep the table narrow.
-    fold: dict[str, Any] = {"overflow": "fold"}
-    table.add_column("input", **fold)
-    table.add_column("value", justify="right", **fold)
-    table.add_column(f"∂{f}/∂input", justify="right", style="red" if styled else None, **fold)
-    table.add_column("numeric", justify="right", **fold)
-    table.add_column("abs error", justify="right", **fold)
-    table.add_column("rel error", justify="right", **fold)
-    table.add_column("method", **fold)
-    table.add_column("step", justify="right", **fold)
-    table.add_column("verdict", **fold)
-    for row in result.rows:
-        verdict = row.verdict
-        if styled:
-            colour = "green" if row.ok else "bold red" if row.verdict == "differs" else "yellow"
-            verdict = f"[{colour}]{verdict}[/]"
-        table.add_row(
+    f = result.result.graph.output_label()
+    # The headers are the JSON keys' words, short enough to keep the table narrow.
+    columns = [
+        Column("input"),
+        Column("value", "right", whole=True),
+        Column(f"∂{f}/∂input", "right", "red", whole=True),
+        Column("numeric", "right", whole=True),
+        Column("abs error", "right", whole=True),
+        Column("rel error", "right", whole=True),
+        Column("method"),
+        Column("step", "right", whole=True),
+        Column("verdict"),
+    ]
+    rows = [
+        [
             row.name,
             format_number(row.value, precision),
             format_number(row.reverse, precision),
             format_number(row.numeric, precision),
-            _small(row.abs_error),
-            _small(row.rel_error),
+            format_rough(row.abs_error),
+            format_rough(row.rel_error),
             row.method or "—",
-            _small(row.step),
-            verdict,
-        )
-    console.print(table)
+            format_rough(row.step),
+            Styled(row.verdict, "green" if row.ok else "bold red" if row.verdict == "differs" else "yellow"),
+        ]
+        for row in result.rows
+    ]
+    print_rows(short_title(result.source), columns, rows, file)
     for row in result.rows:
         if row.note:
-            console.print(f"{row.name}: {row.note}", markup=False)
+            _say(f"{row.name}: {row.note}", file)
     agree = sum(row.ok for row in result.rows)
     unsure = len(result.unjudged)
     verdict = "ok" if result.ok else "FAILED" if result.failures else "not confirmed"
     extra = f"; {unsure} cannot be judged" if unsure else ""
-    console.print(
+    _say(
         f"{verdict}: {agree} of {len(result.rows)} gradients agree with finite differences"
         f" within tol {result.tol:g}{extra}",
-        markup=False,
+        file,
     )
 
 
-def print_descent(result: DescentResult, console: Console, precision: int | None = DEFAULT_PRECISION) -> None:
+def print_descent(
+    result: DescentResult, precision: int | None = DEFAULT_PRECISION, file: IO[str] | None = None
+) -> None:
     """The outcome in a line, the final point with its gradient, and the thinned path."""
-    f = result.output if result.output is not None else "f"
+    f = result.output_label
     how = f"{result.method}, lr {result.lr:g}" + (", maximizing" if result.maximize else "")
     plural = "" if result.steps == 1 else "s"
     if result.error is not None:
@@ -99,37 +111,39 @@ def print_descent(result: DescentResult, console: Console, precision: int | None
             f"not converged after {result.steps} step{plural} ({how}): gradient norm"
             f" {format_number(result.grad_norm, precision)} ≥ tol {result.tol:g}"
         )
-    styled = console.is_terminal
+    _say(line, file)
 
-    final = make_table(console, title=short_title(result.source))
-    final.add_column("name", overflow="fold")
-    final.add_column("value", justify="right", overflow="fold", style="green" if styled else None)
-    final.add_column(f"∂{f}/∂name", justify="right", overflow="fold", style="red" if styled else None)
-    final.add_row(f"{f} (output)", format_number(result.value, precision), "")
+    final = [[f"{f} (output)", format_number(result.value, precision), ""]]
     for name, value in result.inputs.items():
         if name in result.gradient:
             grad = format_number(result.gradient[name], precision)
-            final.add_row(name, format_number(value, precision), grad)
+            final.append([name, format_number(value, precision), grad])
         else:
-            final.add_row(f"{name} (fixed)", format_number(value, precision), "")
+            final.append([f"{name} (fixed)", format_number(value, precision), ""])
+    columns = [
+        Column("name"),
+        Column("value", "right", "green", whole=True),
+        Column(f"∂{f}/∂name", "right", "red", whole=True),
+    ]
+    print_rows(short_title(result.source), columns, final, file)
 
     rows = result.history
-    path = make_table(console, title=f"path ({len(rows)} of {result.steps + 1} points)")
-    path.add_column("step", justify="right", overflow="fold")
-    path.add_column(f, justify="right", overflow="fold")
-    path.add_column("|gradient|", justify="right", overflow="fold")
-    for name in result.wrt:
-        path.add_column(name, justify="right", overflow="fold")
-    for row in rows:
-        path.add_row(
+    path_columns = [
+        Column("step", "right", whole=True),
+        Column(f, "right", whole=True),
+        Column("|gradient|", "right", whole=True),
+        *(Column(name, "right", whole=True) for name in result.wrt),
+    ]
+    path = [
+        [
             str(row.step),
             format_number(row.value, precision),
-            _small(row.grad_norm),
+            format_rough(row.grad_norm),
             *(format_number(row.point[name], precision) for name in result.wrt),
-        )
-    console.print(line, markup=False)
-    console.print(final)
-    console.print(path)
+        ]
+        for row in rows
+    ]
+    print_rows(f"path ({len(rows)} of {result.steps + 1} points)", path_columns, path, file)
 
 
 @contextmanager
@@ -137,8 +151,6 @@ def progress_bar(total: int, *, maximize: bool = False) -> Iterator[Progress | N
     """A rich progress bar on standard error while the descent runs, when standard
     error is a terminal; None (no bar, no cost) otherwise. Redraws at most 20 times a
     second, so the bar does not slow the loop."""
-    import sys
-
     if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         yield None
         return

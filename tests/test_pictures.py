@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+import gradcli
 from gradcli.pictures import TREE_MAX_DEPTH
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -246,5 +247,5 @@ def test_svg_to_a_text_only_stream_is_written_as_text() -> None:
     from gradcli.pictures import draw, write
 
     stream = io.StringIO()
-    write(draw("x*y", {"x": 2, "y": 3}, fmt="svg"), file=stream)
+    write(draw(gradcli.evaluate("x*y", x=2, y=3), fmt="svg"), file=stream)
     assert ET.fromstring(stream.getvalue().encode("utf-8")).tag.endswith("svg")

@@ -1,4 +1,5 @@
-"""Tables: eval and trace draw piped tables themselves; they must be exactly rich's."""
+"""Tables: every table goes through render.print_rows, which draws piped tables itself;
+they must be exactly rich's."""
 
 from __future__ import annotations
 
@@ -39,16 +40,24 @@ def _by_rich(columns: list[render.Column], rows: list[list[str]], title: str, te
 def test_drawn_tables_are_exactly_what_rich_draws(
     monkeypatch: pytest.MonkeyPatch, source: str, point: dict[str, float], terminal: bool
 ) -> None:
+    from gradcli import functions, report
+
     result = gradcli.evaluate(source, point)
-    captured: dict[str, object] = {}
+    tables: list[tuple[str, list[render.Column], list[list[str]]]] = []
 
-    def capture(title: str, columns: list[render.Column], rows: list[list[str]], file: object = None) -> None:
-        captured.update(title=title, columns=columns, rows=rows)
+    def capture(title: str, columns: list[render.Column], rows: list[list[str]], *_: object, **__: object) -> None:  # noqa: E501
+        tables.append((title, columns, rows))
 
-    for printer in (render.print_eval, render.print_trace):
-        monkeypatch.setattr(render, "print_rows", capture)
-        printer(result)
-        monkeypatch.undo()
-        title, columns, rows = captured["title"], captured["columns"], captured["rows"]
-        drawn = render.draw_table(title, columns, rows, plain=not terminal)  # type: ignore[arg-type]
-        assert drawn == _by_rich(columns, rows, title, terminal)  # type: ignore[arg-type]
+    monkeypatch.setattr(render, "print_rows", capture)
+    monkeypatch.setattr(report, "print_rows", capture)
+    monkeypatch.setattr(render, "print_rows", capture)
+    render.print_eval(result)
+    render.print_trace(result)
+    report.print_check(gradcli.check(source, point), file=io.StringIO())
+    report.print_descent(gradcli.descend(source, point, steps=3), file=io.StringIO())
+    functions.print_functions()
+    monkeypatch.undo()
+    assert len(tables) == 6
+    for title, columns, rows in tables:
+        drawn = render.draw_table(title, columns, rows, plain=not terminal)
+        assert drawn == _by_rich(columns, rows, title, terminal)
