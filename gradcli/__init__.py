@@ -17,16 +17,21 @@ Importing gradcli imports neither lark, rich nor NumPy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sys
+from types import ModuleType
 
-from .api import compile, evaluate, run
-from .errors import EXIT_CODES, GradError, Span
-from .evaluate import NodeResult, Result
-from .graph import Graph, Node, lower
-
+# Not `from typing import TYPE_CHECKING`: importing typing is a third of a fresh
+# start-up, spent before the command line can guard against Ctrl-C.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .api import compile, evaluate, run
     from .descent import DescentResult, descend
+    from .errors import EXIT_CODES, GradError, Span
+    from .evaluate import NodeResult, Result
     from .gradcheck import CheckResult, CheckRow, check
+    from .graph import Graph, Node, lower
     from .syntax import Program
 
 __version__ = "0.1.0"
@@ -62,8 +67,21 @@ def parse_program(source: str) -> Program:
     return _parse(source)
 
 
-#: Loaded on first use: the single-point commands never pay for them at start-up.
+#: Every public name and the module that defines it, loaded on first use: importing
+#: gradcli costs next to nothing (the command line's Ctrl-C guard is in place within a
+#: millisecond of start-up), and each command pays only for what it uses.
 _LAZY = {
+    "compile": "api",
+    "evaluate": "api",
+    "run": "api",
+    "EXIT_CODES": "errors",
+    "GradError": "errors",
+    "Span": "errors",
+    "NodeResult": "evaluate",
+    "Result": "evaluate",
+    "Graph": "graph",
+    "Node": "graph",
+    "lower": "graph",
     "check": "gradcheck",
     "CheckResult": "gradcheck",
     "CheckRow": "gradcheck",
@@ -81,3 +99,22 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not (``dir(gradcli)`` shows check and descend)."""
+    return sorted({*globals(), *__all__})
+
+
+class _Package(ModuleType):
+    """The package's module type: importing the submodule ``gradcli.evaluate`` would
+    bind the package attribute ``evaluate`` to that module; the public name is the
+    function, so a submodule never replaces a public name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

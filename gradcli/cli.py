@@ -7,16 +7,37 @@ commands that need them, so ``--json``, ``--help`` and TAB completion start fast
 
 from __future__ import annotations
 
-import errno
-import io
 import os
-import sys
-from typing import Any
+import signal
 
-import click
 
-from . import __version__
-from .errors import ExitStatus, GradError, format_error
+def _interrupted_while_loading(signum: int, frame: object) -> None:
+    """Ctrl-C while the command line is still loading: leave as after any Ctrl-C,
+    without the traceback Python would print from the middle of an import."""
+    try:
+        os.write(2, b"error: interrupted\n")
+    except OSError:  # standard error closed
+        pass
+    os._exit(130)  # ExitStatus.INTERRUPTED; errors.py is not loaded yet
+
+
+# Installed before anything else is imported, and replaced by main() inside its
+# handlers; left alone when Ctrl-C is ignored (a background job) or handled by a host.
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    try:
+        signal.signal(signal.SIGINT, _interrupted_while_loading)
+    except ValueError:  # pragma: no cover - imported outside the main thread
+        pass
+
+import errno  # noqa: E402 - after the Ctrl-C guard, on purpose
+import io  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import ExitStatus, GradError, format_error  # noqa: E402
 
 #: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
 PASS_BINDINGS: dict[str, Any] = {
@@ -499,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     _guard_streams()
     stdout = sys.stdout
     try:
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_loading:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         # Without standalone mode, click returns the code of a click.exceptions.Exit.
         code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
     except GradError as err:

@@ -1,0 +1,82 @@
+"""Ctrl-C, through real processes: exit 130 and one line, never a traceback, whenever it
+comes: while Python loads gradcli, while a command parses its options, in the middle
+of a long run."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import gradcli_executable
+
+import gradcli
+
+PACKAGE = str(Path(gradcli.__file__).resolve().parent)
+
+#: A descent that runs for minutes unless interrupted.
+LONG = ["descend", "(x-3)^2 + (y+1)^2", "-x", "0", "-y", "0", "--lr", "1e-12", "--steps", "1000000000",
+        "--tol", "0"]
+
+
+def _interrupt(args: list[str], delay: float) -> tuple[int, str]:
+    proc = subprocess.Popen([gradcli_executable(), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode("utf-8", "replace")
+
+
+def _frames_in_gradcli(err: str) -> list[str]:
+    return [f for f in re.findall(r'File "([^"]+)"', err) if str(Path(f).resolve()).startswith(PACKAGE)]
+
+
+@pytest.mark.parametrize("delay", [0, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2])
+@pytest.mark.parametrize(
+    "args", [["eval", "(x+y)*z", "-x", "2", "-y", "3", "-z", "-4"], LONG], ids=["eval", "descend"]
+)
+def test_ctrl_c_at_start_up_never_shows_a_traceback_from_gradcli(args: list[str], delay: float) -> None:
+    code, err = _interrupt(args, delay)
+    # Once gradcli's first line runs, Ctrl-C is exit 130 and one line. Before that,
+    # Python itself is starting (its site module, the entry script's own `import re`):
+    # a signal there is Python's to report, and no gradcli frame can be in it.
+    assert not _frames_in_gradcli(err), err
+    if "Traceback" not in err:
+        assert code in (0, 130, -signal.SIGINT), (code, err)
+        if code == 130:
+            assert err == "error: interrupted\n"
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0])
+def test_ctrl_c_during_a_long_run_exits_130_with_one_line(delay: float) -> None:
+    code, err = _interrupt(LONG, delay)
+    assert code == 130
+    assert err == "error: interrupted\n"
+
+
+def test_the_package_imports_almost_nothing_before_the_guard() -> None:
+    # The guard against Ctrl-C is the first statement of gradcli.cli; what runs before it
+    # (the package's __init__) must stay cheap: no typing, no submodule.
+    code = (
+        "import json, sys; before = set(sys.modules); import gradcli; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(out)
+    assert "typing" not in loaded
+    assert [m for m in loaded if m.startswith("gradcli.")] == []
+
+
+def test_dir_shows_every_public_name_though_check_and_descend_load_lazily() -> None:
+    code = "import json, sys, gradcli; print(json.dumps([dir(gradcli), 'gradcli.gradcheck' in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    names, loaded = json.loads(out)
+    assert set(gradcli.__all__) <= set(names)
+    assert {"check", "descend", "evaluate", "CheckResult"} <= set(names)
+    assert not loaded
