@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, gradcli_executable
+from hypothesis import given
+from hypothesis import strategies as st
 
 SCRIPTS = REPO / "completions"
 
@@ -193,3 +195,37 @@ def test_tab_on_a_terminal(shell: str, workdir: Path) -> None:
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("no pty")
+
+
+# --- whatever the line, a completion request answers -------------------------------------
+
+_PIECES = ["gradcli", " ", "eval", "trace", "graph", "check", "descend", "functions", "completion", '"', "'",
+           "\\", "-", "--", "--file", "--batch", "--out", "--grid", "--wrt", "x", "=", "x*y", "sin(", "si",
+           "-x", "2", "\n", "\t", ";", "|", "$", "`", "--format", "svg", "é", "(", ")", "#", "--json", ":"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join), st.sampled_from(["bash", "zsh", "fish"]),
+       st.integers(-3, 200))
+def test_a_completion_request_never_fails(tail: str, shell: str, point: int) -> None:
+    import contextlib
+    import io
+
+    from gradcli.cli import main
+
+    line = "gradcli " + tail
+    env = {"_GRADCLI_COMPLETE": f"{shell}_complete", "COMP_LINE": line}
+    if shell == "bash":
+        env |= {"COMP_POINT": str(point), "COMP_WORDBREAKS": " \t\n\"'><=;|&(:"}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # click writes the answer as bytes
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([])
+    except SystemExit as done:  # click ends a completion request with sys.exit
+        code = done.code
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert code == 0 and err.getvalue() == "", err.getvalue()
