@@ -229,3 +229,19 @@ def test_a_completion_request_never_fails(tail: str, shell: str, point: int) -> 
         os.environ.clear()
         os.environ.update(saved)
     assert code == 0 and err.getvalue() == "", err.getvalue()
+
+
+def test_every_option_that_takes_a_file_completes_file_names() -> None:
+    import click
+
+    from gradcli.cli import cli
+
+    takes_file = []
+    for name, command in cli.commands.items():
+        ctx = click.Context(command, info_name=name)
+        for param in command.params:
+            if isinstance(param, click.Option) and any(w in (param.metavar or "") for w in ("FILE", "PATH")):
+                takes_file.append(f"{name} {param.opts[0]}")
+                kinds = {item.type for item in param.shell_complete(ctx, "da")}
+                assert kinds == {"file"}, f"{name} {param.opts[0]} completes {kinds}"
+    assert {"eval --file", "eval --batch", "graph --out"} <= set(takes_file)
