@@ -367,7 +367,7 @@ def check_command(
 @click.option("--adam-eps", type=float, default=None, metavar="E",
               help="adam: the ε that guards the denominator (default 1e-8).")
 @click.option("--history", type=click.IntRange(min=2), default=None, metavar="N",
-              help="Rows of the path to show: first, last and evenly spaced (default 11).")
+              help="Rows of the path to show: first, last and evenly spaced (default 11, at most 10,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_output_option()
 @_precision_option()

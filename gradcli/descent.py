@@ -33,7 +33,7 @@ from .api import compile
 from .bindings import resolve_point
 from .errors import GradError
 from .evaluate import backward, forward, wanted_nodes
-from .graph import Graph, suggest
+from .graph import Graph, format_number, suggest
 
 METHODS = ("gd", "momentum", "adam")
 
@@ -41,6 +41,12 @@ DEFAULT_LR = 0.01
 DEFAULT_STEPS = 1000
 DEFAULT_TOL = 1e-6
 DEFAULT_HISTORY = 11  # first, last, and every tenth of the way between
+#: The most rows of the path a descent keeps: memory stays bounded whatever --history says.
+MAX_HISTORY = 10_000
+#: Steps in a row whose value rises (and gradient grows) before a descent is called
+#: diverging: gradient descent with a small enough rate never rises; momentum and Adam
+#: may overshoot for a while, so they get longer.
+DIVERGING_STEPS = {"gd": 10, "momentum": 50, "adam": 50}
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_BETA1 = 0.9
 DEFAULT_BETA2 = 0.999
@@ -97,6 +103,7 @@ class DescentResult:
     error_step: int | None = None
     #: The output's name in human output (Graph.output_label): never a name of the program.
     output_label: str = "f"
+    diverged: bool = False
 
     def to_json(self) -> dict[str, Any]:
         err = None
@@ -117,6 +124,7 @@ class DescentResult:
             "inputs": dict(self.inputs),
             "gradient": dict(self.gradient),
             "history": [row.to_json() for row in self.history],
+            "diverged": self.diverged,
             "error": err,
         }
 
@@ -128,8 +136,11 @@ class _Thinned:
     the rows finally picked, so they come out evenly spaced or nearly)."""
 
     def __init__(self, limit: int, steps: int) -> None:
+        # A path has steps + 1 points: more rows than that cannot be shown, and the
+        # planned rows below are a set of at most that many.
+        limit = max(2, min(limit, steps + 1))
         self.limit = limit
-        self.capacity = max(64 * limit, 1024)
+        self.capacity = max(4 * limit, 1024)
         self.stride = 1
         self.rows: list[Step] = []
         # A descent that runs all its steps gets exactly evenly spaced rows: those are
@@ -236,6 +247,10 @@ def descend(
     step = 0
     error: GradError | None = None
     error_step: int | None = None
+    rising = 0  # steps in a row that went the wrong way with a growing gradient
+    window = DIVERGING_STEPS[method]
+    start_value = values[-1]
+    diverged = False
     while True:
         value = values[-1]
         if progress is not None:
@@ -275,8 +290,18 @@ def descend(
             for name, xi in zip(names, x, strict=True):  # back to the last good point
                 point[name] = xi
             break
+        rising = rising + 1 if sign * (new_values[-1] - values[-1]) > 0 and new_norm > norm else 0
         x, values, g, norm = new, new_values, new_g, new_norm
         step += 1
+        if rising >= window:
+            diverged = True
+            value = values[-1]
+            error, error_step = _diverging(window, start_value, value, lr, maximize, step), step
+            if progress is not None:
+                progress(step, value, norm)
+            if path.wants(step):
+                path.add(Step(step, value, norm, dict(zip(names, x, strict=True))))
+            break
 
     last = Step(step, value, norm, dict(zip(names, x, strict=True)))
     hyper: dict[str, float] = {}
@@ -300,11 +325,23 @@ def descend(
         inputs=dict(point),
         gradient=dict(zip(names, g, strict=True)),
         history=path.pick(last),
-        evaluations=step + 1 + (error is not None),
+        evaluations=step + 1 + (error is not None and not diverged),
         hyper=hyper,
         error=error,
         error_step=error_step,
         output_label=graph.output_label(),
+        diverged=diverged,
+    )
+
+
+def _diverging(window: int, start: float, now: float, lr: float, maximize: bool, step: int) -> GradError:
+    """The message that stops a descent going the wrong way."""
+    way, goal = ("fell", "climb") if maximize else ("rose", "descent")
+    return GradError(
+        "diverged",
+        f"step {step}: the value {way} in each of the last {window} steps, with a growing gradient"
+        f" ({format_number(start)} at the start, {format_number(now)} now): the {goal} is diverging;"
+        f" a smaller --lr helps (try --lr {lr / 10:g})",
     )
 
 
@@ -357,6 +394,12 @@ def _check_options(
         raise bad("tol", tol, "the tolerance must be a number ≥ 0")
     if isinstance(history, bool) or not isinstance(history, int) or history < 2:
         raise bad("history", history, "keep at least 2 rows (the first and the last)")
+    if min(history, steps + 1) > MAX_HISTORY:
+        raise bad(
+            "history", history,
+            f"at most {MAX_HISTORY:,} rows (the limit): the path is thinned to --history rows,"
+            f" so give {MAX_HISTORY:,} or fewer",
+        )
     if not (0 <= momentum < 1):
         raise bad("momentum", momentum, "momentum must be in [0, 1)")
     if not (0 <= beta1 < 1):

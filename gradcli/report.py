@@ -96,7 +96,12 @@ def print_descent(
     f = result.output_label
     how = f"{result.method}, lr {result.lr:g}" + (", maximizing" if result.maximize else "")
     plural = "" if result.steps == 1 else "s"
-    if result.error is not None:
+    if result.diverged:
+        line = (
+            f"stopped at step {result.steps}: diverging ({how}), the value going the wrong way"
+            f" step after step; the point there:"
+        )
+    elif result.error is not None:
         line = (
             f"stopped by a math error at step {result.error_step} ({how}); the last good point,"
             f" after {result.steps} step{plural}:"

@@ -16,7 +16,7 @@ from conftest import gradcli_executable
 
 import gradcli
 import gradcli.parse
-from gradcli.descent import DEFAULT_HISTORY, descend
+from gradcli.descent import DEFAULT_HISTORY, DIVERGING_STEPS, MAX_HISTORY, descend
 
 BOWL = "(x-3)^2 + (y+1)^2"
 ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"
@@ -71,10 +71,58 @@ def test_a_math_error_part_way_stops_names_the_step_and_keeps_the_last_good_poin
     assert [row.step for row in r.history] == [0, 1]
 
 
-def test_a_diverging_descent_stops_with_a_math_error() -> None:
-    r = descend("x^2", x=1, lr=10, steps=10_000)
-    assert r.error is not None and r.error.exit_code == 1
-    assert math.isfinite(r.value) and r.steps == r.error_step - 1
+def test_a_diverging_descent_is_stopped_early_and_says_a_smaller_lr_helps() -> None:
+    # x -= 1.5 · 2x makes x = -2x: the value quadruples every step. It used to run 511
+    # steps until the value overflowed; ten rising steps in a row are enough to tell.
+    r = descend("x^2", x=1, lr=1.5, steps=10_000)
+    assert r.diverged and r.steps == 10 and r.error_step == 10 and not r.converged
+    assert r.error is not None and r.error.kind == "diverged" and r.error.exit_code == 1
+    assert r.error.message == (
+        "step 10: the value rose in each of the last 10 steps, with a growing gradient"
+        " (1 at the start, 1048576 now): the descent is diverging; a smaller --lr helps (try --lr 0.15)"
+    )
+    assert r.inputs == {"x": 1024.0} and r.history[-1].step == 10
+
+
+@pytest.mark.parametrize("method", ["momentum", "adam"])
+def test_momentum_and_adam_may_overshoot_longer_before_they_are_called_diverging(method: str) -> None:
+    assert not descend("(1-x)^2 + 100(y-x^2)^2", x=-1.2, y=1, method=method, lr=0.001, steps=3000).diverged
+    if method == "momentum":  # Adam's steps are bounded by lr: x^2 with lr 10 converges
+        r = descend("x^2", x=1, lr=10, method=method, steps=10_000)
+        assert r.diverged and r.steps == DIVERGING_STEPS[method]
+
+
+def test_climbing_that_goes_down_is_diverging_too() -> None:
+    r = descend("-(x^2)", x=1, lr=1.5, maximize=True)
+    assert r.diverged and r.error is not None and "the value fell" in r.error.message
+    assert "the climb is diverging" in r.error.message
+
+
+def test_a_diverging_descent_in_json_says_so_and_exits_1(run_cli) -> None:
+    code, out, err = run_cli("descend", "x^2", "-x", "1", "--lr", "1.5", "--json")
+    assert code == 1 and err.startswith("error: step 10: the value rose")
+    data = json.loads(out)
+    assert data["diverged"] is True and data["steps"] == 10
+    assert data["error"]["kind"] == "diverged" and data["error"]["step"] == 10
+    code, out, _ = run_cli("descend", "x^2", "-x", "1", "--lr", "0.1", "--json")
+    assert code == 0 and json.loads(out)["diverged"] is False
+
+
+def test_a_huge_history_costs_no_more_than_the_path_has_points() -> None:
+    import time
+
+    start = time.perf_counter()
+    r = descend("(x-3)^2", x=0, lr=0.1, history=100_000_000)  # converges in about 80 steps
+    assert time.perf_counter() - start < 2.0
+    assert [row.step for row in r.history] == list(range(r.steps + 1))
+
+
+def test_more_rows_than_the_limit_are_refused_up_front_naming_it() -> None:
+    with pytest.raises(gradcli.GradError) as info:
+        descend("x^2", x=1, history=100_000_000, steps=100_000_000)
+    assert info.value.exit_code == 2
+    assert info.value.message.startswith("--history 100000000: at most 10,000 rows (the limit)")
+    assert len(descend("x^2", x=1, history=MAX_HISTORY, steps=20_000, tol=0).history) == MAX_HISTORY
 
 
 def test_climbing_without_a_top_stops_with_an_overflow_error_and_strict_json(run_cli) -> None:
