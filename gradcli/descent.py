@@ -33,7 +33,7 @@ from .api import compile
 from .bindings import resolve_point
 from .errors import GradError
 from .evaluate import backward, forward, wanted_nodes
-from .graph import Graph, format_number, suggest
+from .graph import Graph, format_literal, suggest
 
 METHODS = ("gd", "momentum", "adam")
 
@@ -340,7 +340,7 @@ def _diverging(window: int, start: float, now: float, lr: float, maximize: bool,
     return GradError(
         "diverged",
         f"step {step}: the value {way} in each of the last {window} steps, with a growing gradient"
-        f" ({format_number(start)} at the start, {format_number(now)} now): the {goal} is diverging;"
+        f" ({format_literal(start)} at the start, {format_literal(now)} now): the {goal} is diverging;"
         f" a smaller --lr helps (try --lr {lr / 10:g})",
     )
 
