@@ -17,6 +17,7 @@ from .errors import GradError, shorten
 from .evaluate import forward
 from .graph import Graph, lower, suggest
 from .ops import CONSTANTS
+from .syntax import Assign
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PREFIXED_INTEGER = re.compile(r"[+-]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)")
@@ -60,11 +61,17 @@ def constant_value(text: str, name: str = "value") -> float:
     from .parse import parse
 
     try:
-        graph = lower(parse(text))
+        program = parse(text)
     except GradError as err:
         raise GradError(
             "binding", f"the value of {label} is not a number: {err.message}", err.span, err.source
         ) from None
+    if len(program.statements) != 1 or isinstance(program.statements[0], Assign):
+        raise GradError(
+            "binding",
+            f"the value of {label} must be one number or constant expression, not statements",
+        )
+    graph = lower(program)
     if graph.inputs:
         names = ", ".join(shorten(n) for n in graph.inputs)
         what = f"the name {shown}" if list(graph.inputs) == [text] else f"{shown}, which uses {names}"

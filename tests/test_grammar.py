@@ -246,3 +246,21 @@ def test_other_line_separators_are_refused_with_their_name(sep: str, where: str)
     err = info.value
     assert err.kind == "syntax" and err.message.startswith("unexpected line separator (U+")
     assert err.span is not None and source[err.span.start] == sep
+
+
+@pytest.mark.parametrize("value", ["2\n-3", "1;2", "q = 3", "q = 3; q", "2\r-3", "1\n\n-2"])
+def test_a_binding_value_is_one_expression_never_the_last_of_several(value: str) -> None:
+    # `-x $'2\n-3'` once bound x to -3: the last of two statements.
+    with pytest.raises(GradError) as info:
+        gradcli.evaluate("x", x=value)
+    assert info.value.kind == "binding" and info.value.message.startswith("the value of x ")
+
+
+@pytest.mark.parametrize("value", ["2\n", "2;", "\n2", "(2\n+ 1)", "pi/4 # a comment"])
+def test_a_binding_value_may_carry_blank_statements_and_comments(value: str) -> None:
+    assert gradcli.evaluate("x", x=value).value in (2.0, 3.0, math.pi / 4)
+
+
+def test_a_comment_ends_at_a_carriage_return() -> None:
+    # Once the comment ran on past the "\r" and swallowed the next line.
+    assert gradcli.evaluate("q = 1 # note\rq * x", x=2).value == 2.0
