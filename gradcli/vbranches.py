@@ -19,6 +19,7 @@ loops, which give its value or the very error ``gradcli eval`` gives there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,7 +159,7 @@ def evaluate_taken(
                 result = np.float64(np.nan)
         else:
             result = op.vforward(np, *args)  # type: ignore[misc]
-        if not np.isfinite(result).all():
+        if not _finite(np, result):
             bad = ~np.isfinite(np.broadcast_to(result, (n,) if at is None else at.shape))
             failed = np.zeros(n, dtype=bool)
             if at is None:
@@ -186,8 +187,16 @@ def evaluate_taken(
         if op is IF:
             cond, first, second = node.inputs
             holds = np.broadcast_to(gather(cond, at) != 0, gr.shape)
+            # One branch took every row: its gradient is the if's, and the other gets none.
+            alone = first if holds.all() else second if not holds.any() else None
             for j, mask in ((first, holds), (second, ~holds)):
-                if wanted[j] and mask.any():
+                if not wanted[j]:
+                    continue
+                if alone is not None:
+                    if j == alone:
+                        _add(np, grads, j, n, gr, at)
+                        alone = -1  # once: `if(c, x, x)` has x on both sides
+                elif mask.any():
                     _add(np, grads, j, n, np.where(mask, gr, 0.0), at)
             continue
         args = [gather(j, at) for j in node.inputs]
@@ -197,7 +206,7 @@ def evaluate_taken(
                 continue
             local = op.vgrads[k](np, *args, out)
             contribution = gr * local
-            if not np.isfinite(contribution).all():
+            if not _finite(np, contribution):
                 contribution = np.broadcast_to(contribution, gr.shape)
                 bad = ~np.isfinite(contribution) & (gr != 0)  # a gradient of 0 passes 0 on
                 failed = np.zeros(n, dtype=bool)
@@ -217,10 +226,16 @@ def evaluate_taken(
         g = grads[i] if i is not None else None
         gradient[name] = np.zeros(n) if g is None else g
     for name, g in gradient.items():
-        if not np.isfinite(g).all():  # a sum of finite contributions that is not
+        if not _finite(np, g):  # a sum of finite contributions that is not
             recheck |= ~np.isfinite(g)
             gradient[name] = np.where(np.isfinite(g), g, 0.0)
     return value, gradient, recheck
+
+
+def _finite(np: Any, value: Any) -> bool:
+    # one reduction: a sum is finite only if every term is (a false alarm from a sum
+    # that overflows only takes the careful path)
+    return math.isfinite(np.add.reduce(value, axis=None))
 
 
 def _add(np: Any, grads: list[Any], j: int, n: int, contribution: Any, at: Any) -> None:

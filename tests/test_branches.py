@@ -159,11 +159,21 @@ def test_if_equals_the_branch_it_picks(x: float, y: float) -> None:
 
 
 def test_a_hundred_thousand_nested_ifs_need_no_recursion() -> None:
+    import numpy as np
+
+    from gradcli.batch import evaluate_arrays
+
     depth = 100_000
     source = "if(x > 0, " * depth + "log(x)" + ", 0)" * depth
-    assert gradcli.evaluate(source, x=-1).gradient == {"x": 0.0}
-    result = gradcli.evaluate(source, x=2)
+    graph = gradcli.compile(source)
+    below = gradcli.run(graph, {"x": -1})
+    assert below.gradient == {"x": 0.0}
+    nodes = below.to_json(nodes=True)["nodes"]  # trace --json
+    assert sum(not n["evaluated"] for n in nodes) == depth  # log(x) and every inner if
+    result = gradcli.run(graph, {"x": 2})
     assert (result.value, result.gradient) == (math.log(2), {"x": 0.5})
+    arrays = evaluate_arrays(graph, {"x": np.array([-1.0, 2.0])})  # batch: the same, row by row
+    assert arrays.value.tolist() == [0.0, math.log(2)] and arrays.gradient["x"].tolist() == [0.0, 0.5]
 
 
 def test_a_long_chain_of_guarded_statements_needs_no_recursion() -> None:
@@ -189,6 +199,7 @@ BATCH_PROGRAMS = [
     "if(x > 0, log(-1), x)",  # a constant branch that fails, on the rows that take it only
     "d = x - y; if(abs(d) <= 1, d^2/2, abs(d) - 1/2)",
     "if(x > 0, if(y > 0, x * y, x), if(y > 0, y, 1/(x - y)))",
+    "if(x > y, x, x) + if(y, y, y) + if(x < 100, x, x)",  # one node on both sides
 ]
 GRID = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 3.0]
 
