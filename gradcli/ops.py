@@ -112,11 +112,44 @@ def _sign(x: float) -> float:
 
 
 def _cbrt(x: float) -> float:
-    root = abs(x) ** (1.0 / 3.0)
-    rounded = round(root)
-    if rounded**3 == abs(x):  # exact cubes give exact roots: cbrt(27) = 3 (math.cbrt says 3.0000000000000004)
-        root = float(rounded)
-    return math.copysign(root, x)
+    # The C library's cbrt is off by up to 3 units in the last place (cbrt(27) is
+    # 3.0000000000000004 with glibc) and NumPy's differs from it, so both paths use
+    # this function: one Newton step on the library's root, with the residual r³ − x
+    # computed exactly (Dekker's products), lands within one unit of the true root;
+    # exact cubes give exact roots.
+    if x == 0 or not math.isfinite(x):
+        return x
+    a = abs(x)
+    scale = 1.0  # far from 1, scaled by a power of two so that no step underflows
+    if a < 2.0**-900:
+        a, scale = a * 2.0**300, 2.0**-100
+    elif a > 2.0**900:
+        a, scale = a * 2.0**-300, 2.0**100
+    r = a ** (1.0 / 3.0)
+    r2, r2_err = _two_product(r, r)
+    r3, r3_err = _two_product(r2, r)
+    residual = (r3 - a) + (r3_err + r2_err * r)
+    root = r - residual / (3.0 * r2)
+    rounded = float(round(root))
+    if rounded > 0 and rounded < 2.0**17 and rounded * rounded * rounded == a:
+        root = rounded
+    return math.copysign(root * scale, x)
+
+
+#: Veltkamp's splitter for double precision: 2^27 + 1.
+_SPLIT = 134217729.0
+
+
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """``a*b`` as a rounded product and its exact error (Dekker; |a|, |b| < 1e290)."""
+    p = a * b
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLIT * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
 def _sigmoid(x: float) -> float:
@@ -161,11 +194,19 @@ def _dpow_dx(x: float, y: float, out: float) -> float:
         return 1.0
     if x == 0 and y < 1:
         return _undefined("x^y toward x at x = 0 with y < 1")
-    return y * math.pow(x, y - 1)
+    if (y < 0.5 or y >= _WHOLE) and abs(out) >= _TINY:
+        # y − 1 rounds here, and x^δ turns that into hundreds of units in the last
+        # place when x is far from 1 (or the wrong sign, for x < 0 and y ≥ 2^53):
+        # y·x^y/x instead, in the order in which no step overflows
+        return y * (out / x) if abs(x) >= 1 else (y * out) / x
+    return y * math.pow(x, y - 1)  # y − 1 is exact (or x^y underflowed, and then it is)
 
 
 def _dpow_dy(x: float, y: float, out: float) -> float:
     if x > 0:
+        if 0 < abs(out) < _TINY:  # x^y is subnormal: x^(y/2)·(x^(y/2)·ln x) keeps its digits
+            half = math.pow(x, y / 2)
+            return half * (half * math.log(x))
         return out * math.log(x)
     if x == 0 and y > 0:
         return 0.0  # 0^y is 0 for every y > 0 near here
@@ -184,38 +225,93 @@ def _dcbrt(x: float, out: float) -> float:
     return 1.0 / (3.0 * out * out)
 
 
+# The rules below avoid x*x where it loses: 1 − x² is (1 − x)(1 + x) (exact near
+# ±1), x² ± 1 and x² + y² go through hypot or a product of square roots (no
+# overflow at 1e160, no underflow at 1e-200), and exp(−x²) squares x exactly.
+
+
 def _dasin(x: float, out: float) -> float:
     if abs(x) >= 1:
         return _undefined("asin'(x) is infinite at x = ±1")
-    return 1.0 / math.sqrt(1.0 - x * x)
+    return 1.0 / math.sqrt((1.0 - x) * (1.0 + x))
 
 
 def _dacos(x: float, out: float) -> float:
     if abs(x) >= 1:
         return _undefined("acos'(x) is infinite at x = ±1")
-    return -1.0 / math.sqrt(1.0 - x * x)
+    return -1.0 / math.sqrt((1.0 - x) * (1.0 + x))
+
+
+def _datanh(x: float, out: float) -> float:
+    return 1.0 / ((1.0 - x) * (1.0 + x))
+
+
+def _dasinh(x: float, out: float) -> float:
+    return 1.0 / math.hypot(x, 1.0)
 
 
 def _dacosh(x: float, out: float) -> float:
     if x <= 1:
         return _undefined("acosh'(1) is infinite")
-    return 1.0 / math.sqrt(x * x - 1.0)
+    return 1.0 / (math.sqrt(x - 1.0) * math.sqrt(x + 1.0))
 
 
 def _datan2_dy(y: float, x: float, out: float) -> float:
     if x == 0 and y == 0:
         return _undefined("atan2 has no gradient at (0, 0)")
-    return x / (x * x + y * y)
+    h = math.hypot(x, y)
+    return x / h / h
 
 
 def _datan2_dx(y: float, x: float, out: float) -> float:
     if x == 0 and y == 0:
         return _undefined("atan2 has no gradient at (0, 0)")
-    return -y / (x * x + y * y)
+    h = math.hypot(x, y)
+    return -y / h / h
+
+
+def _dtanh(x: float, out: float) -> float:
+    if -0.5 < out < 0.5:
+        return 1.0 - out * out  # accurate while out² ≤ 1/4 (and the fast case of deep tanh chains)
+    # 1 − tanh² as 4z/(1 + z)² with z = e^(−2|x|): 1 − out² loses digits as |out| nears 1
+    # (fourteen units in the last place at x = 2) and is 0 from |x| ≈ 19 on
+    z = math.exp(-2.0 * abs(x))
+    return 4.0 * z / ((1.0 + z) * (1.0 + z))
+
+
+def _dsigmoid(x: float, out: float) -> float:
+    if x <= 0:
+        return out * (1.0 - out)  # out ≤ 1/2: nothing cancels
+    # sigmoid(x)·sigmoid(−x) as z/(1 + z)² with z = e^(−x): 1 − out loses digits as out
+    # nears 1, and is 0 from x ≈ 37 on
+    z = math.exp(-x)
+    return z / ((1.0 + z) * (1.0 + z))
+
+
+def _derf(x: float, out: float) -> float:
+    # 2/√π·e^(−x²) with x² split into its rounded value and the rounding error
+    # (e^(−x²) would otherwise lose x²·2^-53 relative: hundreds of units at x = 25)
+    if abs(x) > 27.0:  # e^(−729) is below the smallest normal float
+        return _TWO_OVER_SQRT_PI * math.exp(-x * x)
+    square, error = _two_product(x, x)
+    return _TWO_OVER_SQRT_PI * math.exp(-square) * (1.0 - error)
+
+
+def _dlog_base_dx(x: float, b: float, out: float) -> float:
+    return 1.0 / x / math.log(b)
 
 
 def _dlog_base_db(x: float, b: float, out: float) -> float:
-    return -out / (b * math.log(b))
+    return -out / b / math.log(b)
+
+
+_SUBNORMAL_HYPOT = 2.0**-1000
+_UP = 2.0**600
+_TINY = 2.2250738585072014e-308  # the smallest normal float
+_WHOLE = 2.0**53  # from here on every float is even, and y − 1 rounds
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/√π, correctly rounded
 
 
 def _dextreme(k: int, *args: float) -> float:
@@ -224,6 +320,27 @@ def _dextreme(k: int, *args: float) -> float:
     if xs[k] != out:
         return 0.0
     return 1.0 / sum(1 for v in xs if v == out)
+
+
+def _sum(*xs: float) -> float:
+    """The sum rounded once (fsum); fsum refuses an intermediate overflow even where
+    the sum itself is finite (1e308 + 1e308 − 1e308), so such sums are taken halved."""
+    try:
+        return math.fsum(xs)
+    except OverflowError:
+        total = math.fsum(x * 0.5 for x in xs) * 2.0
+        if math.isinf(total):
+            raise OverflowError("the sum is too large for a float") from None
+        return total
+
+
+def _mean(*xs: float) -> float:
+    n = len(xs)
+    try:
+        return _sum(*xs) / n
+    except OverflowError:  # the mean of large numbers may be finite where their sum is not
+        scale = 2.0 ** n.bit_length()  # a power of two: scaling is exact
+        return math.fsum(x / scale for x in xs) / n * scale
 
 
 def _logsumexp(*xs: float) -> float:
@@ -241,8 +358,12 @@ def _dlogsumexp(k: int, *args: float) -> float:
 
 
 def _dhypot(k: int, *args: float) -> float:
-    out = args[-1]
-    return args[k] / out if out else 0.0  # 0 at the origin, as abs'(0) = 0
+    *xs, out = args
+    if out == 0:
+        return 0.0  # at the origin, as abs'(0) = 0
+    if out < _SUBNORMAL_HYPOT:  # a subnormal hypot has lost its last digits: scale up first
+        return xs[k] * _UP / math.hypot(*(v * _UP for v in xs))
+    return xs[k] / out
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -264,28 +385,67 @@ def _vsoftplus(np: Any, x: Any) -> Any:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _verf(np: Any, x: Any) -> Any:
-    # NumPy has no erf; math.erf per element is exact and still cheap next to I/O.
+def _each(np: Any, f: Callable[[float], float], x: Any) -> Any:
+    """``f`` per element: the scalar rule itself, for functions NumPy lacks (erf) or
+    computes differently (cbrt); still cheap next to reading and writing the rows."""
     if np.ndim(x) == 0:
-        return math.erf(x)
-    return np.fromiter(map(math.erf, x.tolist()), dtype=np.float64, count=len(x))
+        return f(float(x))
+    return np.fromiter(map(f, x.tolist()), dtype=np.float64, count=len(x))
+
+
+def _verf(np: Any, x: Any) -> Any:
+    return _each(np, math.erf, x)
 
 
 def _vcbrt(np: Any, x: Any) -> Any:
-    root = np.cbrt(x)
-    rounded = np.round(root)
-    # as _cbrt: exact cubes give exact roots
-    return np.where(rounded**3 == x, rounded, root)
+    return _each(np, _cbrt, x)
+
+
+def _vdpow_dx_out(np: Any, x: Any, y: Any, out: Any) -> Any:
+    return np.where(((y < 0.5) | (y >= _WHOLE)) & (np.abs(out) >= _TINY),
+                    np.where(np.abs(x) >= 1, y * (out / x), (y * out) / x),
+                    y * np.power(x, y - 1))
+
+
+def _vdtanh(np: Any, x: Any, out: Any) -> Any:
+    z = np.exp(-2.0 * np.abs(x))
+    return np.where((-0.5 < out) & (out < 0.5), 1.0 - out * out, 4.0 * z / ((1.0 + z) * (1.0 + z)))
+
+
+def _vdsigmoid(np: Any, x: Any, out: Any) -> Any:
+    z = np.exp(-np.abs(x))
+    return np.where(x <= 0, out * (1.0 - out), z / ((1.0 + z) * (1.0 + z)))
+
+
+def _vderf(np: Any, x: Any, out: Any) -> Any:
+    near = np.abs(x) <= 27.0
+    xs = np.where(near, x, 0.0)  # the split below overflows far out
+    c = _SPLIT * xs
+    hi = c - (c - xs)
+    lo = xs - hi
+    square = x * x
+    error = np.where(near, ((hi * hi - square) + hi * lo + lo * hi) + lo * lo, 0.0)
+    return _TWO_OVER_SQRT_PI * np.exp(-square) * (1.0 - error)
+
+
+def _vdatan2(np: Any, a: Any, y: Any, x: Any) -> Any:
+    h = np.hypot(x, y)
+    return a / h / h
 
 
 def _vdpow_dx(np: Any, x: Any, y: Any, out: Any) -> Any:
     # as _dpow_dx; x = 0 with y < 1 gives ±inf here, the scalar rule says why
-    return np.where(y == 0, 0.0, np.where(y == 1, 1.0, y * np.power(x, y - 1)))
+    return np.where(y == 0, 0.0, np.where(y == 1, 1.0, _vdpow_dx_out(np, x, y, out)))
 
 
 def _vdpow_dy(np: Any, x: Any, y: Any, out: Any) -> Any:
     # as _dpow_dy; x < 0 gives NaN here, the scalar rule says why
-    return np.where((x == 0) & (y > 0), 0.0, out * np.log(x))
+    d = out * np.log(x)
+    small = (np.abs(out) < _TINY) & (out != 0) & (x > 0)
+    if np.any(small):
+        half = np.power(x, y / 2)
+        d = np.where(small, half * (half * np.log(x)), d)
+    return np.where((x == 0) & (y > 0), 0.0, d)
 
 
 def _vlog_base(np: Any, x: Any, b: Any) -> Any:
@@ -293,8 +453,16 @@ def _vlog_base(np: Any, x: Any, b: Any) -> Any:
     return np.where((x > 0) & (b > 0), np.log(x) / np.log(b), np.nan)
 
 
-def _vhypot_d(np: Any, a: Any, out: Any) -> Any:
-    return np.where(out != 0, a / np.where(out != 0, out, 1.0), 0.0)
+def _vdhypot(k: int, np: Any, *args: Any) -> Any:
+    # as _dhypot: 0 at the origin, scaled where hypot is subnormal
+    *xs, out = args
+    a = xs[k]
+    small = out < _SUBNORMAL_HYPOT
+    if np.any(small):
+        scaled = _vhypot(np, *(v * _UP for v in xs))
+        a = np.where(small, a * _UP, a)
+        out = np.where(small, scaled, out)
+    return np.where(out == 0, 0.0, a / np.where(out != 0, out, 1.0))
 
 
 def _vreduce(ufunc: Any, args: tuple[Any, ...]) -> Any:
@@ -311,13 +479,22 @@ def _vdextreme(k: int, np: Any, *args: Any) -> Any:
     return np.where(xs[k] == out, 1.0 / ties, 0.0)
 
 
-def _vlogsumexp(np: Any, *xs: Any) -> Any:
-    if len(xs) == 1:
-        return xs[0] + 0.0
-    m = _vreduce(np.maximum, xs)
-    # as _logsumexp, with every term: the largest adds exactly e^0 = 1
-    total = _vreduce(np.add, tuple(np.exp(x - m) for x in xs))
-    return m + np.log(total)
+def _rows(np: Any, f: Callable[..., float], xs: tuple[Any, ...]) -> Any:
+    """``f`` row by row over the arguments (arrays or numbers): the scalar rule itself,
+    for reductions whose NumPy form rounds differently (a sum in sequence, not once);
+    NaN where it fails, so that the batch asks the scalar rule for the error."""
+
+    def safe(*row: float) -> float:
+        try:
+            return f(*row)
+        except (ValueError, ArithmeticError):
+            return math.nan
+
+    if all(np.ndim(x) == 0 for x in xs):
+        return safe(*(float(x) for x in xs))
+    shape = np.broadcast_shapes(*(np.shape(x) for x in xs))
+    cols = [np.broadcast_to(x, shape).tolist() for x in xs]
+    return np.fromiter(map(safe, *cols), dtype=np.float64, count=shape[0])
 
 
 def _vhypot(np: Any, *xs: Any) -> Any:
@@ -399,20 +576,19 @@ _ROWS: tuple[Op, ...] = (
     Op("ln", 1, _log, (lambda x, out: 1.0 / x,), "1/x", "x > 0",
        vforward=lambda np, x: np.log(x),
        vgrads=(lambda np, x, out: 1.0 / x,)),
-    Op("log2", 1, math.log2, (lambda x, out: 1.0 / (x * math.log(2.0)),), "1/(x·ln 2)", "x > 0",
+    Op("log2", 1, math.log2, (lambda x, out: 1.0 / x / _LN2,), "1/(x·ln 2)", "x > 0",
        vforward=lambda np, x: np.log2(x),
-       vgrads=(lambda np, x, out: 1.0 / (x * math.log(2.0)),)),
-    Op("log10", 1, math.log10, (lambda x, out: 1.0 / (x * math.log(10.0)),),
+       vgrads=(lambda np, x, out: 1.0 / x / _LN2,)),
+    Op("log10", 1, math.log10, (lambda x, out: 1.0 / x / _LN10,),
        "1/(x·ln 10)", "x > 0",
        vforward=lambda np, x: np.log10(x),
-       vgrads=(lambda np, x, out: 1.0 / (x * math.log(10.0)),)),
-    Op("log", 2, _log_base,
-       (lambda x, b, out: 1.0 / (x * math.log(b)), _dlog_base_db),
+       vgrads=(lambda np, x, out: 1.0 / x / _LN10,)),
+    Op("log", 2, _log_base, (_dlog_base_dx, _dlog_base_db),
        "∂/∂x = 1/(x·ln b), ∂/∂b = −log(x, b)/(b·ln b)", "x > 0, b > 0, b ≠ 1",
        params=("x", "b"),
        vforward=_vlog_base,
-       vgrads=(lambda np, x, b, out: 1.0 / (x * np.log(b)),
-               lambda np, x, b, out: -out / (b * np.log(b)))),
+       vgrads=(lambda np, x, b, out: 1.0 / x / np.log(b),
+               lambda np, x, b, out: -out / b / np.log(b))),
     # roots and pieces
     Op("sqrt", 1, math.sqrt, (_dsqrt,), "1/(2·sqrt(x)); undefined at 0", "x ≥ 0",
        vforward=lambda np, x: np.sqrt(x),
@@ -438,18 +614,18 @@ _ROWS: tuple[Op, ...] = (
        vgrads=(lambda np, x, out: 1.0 + out * out,)),
     Op("asin", 1, math.asin, (_dasin,), "1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1",
        vforward=lambda np, x: np.arcsin(x),
-       vgrads=(lambda np, x, out: 1.0 / np.sqrt(1.0 - x * x),)),
+       vgrads=(lambda np, x, out: 1.0 / np.sqrt((1.0 - x) * (1.0 + x)),)),
     Op("acos", 1, math.acos, (_dacos,), "−1/sqrt(1 − x²); undefined at ±1", "−1 ≤ x ≤ 1",
        vforward=lambda np, x: np.arccos(x),
-       vgrads=(lambda np, x, out: -1.0 / np.sqrt(1.0 - x * x),)),
+       vgrads=(lambda np, x, out: -1.0 / np.sqrt((1.0 - x) * (1.0 + x)),)),
     Op("atan", 1, math.atan, (lambda x, out: 1.0 / (1.0 + x * x),), "1/(1 + x²)",
        vforward=lambda np, x: np.arctan(x),
        vgrads=(lambda np, x, out: 1.0 / (1.0 + x * x),)),
     Op("atan2", 2, math.atan2, (_datan2_dy, _datan2_dx),
        "∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²); undefined at (0, 0)", params=("y", "x"),
        vforward=lambda np, y, x: np.arctan2(y, x),
-       vgrads=(lambda np, y, x, out: x / (x * x + y * y),
-               lambda np, y, x, out: -y / (x * x + y * y))),
+       vgrads=(lambda np, y, x, out: _vdatan2(np, x, y, x),
+               lambda np, y, x, out: _vdatan2(np, -y, y, x))),
     # hyperbolic
     Op("sinh", 1, math.sinh, (lambda x, out: math.cosh(x),), "cosh(x)",
        vforward=lambda np, x: np.sinh(x),
@@ -457,25 +633,22 @@ _ROWS: tuple[Op, ...] = (
     Op("cosh", 1, math.cosh, (lambda x, out: math.sinh(x),), "sinh(x)",
        vforward=lambda np, x: np.cosh(x),
        vgrads=(lambda np, x, out: np.sinh(x),)),
-    Op("tanh", 1, math.tanh, (lambda x, out: 1.0 - out * out,), "1 − tanh(x)²",
+    Op("tanh", 1, math.tanh, (_dtanh,), "1 − tanh(x)²",
        vforward=lambda np, x: np.tanh(x),
-       vgrads=(lambda np, x, out: 1.0 - out * out,)),
-    Op("asinh", 1, math.asinh, (lambda x, out: 1.0 / math.sqrt(x * x + 1.0),),
-       "1/sqrt(x² + 1)",
+       vgrads=(_vdtanh,)),
+    Op("asinh", 1, math.asinh, (_dasinh,), "1/sqrt(x² + 1)",
        vforward=lambda np, x: np.arcsinh(x),
-       vgrads=(lambda np, x, out: 1.0 / np.sqrt(x * x + 1.0),)),
+       vgrads=(lambda np, x, out: 1.0 / np.hypot(x, 1.0),)),
     Op("acosh", 1, math.acosh, (_dacosh,), "1/sqrt(x² − 1); undefined at 1", "x ≥ 1",
        vforward=lambda np, x: np.arccosh(x),
-       vgrads=(lambda np, x, out: 1.0 / np.sqrt(x * x - 1.0),)),
-    Op("atanh", 1, math.atanh, (lambda x, out: 1.0 / (1.0 - x * x),), "1/(1 − x²)",
-       "−1 < x < 1",
+       vgrads=(lambda np, x, out: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),)),
+    Op("atanh", 1, math.atanh, (_datanh,), "1/(1 − x²)", "−1 < x < 1",
        vforward=lambda np, x: np.arctanh(x),
-       vgrads=(lambda np, x, out: 1.0 / (1.0 - x * x),)),
+       vgrads=(lambda np, x, out: 1.0 / ((1.0 - x) * (1.0 + x)),)),
     # neural-network activations
-    Op("sigmoid", 1, _sigmoid, (lambda x, out: out * (1.0 - out),),
-       "sigmoid(x)·(1 − sigmoid(x))",
+    Op("sigmoid", 1, _sigmoid, (_dsigmoid,), "sigmoid(x)·(1 − sigmoid(x))",
        vforward=_vsigmoid,
-       vgrads=(lambda np, x, out: out * (1.0 - out),)),
+       vgrads=(_vdsigmoid,)),
     Op("relu", 1, lambda x: x if x > 0 else 0.0, (lambda x, out: 1.0 if x > 0 else 0.0,),
        "1 for x > 0, else 0; relu'(0) = 0",
        vforward=lambda np, x: np.where(x > 0, x, 0.0),
@@ -483,10 +656,9 @@ _ROWS: tuple[Op, ...] = (
     Op("softplus", 1, _softplus, (lambda x, out: _sigmoid(x),), "sigmoid(x)",
        vforward=_vsoftplus,
        vgrads=(lambda np, x, out: _vsigmoid(np, x),)),
-    Op("erf", 1, math.erf, (lambda x, out: 2.0 / math.sqrt(math.pi) * math.exp(-x * x),),
-       "2/sqrt(π)·exp(−x²)",
+    Op("erf", 1, math.erf, (_derf,), "2/sqrt(π)·exp(−x²)",
        vforward=_verf,
-       vgrads=(lambda np, x, out: 2.0 / math.sqrt(math.pi) * np.exp(-x * x),)),
+       vgrads=(_vderf,)),
     # two arguments
     # pieces
     Op("clip", 3, _clip,
@@ -515,32 +687,32 @@ _ROWS: tuple[Op, ...] = (
     Op("max", 2, max, Positional(_dextreme, 2),
        "1 toward the largest argument, else 0; 1/k each at a tie of k",
        params=("x", "y"), variadic=True,
-       vforward=lambda np, *xs: _vreduce(np.maximum, xs),
+       vforward=lambda np, *xs: _vreduce(lambda a, b: np.where(b > a, b, a), xs),  # as max()
        vgrads=Positional(_vdextreme, 2)),
     Op("min", 2, min, Positional(_dextreme, 2),
        "1 toward the smallest argument, else 0; 1/k each at a tie of k",
        params=("x", "y"), variadic=True,
-       vforward=lambda np, *xs: _vreduce(np.minimum, xs),
+       vforward=lambda np, *xs: _vreduce(lambda a, b: np.where(b < a, b, a), xs),  # as min()
        vgrads=Positional(_vdextreme, 2)),
-    Op("sum", 1, lambda *xs: math.fsum(xs), Positional(lambda k, *args: 1.0, 1),
+    Op("sum", 1, _sum, Positional(lambda k, *args: 1.0, 1),
        "1 toward each argument", params=("x",), variadic=True,
-       vforward=lambda np, *xs: _vreduce(np.add, xs) + 0.0,
+       vforward=lambda np, *xs: _rows(np, _sum, xs),
        vgrads=Positional(lambda k, np, *args: 1.0, 1)),
-    Op("mean", 1, lambda *xs: math.fsum(xs) / len(xs),
+    Op("mean", 1, _mean,
        Positional(lambda k, *args: 1.0 / (len(args) - 1), 1),
        "1/n toward each of the n arguments", params=("x",), variadic=True,
-       vforward=lambda np, *xs: _vreduce(np.add, xs) / len(xs),
+       vforward=lambda np, *xs: _rows(np, _mean, xs),
        vgrads=Positional(lambda k, np, *args: 1.0 / (len(args) - 1), 1)),
     Op("logsumexp", 1, _logsumexp, Positional(_dlogsumexp, 1),
        "∂/∂x_k = exp(x_k − logsumexp(...)), the softmax",
        params=("x",), variadic=True,
-       vforward=_vlogsumexp,
+       vforward=lambda np, *xs: _rows(np, _logsumexp, xs),
        vgrads=Positional(lambda k, np, *args: np.exp(args[k] - args[-1]), 1)),
     Op("hypot", 1, math.hypot, Positional(_dhypot, 1),
        "∂/∂x_k = x_k/hypot(...); 0 at the origin, as abs'(0) = 0",
        params=("x",), variadic=True,
        vforward=_vhypot,
-       vgrads=Positional(lambda k, np, *args: _vhypot_d(np, args[k], args[-1]), 1)),
+       vgrads=Positional(_vdhypot, 1)),
 )
 
 #: Operators by name: add, sub, mul, div, pow, neg.
