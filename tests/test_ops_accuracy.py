@@ -153,6 +153,8 @@ REFERENCE: dict[tuple[str, int], tuple[Ref, tuple[Ref, ...]]] = {
                   (_inside(lambda x, lo, hi: lo <= hi, lambda x, lo, hi: mpf(lo <= x <= hi)),
                    _inside(lambda x, lo, hi: lo <= hi, lambda x, lo, hi: mpf(x < lo)),
                    _inside(lambda x, lo, hi: lo <= hi, lambda x, lo, hi: mpf(x > hi)))),
+    ("if", 3): (lambda c, a, b: a if c != 0 else b,
+                (lambda c, a, b: mpf(0), lambda c, a, b: mpf(c != 0), lambda c, a, b: mpf(c == 0))),
     **{(name, 2): (lambda x, y, test=test: mpf(test(x, y)), (lambda x, y: mpf(0),) * 2)
        for name, test in (("lt", lambda x, y: x < y), ("le", lambda x, y: x <= y),
                           ("gt", lambda x, y: x > y), ("ge", lambda x, y: x >= y),
