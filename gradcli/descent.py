@@ -221,8 +221,10 @@ def descend(
 
     # Everything per step is prepared once: which nodes need a gradient, and where
     # each descended variable's gradient lands (None: the output does not use it).
-    wanted = wanted_nodes(graph)
     ids = [graph.inputs[name] for name in names]
+    # Only gradients toward the descended inputs: one toward an input held fixed is
+    # never computed, so it cannot stop the descent (sqrt'(0) for a fixed x = 0).
+    wanted = wanted_nodes(graph, [i for i in ids if i is not None])
     x = [point[name] for name in names]
     sign = -1.0 if maximize else 1.0  # climbing is descending on −f
     n = len(names)

@@ -277,18 +277,22 @@ def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
     return values
 
 
-def wanted_nodes(graph: Graph, extra: Iterable[int] = ()) -> list[bool]:
-    """Which nodes need a gradient: those that depend on a variable or on ``extra``.
+def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> list[bool]:
+    """Which nodes need a gradient: those on a path from a target (node ids: the
+    inputs or named values a gradient is asked for) to the output; every variable
+    when ``targets`` is None.
 
     This is the one place that decides which gradients the reverse loop computes:
-    :func:`backward` computes a local gradient only toward a wanted node."""
+    :func:`backward` computes a local gradient only toward a wanted node, so a
+    gradient nobody asked for (toward an input held fixed, ``sqrt(x)`` at x = 0 with
+    ``--wrt w``) is never computed and cannot fail the run."""
     wanted = [False] * len(graph.nodes)
-    for i in extra:
+    if targets is None:
+        targets = [node.id for node in graph.nodes if node.kind == "var"]
+    for i in targets:
         wanted[i] = True
     for node in graph.nodes:
-        if node.kind == "var":
-            wanted[node.id] = True
-        elif not wanted[node.id]:
+        if not wanted[node.id]:
             for i in node.inputs:
                 if wanted[i]:
                     wanted[node.id] = True

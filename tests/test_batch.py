@@ -724,3 +724,11 @@ def test_evaluate_arrays_gives_a_nan_or_infinite_input_the_binding_error_of_eval
         expected[r] = (caught.value.kind, caught.value.message)
     assert {r: (e.kind, e.message) for r, e in result.errors.items()} == expected
     assert expected[0] == ("binding", "the value of y must be a finite number, not -inf")
+
+
+def test_a_batch_with_wrt_computes_no_gradient_toward_the_other_inputs(run_cli) -> None:
+    code, out, err = run_cli("eval", "w*sqrt(x)", "-w", "2", "--grid", "x=0:1:3", "--wrt", "w")
+    assert (code, err) == (0, "")
+    assert [json.loads(line)["gradient"] for line in out.splitlines()] == [
+        {"w": 0.0}, {"w": math.sqrt(0.5)}, {"w": 1.0}
+    ]

@@ -334,3 +334,9 @@ def test_rows_past_the_total_limit_cannot_be_judged_and_say_why(monkeypatch: pyt
     assert {row.verdict for row in r.rows} == {"cannot judge"}
     assert "looking closer would take check past its limit of 100,000 node evaluations:" \
         " check x99 alone with --wrt x99" in (r.rows[-1].note or "")
+
+
+def test_check_wrt_needs_no_gradient_toward_the_other_inputs() -> None:
+    # sqrt'(0) is infinite: checking w alone does not compute it.
+    (row,) = check("w*sqrt(x)", w=2, x=0, wrt=["w"]).rows
+    assert (row.name, row.reverse, row.verdict) == ("w", 0.0, "ok")

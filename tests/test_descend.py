@@ -288,3 +288,13 @@ def test_the_installed_command_draws_a_progress_bar_when_stderr_is_a_terminal() 
     assert proc.returncode == 0
     assert b"descending" in drawn
     assert proc.stdout.startswith(b"not converged after 3000 steps")
+
+
+def test_a_held_input_whose_gradient_is_undefined_does_not_stop_the_descent(run_cli) -> None:
+    # x = 0 is held: sqrt'(0) would be infinite, but no gradient toward x is needed.
+    r = descend("(w*sqrt(x) + c - 1)^2", w=0.5, c=0, x=0, wrt=["w", "c"], lr=0.1)
+    assert r.error is None and r.converged and r.inputs["x"] == 0.0
+    code, out, err = run_cli(
+        "descend", "(w*sqrt(x) + c - 1)^2", "-w", "0.5", "-c", "0", "-x", "0", "--wrt", "w,c", "--json"
+    )
+    assert (code, err) == (0, "") and json.loads(out)["error"] is None

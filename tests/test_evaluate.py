@@ -194,3 +194,23 @@ def test_trace_invariants_hold_on_random_programs(source: str, point: dict[str, 
     # identical subexpressions are one node
     keys = [(n.op, n.inputs) for n in nodes if n.inputs]
     assert len(keys) == len(set(keys))
+
+
+def test_a_gradient_not_asked_for_is_never_computed_so_it_cannot_fail_the_run() -> None:
+    # sqrt'(0) is infinite, but with --wrt w nothing needs ∂f/∂x: the run succeeds.
+    with pytest.raises(GradError, match=r"sqrt'\(0\)"):
+        gradcli.evaluate("w*sqrt(x)", w=2, x=0)
+    r = gradcli.evaluate("w*sqrt(x)", w=2, x=0, wrt=["w"])
+    assert r.gradient == {"w": 0.0}
+    assert r.grads[r.graph.inputs["x"]] is None  # toward x: not computed
+    r = gradcli.evaluate("q = sqrt(x); f = w*q + log(y)", w=2, x=0, y=1, wrt=["q"])
+    assert r.gradient == {"q": 2.0}
+
+
+@given(programs(), points())
+def test_asking_for_fewer_gradients_gives_the_same_numbers(source: str, point: dict[str, float]) -> None:
+    graph = gradcli.compile(source)
+    bound = {name: point[name] for name in graph.inputs}
+    full = gradcli.run(graph, bound)
+    for name in graph.inputs:
+        assert gradcli.run(graph, bound, [name]).gradient == {name: full.gradient[name]}
