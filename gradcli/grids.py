@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bindings import constant_value, option_flag, unknown_binding
-from .errors import GradError
+from .errors import GradError, shorten
 from .graph import Graph
 from .rows import Chunk, slice_chunk
 
@@ -65,16 +65,25 @@ def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
         raise GradError("usage", f"--grid {text}: {unknown_binding(graph, name)}")
     start = constant_value(parts[0], name)
     stop = constant_value(parts[1], name)
-    try:
-        count = int(parts[2].strip())
-    except ValueError:
-        count = 0
+    digits = parts[2].strip().removeprefix("+")
+    # Only the digits 0-9, as bindings read numbers: int() would also take "1_000" and "１０".
+    plain = digits.isascii() and digits.isdecimal()
+    count = (int(digits) if len(digits) <= 20 else MAX_GRID_POINTS + 1) if plain else 0
     if count < 1:
+        hint = ""
+        if "_" in digits and digits.replace("_", "").isascii() and digits.replace("_", "").isdecimal():
+            hint = f" (write {digits.replace('_', '')}, without '_')"
+        elif digits.isdecimal() and len(digits) <= 20:
+            hint = f" (write {int(digits)}, in the digits 0-9)"
         raise GradError(
-            "usage", f"--grid {text}: the number of points must be a whole number ≥ 1, not {parts[2]!r}"
+            "usage",
+            f"--grid {text}: the number of points must be a whole number ≥ 1 written with the"
+            f" digits 0-9, not {shorten(parts[2])!r}{hint}",
         )
     if count > MAX_GRID_POINTS:
-        raise GradError("usage", f"--grid {text}: the number of points may be at most 2^53, not {count}")
+        raise GradError(
+            "usage", f"--grid {text}: the number of points may be at most 2^53, not {shorten(digits)}"
+        )
     return name, start, stop, count
 
 
