@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .bindings import coerce_value, resolve_wrt, unknown_binding
-from .errors import GradError
+from .errors import GradError, shorten
 from .graph import Graph
 from .grids import Grid, parse_grid, single_row, with_grid
+from .lines import LineReader
 from .records import Writer
 from .rows import Chunk, Source, sniff
 from .vectorised import (
@@ -71,6 +72,10 @@ class BatchSummary:
 
 def _open(path: str, stdin: Any) -> tuple[Any, bool]:
     if path == "-":
+        if stdin is None:
+            stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise GradError("usage", "cannot read --batch -: standard input is closed")
         return stdin, False
     from .arguments import open_input
 
@@ -114,9 +119,11 @@ def run_batch(
     with np.errstate(all="ignore"):
         try:
             if batch is not None:
-                stream, owned = _open(batch, stdin if stdin is not None else sys.stdin.buffer)
-                kind = input_format or sniff(stream)
-                source = Source(np, graph, stream, kind, defaults, grid_names, step)
+                stream, owned = _open(batch, stdin)
+                what = "standard input" if batch == "-" else f"--batch {shorten(batch, 80)}"
+                lines = LineReader(stream, what)
+                kind = input_format or sniff(lines)
+                source = Source(np, graph, lines, kind, defaults, grid_names, step)
                 chunks: Iterator[Chunk] = source.chunks()
             else:
                 chunks = single_row(np, graph, defaults, grid_names)
@@ -139,8 +146,6 @@ def run_batch(
             if not writer.started:
                 writer.start(_extra_names(source, None))
         finally:
-            if source is not None:
-                source.close()
             if owned and stream is not None:
                 stream.close()
     return summary

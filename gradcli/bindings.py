@@ -16,12 +16,13 @@ from typing import Any
 from .errors import GradError, shorten
 from .evaluate import forward
 from .graph import Graph, lower, suggest
-from .ops import CONSTANTS
+from .ops import CONSTANTS, FUNCTIONS
 from .syntax import Assign
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PREFIXED_INTEGER = re.compile(r"[+-]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)")
 _NOT_FINITE = ("inf", "infinity", "nan")
+_NAME = re.compile(r"[^\W\d]\w*")  # the grammar's NAME
 
 
 def option_flag(name: str) -> str:
@@ -57,6 +58,13 @@ def constant_value(text: str, name: str = "value") -> float:
         raise GradError(
             "binding",
             f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
+        )
+    if _NAME.fullmatch(text) and text not in CONSTANTS and text not in FUNCTIONS:
+        # A bare name (a word in a column of numbers): what the parse below would say.
+        raise GradError(
+            "binding",
+            f"the value of {label} must be a number or a constant expression, not the name {shown}"
+            f" (the constants are {', '.join(CONSTANTS)})",
         )
     from .parse import parse
 

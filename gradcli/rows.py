@@ -9,16 +9,18 @@ JSON object) gets its error in the chunk and the other rows go on.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
+import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .bindings import coerce_value, option_flag
-from .errors import GradError
-from .graph import Graph
+from .errors import GradError, shorten
+from .graph import Graph, suggest
+from .lines import CHUNK_BYTES, LineReader, is_blank
 from .records import csv_cell, csv_text, load_orjson
 from .vectorised import FILLER, all_finite
 
@@ -31,6 +33,98 @@ def _missing(name: str) -> GradError:
     return GradError(
         "binding", f"missing a value for {name}: give it in the row, or a default as {flag} VALUE"
     )
+
+
+def _no_column(missing: list[str], header: list[str]) -> str:
+    """No column for an input and no default: the columns that are there, and a
+    word on a header that seems to use another separator than the comma."""
+    name = missing[0]
+    names = ", ".join(shorten(n) for n in missing)
+    found = ", ".join(shorten(h) for h in header[:12]) + (", ..." if len(header) > 12 else "")
+    text = (
+        f"the input has no column {names}{suggest(name, header)} and there is no default:"
+        f" add the column, or bind {option_flag(name)} VALUE;"
+        f" its columns are {found}" if header else f"the CSV input has no header row (so no column {names})"
+    )
+    if len(header) == 1:
+        for mark, what in ((";", "semicolons"), ("\t", "tabs")):
+            if mark in header[0]:
+                text += f" (the header seems to be separated by {what}: CSV input must use commas)"
+                break
+    return text
+
+
+def _field_count(row: list[str], k: int) -> GradError:
+    """A CSV row with more or fewer fields than its header has columns."""
+    if len(row) > k:
+        rest = shorten(",".join(row[k:]))
+        return GradError(
+            "syntax", f"the row has {len(row)} fields; the header has {k}: {rest} has no column"
+        )
+    return GradError("syntax", f"the row has {len(row)} fields; the header has {k}")
+
+
+class _NotJson(ValueError):
+    """A number or a name that JSON's grammar allows but no float can hold, or
+    that only JavaScript knows (NaN, Infinity)."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson(f"the number {shorten(text)} is too large for a float")
+    return value
+
+
+def json_loads(line: bytes) -> Any:
+    """A line of JSON Lines as the standard library reads it, held to RFC 8259 as
+    orjson is: UTF-8 only, no NaN or Infinity, no number past the float range."""
+    return json.loads(line.decode("utf-8"), parse_float=_finite_float, parse_constant=_constant)
+
+
+def _json_row(line: bytes, number: int, orjson: Any) -> tuple[dict[str, Any], GradError | None]:
+    """One line of JSON Lines: its object, or an empty one and the row's error.
+
+    orjson reads a line first where it is installed, but not where its reading could
+    differ from the standard library's (an integer past 64 bits becomes a float in
+    orjson), and where it refuses the line, the standard library reads it again (and
+    says why): the rows and their messages are the same with orjson and without it."""
+    obj: Any = None
+    if orjson is not None and not _LONG_INTEGER.search(line):
+        try:
+            obj = orjson.loads(line)
+        except ValueError:
+            obj = None
+    try:
+        if obj is None:
+            obj = json_loads(line)
+            if b"\\u" in line:  # an escape may make a lone surrogate, which is not text
+                json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeDecodeError:
+        return {}, GradError("syntax", f"line {number} is not UTF-8 text")
+    except UnicodeEncodeError as exc:
+        code = ord(str(exc.object)[exc.start])
+        return {}, GradError(
+            "syntax", f"line {number} holds a lone surrogate (\\u{code:04x}), which is no character of text"
+        )
+    except _NotJson as exc:
+        return {}, GradError("syntax", f"line {number}: {exc}")
+    except RecursionError:
+        return {}, GradError("syntax", f"line {number} is nested too deeply")
+    except ValueError as exc:
+        reason = getattr(exc, "msg", None) or str(exc)
+        return {}, GradError("syntax", f"line {number} is not JSON: {reason}")
+    if not isinstance(obj, dict):
+        return {}, GradError("syntax", f"line {number} is not a JSON object of bindings")
+    return obj, None
+
+
+#: 19 digits in a row: perhaps an integer past 64 bits, which orjson reads as a float.
+_LONG_INTEGER = re.compile(rb"[0-9]{19}")
 
 
 def _is_blank(value: Any) -> bool:
@@ -55,6 +149,10 @@ class Chunk:
     raw: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
+#: Texts whose reading a column remembers at most.
+_SEEN_TEXTS = 4096
+
+
 class _Columns:
     """Turns cells (numbers, strings, None) into a float column, row by row where needed."""
 
@@ -62,6 +160,9 @@ class _Columns:
         self.np = np
         self.name = name
         self.default = default
+        # The reading of each text that was not a plain number: a column often
+        # repeats one ("n/a"), and reading it may mean a parse.
+        self._seen: dict[str, float | GradError] = {}
 
     def convert(self, cells: list[Any], errors: dict[int, GradError], *, strings: bool = False) -> Any:
         """A float column from ``cells``; a row whose cell is not a number gets its
@@ -73,19 +174,32 @@ class _Columns:
         else:
             column = np.empty(len(cells))
             bad = range(len(cells))
+        seen = self._seen
         for r in bad:
             cell = cells[r]
-            try:
-                if _is_blank(cell):
-                    if self.default is None:
-                        raise _missing(self.name)
-                    column[r] = self.default
-                else:
-                    column[r] = coerce_value(self.name, cell)
-            except GradError as err:
+            outcome = seen.get(cell) if type(cell) is str else None
+            if outcome is None:
+                outcome = self._read(cell)
+                if type(cell) is str:
+                    if len(seen) >= _SEEN_TEXTS:
+                        seen.clear()
+                    seen[cell] = outcome
+            if isinstance(outcome, GradError):
                 column[r] = FILLER
-                errors.setdefault(r, err)
+                errors.setdefault(r, outcome)
+            else:
+                column[r] = outcome
         return column
+
+    def _read(self, cell: Any) -> float | GradError:
+        try:
+            if _is_blank(cell):
+                if self.default is None:
+                    return _missing(self.name)
+                return self.default
+            return coerce_value(self.name, cell)
+        except GradError as err:
+            return err
 
     def _fast(self, cells: list[Any], strings: bool) -> Any:
         """The whole column at C speed when it is plain numbers, else None."""
@@ -126,10 +240,14 @@ def _numeric_block(np: Any, text: str, k: int, n: int) -> Any:
         return None
     if raw.translate(None, _NUMERIC_BYTES):
         return None
+    raw = raw.translate(_NEWLINE_TO_COMMA)
+    tight = raw.translate(None, b" \t")
+    if b",," in tight or tight.startswith(b",") or tight.endswith(b","):
+        return None  # a blank cell, which NumPy would read as -1: missing, for the careful path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            flat = np.fromstring(raw.translate(_NEWLINE_TO_COMMA), dtype=np.float64, sep=",")
+            flat = np.fromstring(raw, dtype=np.float64, sep=",")
     except (ValueError, DeprecationWarning):
         return None
     if flat.size != n * k or not all_finite(flat):
@@ -137,25 +255,18 @@ def _numeric_block(np: Any, text: str, k: int, n: int) -> Any:
     return flat.reshape(n, k)
 
 
-def sniff(stream: Any) -> str:
-    """'jsonl' when the first character that is not space is '{', else 'csv'."""
-    if stream.seekable():
-        position = stream.tell()
-        head = stream.read(4096)
-        stream.seek(position)
-    elif hasattr(stream, "peek"):
-        head = stream.peek(4096)
-    else:  # pragma: no cover - files and standard input are one or the other
-        head = b""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "jsonl" if text.startswith(b"{") or not text else "csv"
+def sniff(lines: LineReader) -> str:
+    """'jsonl' when the first line that is not blank starts with '{' (or there is
+    none), else 'csv'. It waits for that line however the input arrives."""
+    first = lines.skip_blank()
+    return "jsonl" if first is None or first.lstrip().startswith(b"{") else "csv"
 
 
 class Source:
     """Where the rows come from: chunks of :class:`Chunk`, and the pass-through names."""
 
     def __init__(
-        self, np: Any, graph: Graph, stream: Any, fmt: str, defaults: dict[str, float],
+        self, np: Any, graph: Graph, lines: LineReader, fmt: str, defaults: dict[str, float],
         grid_names: Sequence[str], rows_per_chunk: int,
     ) -> None:
         self.np = np
@@ -166,78 +277,77 @@ class Source:
         self.inputs = [name for name in graph.inputs if name not in self.grid_names]
         self.converters = {name: _Columns(np, name, defaults.get(name)) for name in self.inputs}
         self.fmt = fmt
-        self.stream = stream
+        self.lines = lines
         self.extra_names: list[str] | None = None  # CSV: the pass-through columns
-        self._pending: Chunk | None = None
+        self._reader: Any = None  # csv.reader, once a chunk has quotes
         if fmt == "csv":
-            self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
             self._csv_header()
-        else:
-            self._text = None
-
-    def close(self) -> None:
-        if self._text is not None:
-            self._text.detach()  # leave the caller's stream open
 
     # CSV ----------------------------------------------------------------------------
     def _csv_header(self) -> None:
         import csv
 
-        self._lines: Iterator[str] = iter(self._text)  # type: ignore[arg-type]
-        self._reader: Any = None
-        header: list[str] | None = None
-        for line in self._lines:
-            if line.strip():
-                header = next(csv.reader([line]))
-                break
-        if header is None:
-            header = []
+        header: list[str] = []
+        if self.lines.skip_blank() is not None:
+            line = self.lines.take(1)[0].decode("utf-8", "replace")
+            header = next(csv.reader([line]), [])
         self.header = [h.strip() for h in header]
         seen: set[str] = set()
         for name in self.header:
             if name in seen:
-                raise GradError("usage", f"the CSV header names the column {name!r} twice")
+                raise GradError("usage", f"the CSV header names the column {shorten(name)!r} twice")
             seen.add(name)
             if name in self.grid_names:
                 raise GradError(
                     "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
                 )
-        _check_reserved(self.graph, [h for h in self.header if h not in self.graph.inputs])
-        for name in self.inputs:
-            if name not in seen and name not in self.defaults:
-                flag = option_flag(name)
-                raise GradError(
-                    "binding",
-                    f"the input has no column {name} and there is no default: add the column,"
-                    f" or bind {flag} VALUE",
-                )
-        self.extra_names = [h for h in self.header if h not in self.graph.inputs]
+        inputs = self.graph.inputs
+        _check_reserved(self.graph, [h for h in self.header if h not in inputs])
+        missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
+        if missing:
+            raise GradError("binding", _no_column(missing, self.header))
+        self.extra_names = [h for h in self.header if h not in inputs]
 
     def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, list[str] | None]]:
         """Chunks of rows: (rows, None) from csv.reader, or (None, lines) when the
-        chunk has no quotes and every line splits on commas (the fast path)."""
+        chunk has no quotes and every line splits on commas (the fast path). Blank
+        lines are not rows."""
         import csv
 
         while True:
             if self._reader is None:
-                lines = list(itertools.islice(self._lines, self.step))
-                if not lines:
+                raw = self.lines.take(self.step)
+                if not raw:
                     return
-                text = "".join(lines)
+                text = b"".join(raw).decode("utf-8", "replace")
                 if '"' not in text:
                     if "\r" in text:
                         text = text.replace("\r\n", "\n").replace("\r", "\n")
                     records = text.split("\n")
-                    if records and records[-1] == "":
-                        records.pop()
-                    yield None, records
+                    yield None, [r for r in records if r.strip()]
                     continue
                 # Quoted fields may hold commas and line breaks: csv.reader from here on.
-                self._reader = csv.reader(itertools.chain(lines, self._lines))
-            rows = list(itertools.islice(self._reader, self.step))
+                lines = [line.decode("utf-8", "replace") for line in raw]
+                self._reader = csv.reader(itertools.chain(lines, self._decoded()))
+            rows: list[list[str]] = []
+            start, start_bytes = self.lines.line_no, self.lines.bytes_taken
+            try:
+                for row in self._reader:
+                    if row and (len(row) > 1 or row[0].strip()):
+                        rows.append(row)
+                    if len(rows) >= self.step or self.lines.bytes_taken - start_bytes >= CHUNK_BYTES:
+                        break
+            except csv.Error as exc:
+                raise GradError("usage", f"line {self._reader.line_num} of the CSV input: {exc}") from None
             if not rows:
-                return
+                if self.lines.line_no == start:
+                    return
+                continue
             yield rows, None
+
+    def _decoded(self) -> Iterator[str]:
+        for line in self.lines:
+            yield line.decode("utf-8", "replace")
 
     def _csv_chunks(self) -> Iterator[Chunk]:
         np = self.np
@@ -248,8 +358,6 @@ class Source:
             errors: dict[int, GradError] = {}
             fields: list[list[str]] | None = None
             if records is not None:
-                if "" in records:
-                    records = [r for r in records if r]  # blank lines are not rows
                 size = len(records)
                 if set(map(str.count, records, itertools.repeat(","))) <= {k - 1}:
                     block = None if extra_index else _numeric_block(np, "\n".join(records), k, size)
@@ -267,11 +375,10 @@ class Source:
                 else:
                     rows = [r.split(",") for r in records]
             if rows is not None:
-                rows = [r for r in rows if r]  # csv.reader gives [] for a blank line
                 size = len(rows)
                 for r, row in enumerate(rows):
                     if len(row) != k:
-                        errors[r] = GradError("syntax", f"the row has {len(row)} fields; the header has {k}")
+                        errors[r] = _field_count(row, k)
                         rows[r] = (row + [""] * k)[:k]
                 fields = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(k)]
                 lead = [",".join(map(csv_cell, row)) for row in rows]
@@ -295,20 +402,21 @@ class Source:
         import operator
 
         orjson = load_orjson()
-        loads = orjson.loads if orjson is not None else json.loads
-        inputs = set(self.graph.inputs)
+        loads = orjson.loads if orjson is not None else json_loads
         n_inputs = len(self.inputs)
-        line_no = 0
         while True:
-            lines = list(itertools.islice(self.stream, self.step))
+            first_line = self.lines.line_no + 1
+            lines = self.lines.take(self.step)
             if not lines:
                 return
-            if line_no == 0:
-                lines[0] = lines[0].removeprefix(b"\xef\xbb\xbf")
-            first_line = line_no + 1
-            line_no += len(lines)
             try:
-                # The fast path: every line an object with exactly the inputs as keys.
+                # The fast path: every line an object with exactly the inputs as keys
+                # (orjson refuses what the standard library's reading refuses; a "\u"
+                # escape, which may be a lone surrogate, and a long integer, which
+                # orjson may read otherwise, take the careful path).
+                text = b"".join(lines)
+                if b"\\u" in text if orjson is None else _LONG_INTEGER.search(text):
+                    raise ValueError("an escape, or a long integer")
                 objects = list(map(loads, lines))
                 if set(map(type, objects)) != {dict} or sum(map(len, objects)) != len(objects) * n_inputs:
                     raise ValueError("not plain")
@@ -317,36 +425,26 @@ class Source:
                     name: self.converters[name].convert(list(map(operator.itemgetter(name), objects)), failed)
                     for name in self.inputs
                 }
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 failed = {0: GradError("syntax", "not plain")}
             if failed:  # not plain after all: line by line, with every row's own error
-                yield from self._jsonl_careful(lines, first_line, inputs, loads)
+                yield from self._jsonl_careful(lines, first_line, orjson)
                 continue
             yield Chunk(len(objects), columns, {})
 
-    def _jsonl_careful(
-        self, lines: list[bytes], line_no: int, inputs: set[str], loads: Any
-    ) -> Iterator[Chunk]:
+    def _jsonl_careful(self, lines: list[bytes], line_no: int, orjson: Any) -> Iterator[Chunk]:
         """A chunk line by line: blank lines skipped, a line that is not a JSON
         object becomes that row's error, and keys beyond the inputs pass through."""
+        inputs = self.graph.inputs
         reserved = _reserved_names(self.graph)
         objects: list[dict[str, Any]] = []
         errors: dict[int, GradError] = {}
         extras: list[dict[str, Any] | None] = []
         for number, line in enumerate(lines, start=line_no):
-            if not line.strip():
+            if is_blank(line):
                 continue  # blank lines are not rows
             r = len(objects)
-            error: GradError | None = None
-            try:
-                obj = loads(line)
-            except UnicodeDecodeError:
-                obj, error = {}, GradError("syntax", f"line {number} is not UTF-8 text")
-            except ValueError as exc:
-                reason = getattr(exc, "msg", None) or str(exc)
-                obj, error = {}, GradError("syntax", f"line {number} is not JSON: {reason}")
-            if error is None and not isinstance(obj, dict):
-                obj, error = {}, GradError("syntax", f"line {number} is not a JSON object of bindings")
+            obj, error = _json_row(line, number, orjson)
             extra = {key: value for key, value in obj.items() if key not in inputs} or None
             if extra and error is None:
                 for key in extra:
