@@ -97,6 +97,45 @@ def _orjson_as_repr(np: Any, orjson: Any, block: Any) -> bytes:
     return b"".join(pieces)
 
 
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    """All of ``data``: a raw stream's write may take part of it (a signal, a pipe)."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written or 0 :]  # None: a non-blocking stream took nothing this time
+    stream.flush()
+
+
+def write_whole(stream: IO[bytes], data: bytes) -> None:
+    """Write ``data`` and flush it so that Ctrl-C never leaves part of it: an
+    interrupt that arrives meanwhile is held until the write is done, then raised.
+    A second one is raised at once (a reader that never reads would otherwise keep
+    the first waiting for ever)."""
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):  # not ours to hold
+        _write_all(stream, data)
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        _write_all(stream, data)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
+
+
 class Writer:
     """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
     ``source``) or CSV (the input's own columns as they were, the other inputs,
@@ -121,8 +160,9 @@ class Writer:
         self._text = out
 
     def _write(self, data: bytes) -> None:
+        """Whole records out: one write and a flush, which Ctrl-C does not cut."""
         if self._binary is not None:
-            self._binary.write(data)
+            write_whole(self._binary, data)
         else:
             self._text.write(data.decode())
 
@@ -132,7 +172,8 @@ class Writer:
         self.started = True
         self.lead_names = lead_names
         if self.fmt == "csv":
-            self.numeric_inputs = [name for name in self.inputs if name not in lead_names]
+            lead = set(lead_names)
+            self.numeric_inputs = [name for name in self.inputs if name not in lead]
             m = len(self.numeric_inputs) + 1 + len(self.names)
             self.glue = [b""] + [b","] * (m - 1) + [b",\n"]  # the error column stays empty
             header = [*lead_names, *self.numeric_inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
@@ -207,7 +248,8 @@ class Writer:
         if chunk.extra_rows is not None:
             return [b"{" if not extra else _json_head(extra.items()) for extra in chunk.extra_rows]
         if chunk.extra_cols:
-            names = [name for name in self.lead_names if name not in self.inputs]
+            inputs = set(self.inputs)
+            names = [name for name in self.lead_names if name not in inputs]
             rows = zip(*chunk.extra_cols, strict=True)
             return [_json_head(zip(names, cells, strict=True)) for cells in rows]
         return None
