@@ -51,13 +51,20 @@ class ArrayResult:
     """Values and gradients of a program at ``n`` points.
 
     ``value`` and each ``gradient[name]`` are float arrays of length ``n``;
-    ``errors`` maps a row index to the error of that row (its entries in the
-    arrays mean nothing).
+    ``errors`` maps the index of each row that failed to its error, and in the
+    arrays that row holds NaN (from :func:`evaluate_arrays`), never a number.
     """
 
     value: Any
     gradient: dict[str, Any]
     errors: dict[int, GradError] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> Any:
+        """A boolean array of length ``n``: True where the row failed (see ``errors``)."""
+        mask = load_numpy().zeros(len(self.value), dtype=bool)
+        mask[list(self.errors)] = True
+        return mask
 
 
 #: Rows evaluated at once: measured fastest (the arrays of a node stay in the CPU's
@@ -79,12 +86,33 @@ def evaluate_arrays(
 ) -> ArrayResult:
     """Evaluate ``graph`` at many points at once: ``columns`` maps every input to an
     array (all of one length; ``size`` says it for a program without inputs). Rows
-    listed in ``errors`` failed earlier and are skipped. Large inputs are evaluated
-    in chunks of :func:`chunk_rows` rows."""
+    listed in ``errors`` failed earlier and are skipped.
+
+    A row that fails (here or in ``errors``) is NaN in ``value`` and in every
+    gradient, and ``result.errors[row]`` says why (``result.failed`` is the mask).
+    The arrays returned are the result's own: never one of ``columns``."""
     np = load_numpy()
     # Overflow and the like are found and reported row by row: never a NumPy warning.
     with np.errstate(all="ignore"):
-        return evaluate_columns(np, graph, columns, wrt, errors, size, check_inputs=True)
+        result = evaluate_columns(np, graph, columns, wrt, errors, size, check_inputs=True)
+    given = list(columns.values())
+
+    def own(array: Any) -> Any:
+        if any(np.may_share_memory(array, column) for column in given):
+            return np.array(array, dtype=np.float64)
+        return array
+
+    result.value = own(result.value)
+    result.gradient = {name: own(g) for name, g in result.gradient.items()}
+    if result.errors:
+        rows = list(result.errors)
+        # One gradient array may serve two names (x + y): copies, then NaN.
+        result.value = np.array(result.value, dtype=np.float64)
+        result.value[rows] = np.nan
+        result.gradient = {name: np.array(g, dtype=np.float64) for name, g in result.gradient.items()}
+        for g in result.gradient.values():
+            g[rows] = np.nan
+    return result
 
 
 def evaluate_columns(
@@ -98,7 +126,7 @@ def evaluate_columns(
     check_inputs: bool,
 ) -> ArrayResult:
     """``check_inputs``: give NaN and ±inf inputs their binding error (run_batch's
-    columns are finite already: every value went through :func:`_binding`)."""
+    columns are finite already: every value went through :func:`~gradcli.bindings.coerce_value`)."""
     names = resolve_wrt(graph, wrt)
     cols = {name: np.ascontiguousarray(columns[name], dtype=np.float64) for name in graph.inputs}
     n = len(next(iter(cols.values()))) if cols else (1 if size is None else size)
