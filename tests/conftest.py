@@ -79,22 +79,38 @@ def run_cli(
     return run
 
 
+#: A folder whose orjson.py fails to import: on PYTHONPATH, it hides the real one.
+NO_ORJSON = str(Path(__file__).resolve().parent / "no_orjson")
+
+
+@pytest.fixture(params=["orjson", "stdlib"])
+def json_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Run a test twice: with orjson, and with it hidden (the standard library's path).
+    In-process, ``import orjson`` fails; the dict returned is the environment that
+    hides it from a subprocess too (pass it to ``run_exe(..., env=...)``)."""
+    if request.param == "stdlib":
+        monkeypatch.setitem(sys.modules, "orjson", None)
+        return {"PYTHONPATH": NO_ORJSON}
+    pytest.importorskip("orjson")
+    return {}
+
+
 @pytest.fixture
 def run_exe() -> Callable[..., CliResult]:
     """Run the installed ``gradcli`` in a subprocess: returns (exit code, stdout, stderr)."""
     exe = gradcli_executable()
 
-    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+    def run(*args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None) -> CliResult:
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
         proc = subprocess.run(
             [exe, *args],
-            input=stdin if stdin is not None else "",
+            input=data if data is not None else b"",
             capture_output=True,
-            text=True,
-            encoding="utf-8",
             env={**os.environ, **(env or {})},
             timeout=120,
         )
-        _check_json(args, proc.stdout)
-        return proc.returncode, proc.stdout, proc.stderr
+        out = proc.stdout.decode("utf-8")
+        _check_json(args, out)
+        return proc.returncode, out, proc.stderr.decode("utf-8")
 
     return run
