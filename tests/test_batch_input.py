@@ -173,7 +173,7 @@ def test_a_line_without_end_is_refused_at_the_limit_in_bounded_memory() -> None:
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_a_line_longer_than_the_limit_is_refused_and_names_it(run_cli, fmt: str) -> None:
     head = "x\n1\n" if fmt == "csv" else '{"x": 1}\n'
-    code, out, err = run_cli("eval", "x", "--batch", "-", "--input-format", fmt,
+    code, _, err = run_cli("eval", "x", "--batch", "-", "--input-format", fmt,
                              stdin=head + "1" * (2 << 20) + "\n")
     assert code == 2
     assert "is longer than 1 MiB, the most a line may hold" in err

@@ -71,7 +71,7 @@ def test_awkward_json_lines_give_the_same_bytes_with_orjson_and_without(run_exe,
 
 
 def test_awkward_json_lines_are_read_as_json_says(run_cli, json_library) -> None:
-    code, out, err = run_cli("eval", "x*2", "--batch", "-", stdin="\n".join(AWKWARD_LINES) + "\n")
+    code, out, _ = run_cli("eval", "x*2", "--batch", "-", stdin="\n".join(AWKWARD_LINES) + "\n")
     assert code == 1
     got = records(out)
     assert len(got) == len(AWKWARD_LINES)
