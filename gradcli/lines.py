@@ -27,7 +27,11 @@ _BOM = b"\xef\xbb\xbf"
 def is_blank(line: bytes | str) -> bool:
     """A line of nothing but white space: not a row, in CSV or in JSON Lines."""
     if isinstance(line, bytes):
-        line = line.decode("utf-8", "replace")
+        if not line.strip():
+            return True
+        if line.isascii():
+            return False
+        line = line.decode("utf-8", "replace")  # white space beyond ASCII (U+00A0, U+3000)
     return not line.strip()
 
 

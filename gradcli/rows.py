@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,16 +88,18 @@ def json_loads(line: bytes) -> Any:
 def _json_row(line: bytes, number: int, orjson: Any) -> tuple[dict[str, Any], GradError | None]:
     """One line of JSON Lines: its object, or an empty one and the row's error.
 
-    orjson reads a line first where it is installed, but not where its reading could
-    differ from the standard library's (an integer past 64 bits becomes a float in
-    orjson), and where it refuses the line, the standard library reads it again (and
-    says why): the rows and their messages are the same with orjson and without it."""
+    orjson reads a line first where it is installed; where its reading could differ
+    from the standard library's (an integer past 64 bits becomes a float in orjson),
+    or where it refuses the line, the standard library reads it again (and says
+    why): the rows and their messages are the same with orjson and without it."""
     obj: Any = None
-    if orjson is not None and not _LONG_INTEGER.search(line):
+    if orjson is not None:
         try:
             obj = orjson.loads(line)
         except ValueError:
             obj = None
+        if obj is not None and _past_64_bits(obj):
+            obj = None  # perhaps an integer, which the standard library keeps whole
     try:
         if obj is None:
             obj = json_loads(line)
@@ -123,8 +124,30 @@ def _json_row(line: bytes, number: int, orjson: Any) -> tuple[dict[str, Any], Gr
     return obj, None
 
 
-#: 19 digits in a row: perhaps an integer past 64 bits, which orjson reads as a float.
-_LONG_INTEGER = re.compile(rb"[0-9]{19}")
+def _past_64_bits(obj: Any) -> bool:
+    """Whether a value read by orjson holds a float of 2^63 or more: perhaps an
+    integer past 64 bits, which orjson reads as a float (no recursion: a stack)."""
+    if type(obj) is not dict:
+        return False  # not a row: its error does not depend on the number
+    stack: list[Any] = []
+    for value in obj.values():  # the common case, flat, without the stack
+        kind = type(value)
+        if kind is float:
+            if not -9.2e18 < value < 9.2e18:
+                return True
+        elif kind is dict or kind is list:
+            stack.append(value)
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is float:
+            if not -9.2e18 < value < 9.2e18:
+                return True
+        elif kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+    return False
 
 
 def _is_blank(value: Any) -> bool:
@@ -410,13 +433,13 @@ class Source:
             if not lines:
                 return
             try:
-                # The fast path: every line an object with exactly the inputs as keys
-                # (orjson refuses what the standard library's reading refuses; a "\u"
-                # escape, which may be a lone surrogate, and a long integer, which
-                # orjson may read otherwise, take the careful path).
-                text = b"".join(lines)
-                if b"\\u" in text if orjson is None else _LONG_INTEGER.search(text):
-                    raise ValueError("an escape, or a long integer")
+                # The fast path: every line an object with exactly the inputs as keys.
+                # orjson refuses what the standard library's reading refuses and
+                # gives the same floats (an integer past 64 bits too, rounded as
+                # float() rounds it); without it, a "\u" escape, which may be a lone
+                # surrogate, takes the careful path.
+                if orjson is None and b"\\u" in b"".join(lines):
+                    raise ValueError("an escape")
                 objects = list(map(loads, lines))
                 if set(map(type, objects)) != {dict} or sum(map(len, objects)) != len(objects) * n_inputs:
                     raise ValueError("not plain")
