@@ -424,8 +424,10 @@ def descend_command(
 @cli.command("graph", context_settings=PASS_BINDINGS)
 @_words_argument()
 @_file_option()
-@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "mermaid", "tree"]), default="dot",
-              show_default=True, help="Graphviz source, SVG (needs Graphviz), Mermaid, or a terminal tree.")
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "pdf", "mermaid", "tree"]),
+              default=None,
+              help="Graphviz source, SVG/PNG/PDF (need Graphviz), Mermaid, or a terminal tree"
+              " (default: told by --out's extension, .dot .gv .svg .png .pdf .mmd .txt; else dot).")
 @click.option("--out", default=None, metavar="FILE", shell_complete=_complete_file,
               help="Write the picture to FILE instead of standard output.")
 @_output_option()
@@ -433,7 +435,7 @@ def descend_command(
 def graph_command(
     words: tuple[str, ...],
     file: str | None,
-    fmt: str,
+    fmt: str | None,
     out: str | None,
     output: str | None,
     precision: int | None,
@@ -448,8 +450,9 @@ def graph_command(
           --format svg --out neuron.svg
     """
     from .api import compile, run
-    from .pictures import draw, write
+    from .pictures import draw, format_for, write
 
+    fmt = format_for(fmt, out)
     source, bindings = _program(words, file)
     graph = compile(source, output)
     # Without bindings the inputs have no values to start from: the structure alone.
