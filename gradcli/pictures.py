@@ -27,7 +27,7 @@ from typing import IO, Any
 from .errors import GradError, printable, shorten
 from .evaluate import Result
 from .graph import Graph, Node, format_literal
-from .render import DEFAULT_PRECISION, format_number
+from .render import DEFAULT_PRECISION, format_number, short_title
 
 FORMATS = ("dot", "svg", "png", "pdf", "mermaid", "tree")
 
@@ -259,11 +259,6 @@ def _edge_html(value: str | None, grad: str | None) -> str:
     return "<br/>".join(parts)
 
 
-def _title(graph: Graph) -> str:
-    text = " ".join(graph.source.split())
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
 def to_dot(scene: _Scene) -> str:
     """Graphviz source, left to right: inputs in the first column, a circle per gate,
     each wire labelled with its value (green) over its gradient (red)."""
@@ -272,7 +267,7 @@ def to_dot(scene: _Scene) -> str:
     out = [
         "digraph gradcli {",
         "  rankdir=LR;",
-        f"  label={_dot_string(_title(graph))}; labelloc=t; fontname=\"Helvetica\";",
+        f"  label={_dot_string(short_title(graph.source, 80))}; labelloc=t; fontname=\"Helvetica\";",
         '  node [fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7];',
     ]

@@ -87,9 +87,19 @@ def make_console(file: IO[str] | None = None, *, stderr: bool = False, width: in
     )
 
 
+#: Where a program's lines meet in a one-line title: a visible line end, so that a
+#: comment cannot seem to swallow the statements after it.
+LINE_JOIN = " ↵ "
+
+
 def short_title(text: str, limit: int = 60) -> str:
-    """A program as a table's title: one line, at most ``limit`` characters."""
-    text = " ".join(text.split())
+    """A program as a title: one line, at most ``limit`` characters, its lines joined
+    by a visible ↵, and nothing a terminal would obey (an escape sequence in a comment
+    is shown as U+FFFD, as in error messages)."""
+    from .errors import printable
+
+    lines = (" ".join(line.split()) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    text = printable(LINE_JOIN.join(line for line in lines if line))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
