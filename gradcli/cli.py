@@ -31,13 +31,15 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 
 import errno  # noqa: E402 - after the Ctrl-C guard, on purpose
 import io  # noqa: E402
+import itertools  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 import click  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .errors import ExitStatus, GradError, format_error  # noqa: E402
+from .errors import ExitStatus, GradError, format_error, shorten  # noqa: E402
 
 #: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
 PASS_BINDINGS: dict[str, Any] = {
@@ -118,10 +120,64 @@ def _wrt_names(wrt: str | None) -> list[str] | None:
 
 
 def _program(words: tuple[str, ...], file: str | None) -> tuple[str, dict[str, str]]:
+    """SOURCE and the bindings, after the words that are not bindings: ``-h`` (help,
+    unless the program uses ``h``) and a mistyped long option (``--jsn``)."""
     from .arguments import read_source, split_words
 
-    source, bindings = split_words(words, has_file=file is not None)
-    return read_source(source, file), bindings
+    ctx = click.get_current_context()
+    try:
+        source, bindings = split_words(words, has_file=file is not None)
+    except GradError:
+        guess = next((w for w in words if not w.startswith("-") and "=" not in w), "") if file is None else ""
+        _not_bindings(ctx, words, guess)
+        raise
+    text = read_source(source, file)
+    _not_bindings(ctx, words, text)
+    return text, bindings
+
+
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+def _not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
+    """Words that look like bindings but mean something else. A name the program uses
+    is always a binding. Otherwise ``-h`` is the help, and a long option ``--name``
+    close to one of the command's own options (``--jsn``, ``--precison``, ``--wrtt``)
+    is a typo of it: refused with "did you mean", rather than bound to a variable the
+    program does not have."""
+    import difflib
+
+    used = set(_IDENTIFIER.findall(text))
+    if "-h" in words and "h" not in used:
+        click.echo(ctx.get_help())
+        ctx.exit(ExitStatus.OK)
+    options = [opt[2:] for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
+    for word, value in itertools.pairwise(words):
+        # `eval "-x" -y 3`: the shell removed the quotes, so -x took -y as its value.
+        name = word.lstrip("-")
+        looks_bound = word.startswith("-") and not word.startswith("---") and "=" not in word
+        if (looks_bound and value.startswith("-") and _IDENTIFIER.fullmatch(name)
+                and name not in used and name not in options):
+            w, v, n = shorten(word), shorten(value), shorten(name)
+            raise GradError(
+                "usage",
+                f"{w} {v} was read as the binding {n} = {v}, but the program does not use {n}; a program"
+                f' that starts with a minus sign must not look like an option: write it as " {w}" or "({w})"',
+            )
+    for word in words:
+        if not word.startswith("--") or word.startswith("---"):
+            continue
+        name = word[2:].partition("=")[0]
+        if not name or name in used or name in options:
+            continue
+        close = [o for o in options if len(name) >= 3 and o.startswith(name)]
+        close = close or difflib.get_close_matches(name, options, n=1, cutoff=0.7)
+        if close:
+            raise GradError(
+                "usage",
+                f"no such option --{shorten(name)} (did you mean --{close[0]}?); the program has no input"
+                f" named {shorten(name)} to bind",
+            )
 
 
 @click.group(
