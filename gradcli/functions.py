@@ -61,4 +61,5 @@ def print_functions(file: IO[str] | None = None) -> None:
          _derivative(op)]
         for op in ALL_OPS
     ]
-    print_rows("operators and functions (gradcli/ops.py)", columns, rows, file)
+    # Wrapped at 80 columns in a pipe too: the derivative rules are long.
+    print_rows("operators and functions (gradcli/ops.py)", columns, rows, file, width=80)

@@ -163,12 +163,51 @@ def print_rows(
     from rich.text import Text
 
     console = make_console(stream, width=width)
+    if not _fits(columns, rows, console.width):
+        _print_records(console, title, columns, rows)
+        return
     table = make_table(console, title=title)
     for column in columns:
-        table.add_column(column.header, justify=column.justify, overflow="fold", style=column.style)  # type: ignore[arg-type]
+        table.add_column(
+            column.header, justify=column.justify, overflow="fold", style=column.style,  # type: ignore[arg-type]
+            no_wrap=column.whole, min_width=None,
+        )
     for row in rows:
         table.add_row(*(Text(cell, style=cell.style) if isinstance(cell, Styled) else cell for cell in row))
     console.print(table)
+
+
+#: The narrowest a folding (text) column is allowed to become before a table gives way
+#: to one record per block.
+MIN_FOLD = 6
+
+
+def _fits(columns: list[Column], rows: list[list[str]], width: int) -> bool:
+    """Whether the table fits ``width`` cells with every whole cell (a number) on one
+    line: whole columns keep their widest cell, the others may fold to MIN_FOLD."""
+    need = 1
+    for k, column in enumerate(columns):
+        widest = max([cell_width(column.header), *(cell_width(row[k]) for row in rows)])
+        need += 3 + (widest if column.whole else min(widest, MIN_FOLD))
+    return need <= width
+
+
+def _print_records(console: Console, title: str, columns: list[Column], rows: list[list[str]]) -> None:
+    """A table too wide for the terminal, as one block per row (``header: cell`` lines),
+    so that no number is ever split across lines."""
+    from rich.text import Text
+
+    console.print(Text(title, style="bold"), soft_wrap=True)
+    label = max(cell_width(c.header) for c in columns)
+    for row in rows:
+        console.print()
+        for column, cell in zip(columns, row, strict=True):
+            if not cell:
+                continue
+            style = cell.style if isinstance(cell, Styled) else column.style
+            pad = " " * (label - cell_width(column.header))
+            # Wrapped by rich at spaces only: "1.5, -2" may break after its comma, a number never.
+            console.print(Text.assemble(f"{column.header}:{pad} ", (cell, style or "")))
 
 
 def make_table(console: Console, title: str | None = None) -> Table:
