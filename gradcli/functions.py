@@ -61,5 +61,4 @@ def print_functions(file: IO[str] | None = None) -> None:
          _derivative(op)]
         for op in ALL_OPS
     ]
-    # Wrapped at 80 columns in a pipe too: the derivative rules are long.
-    print_rows("operators and functions (gradcli/ops.py)", columns, rows, file, width=80)
+    print_rows("operators and functions (gradcli/ops.py)", columns, rows, file)

@@ -1,6 +1,5 @@
 """A narrow terminal never splits a number across lines: tables fold their text
-columns first and switch to one block per row when that is not enough; piped
-`functions` fits 80 columns."""
+columns first and switch to one block per row when that is not enough."""
 
 from __future__ import annotations
 
@@ -98,10 +97,3 @@ def test_a_real_narrow_terminal_keeps_numbers_whole(columns: int, command: str) 
     for number in numbers:
         assert number in text, (number, text)
     assert max(len(line.rstrip("\r")) for line in text.splitlines()) <= columns
-
-
-def test_functions_piped_fits_80_columns(run_exe) -> None:
-    code, out, _ = run_exe("functions")
-    assert code == 0
-    assert max(len(line) for line in out.splitlines()) <= 80
-    assert "sigmoid(x)" in out
