@@ -116,9 +116,9 @@ def test_array_rules_give_the_scalar_rules_numbers(case: tuple[Op, int]) -> None
 def test_the_agreement_test_catches_a_wrong_array_rule() -> None:
     """A rule off by a factor (cosh's derivative times 1.5) is caught, in either path."""
     cosh = next(op for op in ALL_OPS if op.name == "cosh")
-    wrong_array = Op(cosh.name, 1, cosh.forward, cosh.grads, cosh.rule, vforward=cosh.vforward,
+    wrong_array = Op(cosh.name, 1, cosh.forward, cosh.grads, rule=cosh.rule, vforward=cosh.vforward,
                      vgrads=(lambda np, x, out: 1.5 * np.sinh(x),))
-    wrong_scalar = Op(cosh.name, 1, cosh.forward, (lambda x, out: 1.5 * math.sinh(x),), cosh.rule,
+    wrong_scalar = Op(cosh.name, 1, cosh.forward, (lambda x, out: 1.5 * math.sinh(x),), rule=cosh.rule,
                       vforward=cosh.vforward, vgrads=cosh.vgrads)
     assert disagreements(wrong_array, points(cosh, 50))
     assert disagreements(wrong_scalar, points(cosh, 50))
