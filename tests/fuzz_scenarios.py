@@ -315,7 +315,7 @@ def check_scenario_result(scenario: dict[str, Any], code: int, out: str, err: st
         raise FuzzFailure(f"{where}: exit code {code}, stderr: {err[:1500]}")
     if "out of memory" in err:
         raise FuzzFailure(f"{where}: out of memory for a small input: {err[:300]}")
-    if code == 2 and not err.startswith("error: "):
+    if code == 2 and not err.startswith("error: ") and "stderr_closed" not in (scenario.get("stream") or ""):
         raise FuzzFailure(f"{where}: exit 2 without an error: line: {err[:500]}")
     batch = "--batch" in args or any(a.startswith("--grid") for a in args)
     csv_out = "--format" in args[:-1] and args[args.index("--format") + 1] == "csv"
