@@ -268,7 +268,10 @@ def eval_command(
 @cli.command("trace", context_settings=PASS_BINDINGS)
 @_words_argument()
 @_file_option()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every node.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every node and edge.")
+@click.option("--edges", "show_edges", is_flag=True,
+              help="Show what each use of a node contributes to its gradient, and their sum"
+              " (JSON always has \"edges\").")
 @_output_option()
 @_precision_option()
 @_explain_option()
@@ -276,6 +279,7 @@ def trace_command(
     words: tuple[str, ...],
     file: str | None,
     as_json: bool,
+    show_edges: bool,
     output: str | None,
     precision: int | None,
     explain: bool,
@@ -284,6 +288,7 @@ def trace_command(
 
     \b
       gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4
+      gradcli trace "x*x" -x 3 --edges      # x is used twice: 3 + 3 = 6
     """
     from .api import evaluate
 
@@ -296,7 +301,7 @@ def trace_command(
         return
     from .render import print_trace
 
-    print_trace(result, _digits(precision))
+    print_trace(result, _digits(precision), edges=show_edges)
     _print_explanation(result, precision, explain)
 
 

@@ -129,7 +129,10 @@ class Result:
         out["inputs"] = dict(self.inputs)
         out["gradient"] = dict(self.gradient)
         if nodes:
+            from .edges import edges_json
+
             out["nodes"] = [n.to_json() for n in self.nodes]
+            out["edges"] = edges_json(self)
         return out
 
 

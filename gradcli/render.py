@@ -293,9 +293,15 @@ def print_eval(
 
 
 def print_trace(
-    result: Result, precision: int | None = DEFAULT_PRECISION, file: IO[str] | None = None
+    result: Result,
+    precision: int | None = DEFAULT_PRECISION,
+    file: IO[str] | None = None,
+    *,
+    edges: bool = False,
 ) -> None:
-    """``trace``'s table: one row per graph node, inputs before consumers, output last."""
+    """``trace``'s table: one row per graph node, inputs before consumers, output last.
+    With ``edges``, two more columns: what each use of the node contributes to its
+    gradient (``3 (via 2)``: 3 through its use by node 2), and the sum of those contributions."""
     f = output_label(result)
     columns = [
         Column("id", "right", whole=True),
@@ -319,6 +325,25 @@ def print_trace(
         ]
         for node in result.nodes
     ]
+    if edges:
+        _add_edge_columns(result, columns, rows, precision)
     print_rows(short_title(result.source), columns, rows, file)
+
+
+def _add_edge_columns(
+    result: Result, columns: list[Column], rows: list[list[str]], precision: int | None
+) -> None:
+    """The contributions into each node, and their sum, before the gradient column."""
+    from .edges import contribution_sum, incoming
+
+    into = incoming(result)
+    columns.insert(-1, Column("contributions (via consumer)"))
+    columns.insert(-1, Column("sum", "right", whole=True))
+    for row, uses, grad in zip(rows, into, result.grads, strict=True):
+        if grad is None:  # constants, and what depends on no variable: no gradient to explain
+            uses = []
+        parts = [f"{format_number(e.contribution, precision)} (via {e.consumer})" for e in uses]
+        row.insert(-1, " + ".join(parts))
+        row.insert(-1, format_number(contribution_sum(uses), precision) if uses else "")
 
 
