@@ -99,11 +99,11 @@ def test_output_picks_a_statement(run_cli) -> None:
     assert (data["output"], data["value"]) == ("q", 5.0)
 
 
-def test_trace_json_adds_the_nodes(run_cli) -> None:
+def test_trace_json_adds_the_nodes_and_edges(run_cli) -> None:
     code, out, _ = run_cli("trace", "q = x + y; f = q * z", "-x", "2", "-y", "3", "-z", "-4", "--json")
     assert code == 0
     data = json.loads(out)
-    assert list(data) == ["source", "output", "value", "inputs", "gradient", "nodes"]
+    assert list(data) == ["source", "output", "value", "inputs", "gradient", "nodes", "edges"]
     assert data["nodes"][2] == {
         "id": 2, "op": "add", "label": "q", "inputs": [0, 1], "value": 5.0,
         "local_grads": [1.0, 1.0], "grad": -4.0,
