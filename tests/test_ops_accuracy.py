@@ -86,8 +86,9 @@ def _extreme(k: int, *xs: mpf) -> mpf:
 
 
 def _logsumexp(*xs: mpf) -> mpf:
-    m = max(xs)  # log1p: 1 + e^-400 is 1 even at 256 bits
-    return m + mpmath.log1p(mpmath.fsum(mpmath.exp(x - m) for x in xs) - 1)
+    # m + log1p(Σ over the others): 1 + e^-607 is 1 even at 256 bits
+    top = xs.index(max(xs))
+    return xs[top] + mpmath.log1p(mpmath.fsum(mpmath.exp(x - xs[top]) for i, x in enumerate(xs) if i != top))
 
 
 def _z_over_1pz_squared(z: mpf) -> mpf:
