@@ -522,18 +522,25 @@ def graph_command(
 
 
 @cli.command("functions")
+@click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def functions_command(as_json: bool) -> None:
-    """List every operator and function: arity, domain and derivative rule."""
+def functions_command(names: tuple[str, ...], as_json: bool) -> None:
+    """List operators and functions: arity, domain and derivative rule (every one,
+    or those NAMES picks: a function name or an operator symbol).
+
+    \b
+      gradcli functions
+      gradcli functions tanh '*' pow
+    """
+    from .functions import functions_json, print_functions, select_ops
+
+    ops = select_ops(names)
     if as_json:
-        from .functions import functions_json
         from .render import dumps
 
-        click.echo(dumps(functions_json()))
+        click.echo(dumps(functions_json(ops)))
         return
-    from .functions import print_functions
-
-    print_functions()
+    print_functions(ops)
 
 
 @cli.command("completion")
