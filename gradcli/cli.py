@@ -324,8 +324,12 @@ def _eval_batch(
     if batch == "-" and file is None and split_words(words, has_file=False)[0] == "-":
         raise GradError("usage", "standard input cannot be both SOURCE and --batch: use --file for one")
     source, bindings = _program(words, file)
+    graph = compile(source, output)
+    if out_format == "csv" and graph.unused():  # JSON Lines records list them as "unused"
+        for name in graph.unused():
+            _stderr(f"note: {name} is unused: the output does not depend on it, so its gradient is 0")
     summary = batching.run_batch(
-        compile(source, output), bindings, batch=batch, grids=grids, fmt=out_format,
+        graph, bindings, batch=batch, grids=grids, fmt=out_format,
         input_format=input_format, wrt=_wrt_names(wrt),
     )
     if summary.failed:

@@ -114,6 +114,11 @@ class Result:
         return f"Result(output={self.output!r}, value={self.value!r}, gradient={self.gradient!r})"
 
     @property
+    def unused(self) -> list[str]:
+        """The inputs the output does not depend on (their gradient is 0.0)."""
+        return self.graph.unused()
+
+    @property
     def nodes(self) -> list[NodeResult]:
         if self._nodes is None:
             self._nodes = _node_results(self)
@@ -128,6 +133,9 @@ class Result:
         out["value"] = self.value
         out["inputs"] = dict(self.inputs)
         out["gradient"] = dict(self.gradient)
+        unused = self.graph.unused()
+        if unused:  # only with --output: a statement that does not use every input
+            out["unused"] = unused
         if nodes:
             from .edges import edges_json
 

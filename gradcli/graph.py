@@ -97,6 +97,11 @@ class Graph:
     def __repr__(self) -> str:
         return f"<Graph of {len(self.nodes)} nodes, inputs {list(self.inputs)}>"
 
+    def unused(self) -> list[str]:
+        """The inputs the output does not depend on (possible with ``--output``), in
+        order of first appearance: their gradient is 0."""
+        return [name for name, node_id in self.inputs.items() if node_id is None]
+
     def output_label(self) -> str:
         """The output's name as every human output shows it: its statement name, or for
         a bare expression ``f``, unless the program uses ``f``; then ``out``, ``out_1``,

@@ -184,9 +184,15 @@ class Writer:
             template = (
                 f'"output": {json.dumps(self.graph.output_name, ensure_ascii=False)}, "value": %s, '
                 f'"inputs": {{{", ".join(f"{key}: %s" for key in keys)}}}, '
-                f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}}}\n'
+                f'"gradient": {{{", ".join(f"{key}: %s" for key in grad_keys)}}}{self._unused()}}}\n'
             )
             self.glue = [part.encode() for part in template.split("%s")]
+
+    def _unused(self) -> str:
+        """``, "unused": [...]`` for inputs the output does not depend on, as ``eval
+        --json`` writes it; nothing when every input is used."""
+        unused = self.graph.unused()
+        return f', "unused": {json.dumps(unused, ensure_ascii=False)}' if unused else ""
 
     def _block(self, columns: list[Any]) -> bytes:
         """The numbers of a chunk, row by row: ``[[a,b],[c,d]]`` in shortest round-trip

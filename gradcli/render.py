@@ -282,13 +282,15 @@ def print_eval(
     ]
     rows = [[f"{f} (output)", format_number(result.value, precision), ""]]
     graph = result.graph
+    unused = set(graph.unused())
     for name, grad in result.gradient.items():
         if name in result.inputs:
             value: float | None = result.inputs[name]
         else:
             node_id = graph.names.get(name)
             value = result.values[node_id] if node_id is not None else None
-        rows.append([name, format_number(value, precision), format_number(grad, precision)])
+        shown = f"{name} (unused)" if name in unused else name
+        rows.append([shown, format_number(value, precision), format_number(grad, precision)])
     print_rows(short_title(result.source), columns, rows, file)
 
 
@@ -325,9 +327,17 @@ def print_trace(
         ]
         for node in result.nodes
     ]
+    # An input the output does not depend on is no node of the graph; a row of its own
+    # says it was read and has gradient 0.
+    unused = [
+        ["", f"{name} (unused)", "var", "", format_number(result.inputs[name], precision), "", "0"]
+        for name in result.graph.unused()
+    ]
     if edges:
         _add_edge_columns(result, columns, rows, precision)
-    print_rows(short_title(result.source), columns, rows, file)
+        for row in unused:
+            row[-1:-1] = ["", ""]
+    print_rows(short_title(result.source), columns, unused + rows, file)
 
 
 def _add_edge_columns(
