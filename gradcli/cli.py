@@ -102,6 +102,23 @@ def _explain_option() -> Any:
     )
 
 
+def _exact_option() -> Any:
+    return click.option(
+        "--exact", is_flag=True,
+        help="Also compute exact fractions where the program is rational (+ - * /, whole powers,"
+        " decimals): 0.1 + 0.2 is 3/10; other nodes stay floats, marked ≈.",
+    )
+
+
+def _exact_of(result: Any, bindings: dict[str, str], wanted: bool) -> Any:
+    """--exact: the exact side of ``result`` (None when not asked for)."""
+    if not wanted:
+        return None
+    from .exact import exact
+
+    return exact(result, bindings)
+
+
 def _digits(precision: int | None) -> int:
     """--precision, or the human output's default when it is not given (None stays
     distinguishable for the options that refuse it, such as --batch)."""
@@ -220,6 +237,7 @@ def cli(ctx: click.Context) -> None:
               help="Output of --batch/--grid: JSON Lines (default) or CSV.")
 @click.option("--input-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Format of the --batch file (default: told from its content).")
+@_exact_option()
 def eval_command(
     words: tuple[str, ...],
     file: str | None,
@@ -232,6 +250,7 @@ def eval_command(
     grids: tuple[str, ...],
     out_format: str | None,
     input_format: str | None,
+    exact: bool,
 ) -> None:
     """Print the value of SOURCE and its gradient toward every input.
 
@@ -240,12 +259,15 @@ def eval_command(
       gradcli eval "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
       gradcli eval "tanh(x)" --grid x=-3:3:61 --format csv
       gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
+      gradcli eval "x/3" -x 1 --exact          # 1/3, gradient 1/3
     """
     from .api import evaluate
 
     if batch is not None or grids:
-        if precision is not None or explain:
-            raise GradError("usage", "--precision and --explain are for one point, not --batch or --grid")
+        if precision is not None or explain or exact:
+            raise GradError(
+                "usage", "--precision, --explain and --exact are for one point, not --batch or --grid"
+            )
         if as_json and out_format == "csv":
             raise GradError("usage", "--json and --format csv disagree: give one")
         _eval_batch(words, file, batch, grids, out_format or "jsonl", input_format, wrt, output)
@@ -254,14 +276,23 @@ def eval_command(
         raise GradError("usage", "--format and --input-format are for --batch and --grid")
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output, wrt=_wrt_names(wrt))
+    exact_side = _exact_of(result, bindings, exact)
     if as_json:
         from .render import dumps
 
-        click.echo(dumps(_with_explanation(result.to_json(), result, precision, explain)))
+        obj = _with_explanation(result.to_json(), result, precision, explain)
+        if exact_side is not None:
+            obj["exact"] = exact_side.to_json()
+        click.echo(dumps(obj))
         return
-    from .render import print_eval
+    if exact_side is not None:
+        from .worksheet import print_exact_eval
 
-    print_eval(result, _digits(precision))
+        print_exact_eval(result, exact_side, _digits(precision))
+    else:
+        from .render import print_eval
+
+        print_eval(result, _digits(precision))
     _print_explanation(result, precision, explain)
 
 
@@ -275,6 +306,10 @@ def eval_command(
 @_output_option()
 @_precision_option()
 @_explain_option()
+@_exact_option()
+@click.option("--blank", is_flag=True,
+              help="A worksheet: the table with the gradient columns left empty, to fill in by hand"
+              " (mark it with check --answers).")
 def trace_command(
     words: tuple[str, ...],
     file: str | None,
@@ -283,25 +318,44 @@ def trace_command(
     output: str | None,
     precision: int | None,
     explain: bool,
+    exact: bool,
+    blank: bool,
 ) -> None:
     """Show every node of the graph: forward value, local gradients, accumulated gradient.
 
     \b
       gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4
       gradcli trace "x*x" -x 3 --edges      # x is used twice: 3 + 3 = 6
+      gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4 --blank   # a worksheet
+      gradcli trace "x/3 + y^2" -x 1 -y 0.1 --exact
     """
     from .api import evaluate
 
+    if blank and (as_json or explain or show_edges):
+        raise GradError(
+            "usage", "--blank is a worksheet table: it leaves out --json, --explain and --edges (the answers)"
+        )
+    if exact and show_edges:
+        raise GradError("usage", "--edges shows floats: give it without --exact")
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output)
+    exact_side = _exact_of(result, bindings, exact)
     if as_json:
         from .render import dumps
 
-        click.echo(dumps(_with_explanation(result.to_json(nodes=True), result, precision, explain)))
+        obj = _with_explanation(result.to_json(nodes=True), result, precision, explain)
+        if exact_side is not None:
+            obj["exact"] = exact_side.to_json(nodes=True)
+        click.echo(dumps(obj))
         return
-    from .render import print_trace
+    if exact_side is not None or blank:
+        from .worksheet import print_sheet
 
-    print_trace(result, _digits(precision), edges=show_edges)
+        print_sheet(result, _digits(precision), ex=exact_side, blank=blank)
+    else:
+        from .render import print_trace
+
+        print_trace(result, _digits(precision), edges=show_edges)
     _print_explanation(result, precision, explain)
 
 
@@ -369,6 +423,9 @@ def _print_explanation(result: Any, precision: int | None, explain: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, a row per input.")
 @_output_option()
 @_precision_option()
+@click.option("--answers", default=None, metavar="FILE", shell_complete=_complete_file,
+              help="Mark a student's gradients instead: a JSON object {\"x\": -4} or a CSV with label"
+              " and grad columns; right to the decimals written (or within --tol).")
 def check_command(
     words: tuple[str, ...],
     file: str | None,
@@ -378,6 +435,7 @@ def check_command(
     as_json: bool,
     output: str | None,
     precision: int | None,
+    answers: str | None,
 ) -> None:
     """Compare every reverse-mode gradient with a central finite difference.
 
@@ -390,10 +448,14 @@ def check_command(
       gradcli check "x^2 * sin(y)" -x 3 -y 1
       gradcli check "relu(x)" -x 0          # a kink: cannot judge, exits 4
       gradcli check "$F" -x 1 && echo ok
+      gradcli check "(x+y)*z" -x 2 -y 3 -z -4 --answers answers.json   # exit 3 if one is wrong
     """
+    source, bindings = _program(words, file)
+    if answers is not None:
+        _mark_answers(source, bindings, answers, tol, eps, wrt, as_json, output, precision)
+        return
     from .gradcheck import DEFAULT_TOL, check
 
-    source, bindings = _program(words, file)
     result = check(
         source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol, wrt=_wrt_names(wrt)
     )
@@ -406,6 +468,30 @@ def check_command(
 
         print_check(result, _digits(precision))
     failed = result.error()
+    if failed is not None:
+        raise failed
+
+
+def _mark_answers(
+    source: str, bindings: dict[str, str], answers: str, tol: float | None, eps: float | None,
+    wrt: str | None, as_json: bool, output: str | None, precision: int | None,
+) -> None:
+    """check --answers: mark a student's gradients; exit 3 when one is wrong."""
+    if eps is not None or wrt is not None:
+        raise GradError("usage", "--eps and --wrt are for finite differences, not --answers")
+    from .api import evaluate
+    from .worksheet import mark
+
+    marking = mark(evaluate(source, bindings, output=output), answers, tol)
+    if as_json:
+        from .render import dumps
+
+        click.echo(dumps(marking.to_json()))
+    else:
+        from .worksheet import print_marking
+
+        print_marking(marking, _digits(precision))
+    failed = marking.error()
     if failed is not None:
         raise failed
 

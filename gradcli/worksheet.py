@@ -1,0 +1,341 @@
+"""The classroom's tables: exact fractions, blank worksheets, and marking a student's answers.
+
+``trace --blank`` is ``trace``'s table with the gradient columns left empty, for a
+student to fill in. ``check --answers FILE`` reads the filled-in gradients (a JSON
+object ``{"x": -4, ...}`` or a CSV with ``label`` and ``grad`` columns, as the
+trace shows them) and marks each against the true value. An answer is right when
+it equals the true value to the decimals written: within half a unit of its last
+digit (``-0.20`` for -0.196612 is right, ``-0.19`` is wrong); with a tolerance T,
+when ``|answer − true| ≤ T·max(1, |true|)``. An answer written as a fraction
+(``1/3``) is held to 1e-9 of the true value unless T is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import GradError, shorten
+from .render import Column, Styled, format_number, output_label, print_rows, short_title
+
+if TYPE_CHECKING:
+    from .evaluate import Result
+    from .exact import Exact
+
+#: How close a fraction answer must be when no tolerance is given (relative).
+FRACTION_TOL = 1e-9
+
+
+# --- tables ----------------------------------------------------------------------------
+
+
+def exact_cell(q: Fraction | None, fallback: float | None, precision: int | None) -> str:
+    """``1/3``; ``≈1.41421`` where the number is not exact; ``—`` where there is none."""
+    if q is not None:
+        return str(q)
+    if fallback is None:
+        return "—"
+    return "≈" + format_number(fallback, precision)
+
+
+def print_exact_eval(result: Result, ex: Exact, precision: int | None, file: IO[str] | None = None) -> None:
+    """``eval --exact``: the table of ``eval`` with exact fractions."""
+    f = output_label(result)
+    columns = [Column("name"), Column("value", "right", "green", whole=True),
+               Column(f"∂{f}/∂name", "right", "red", whole=True)]
+    rows = [[f"{f} (output)", exact_cell(ex.value, result.value, precision), ""]]
+    graph = result.graph
+    for name, grad in result.gradient.items():
+        if name in result.inputs:
+            value, q = result.inputs[name], ex.inputs[name]
+        else:
+            i = graph.names.get(name)
+            value, q = (result.values[i], ex.values[i]) if i is not None else (None, None)
+        rows.append([name, exact_cell(q, value, precision), exact_cell(ex.gradient[name], grad, precision)])
+    print_rows(short_title(result.source), columns, rows, file)
+    print_notes(ex.notes, file)
+
+
+def print_notes(notes: list[str], file: IO[str] | None = None) -> None:
+    import sys
+
+    stream = file if file is not None else sys.stdout
+    for note in notes:
+        stream.write(f"note: {note}\n")
+
+
+def print_sheet(
+    result: Result,
+    precision: int | None,
+    *,
+    ex: Exact | None = None,
+    blank: bool = False,
+    file: IO[str] | None = None,
+) -> None:
+    """``trace``'s table with exact fractions (``ex``), or with the gradient columns
+    empty (``blank``: a worksheet), or both."""
+    f = output_label(result)
+    columns = [
+        Column("id", "right", whole=True),
+        Column("label"),
+        Column("op"),
+        Column("inputs"),
+        Column("value", "right", "green", whole=True),
+        Column("∂node/∂input", "right", whole=True),
+        Column(f"∂{f}/∂node", "right", "red", whole=True),
+    ]
+    rows = []
+    for node in result.nodes:
+        i = node.id
+        if node.evaluated is False:
+            value = "not taken"
+        elif ex is not None:
+            value = exact_cell(ex.values[i], node.value, precision)
+        else:
+            value = format_number(node.value, precision)
+        if blank:
+            local, grad = "", ""
+        elif ex is not None:
+            local = ", ".join(exact_cell(q, g, precision) for q, g in zip(ex.local_grads[i], node.local_grads,
+                                                                            strict=True))
+            grad = exact_cell(ex.grads[i], node.grad, precision)
+        else:
+            local = ", ".join(format_number(g, precision) for g in node.local_grads)
+            grad = format_number(node.grad, precision)
+        rows.append([str(i), node.label, node.op, ", ".join(str(j) for j in node.inputs), value, local, grad])
+    print_rows(short_title(result.source), columns, rows, file)
+    if ex is not None:
+        print_notes(ex.notes, file)
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+class Mark:
+    """One answer marked: ``verdict`` is ``right``, ``wrong`` or ``not answered``."""
+
+    __slots__ = ("answer", "name", "true", "verdict")
+
+    def __init__(self, name: str, answer: str | None, true: float, verdict: str) -> None:
+        self.name = name
+        self.answer = answer
+        self.true = true
+        self.verdict = verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "answer": self.answer, "true": self.true, "verdict": self.verdict}
+
+
+class Marking:
+    """A student's answers marked against a result."""
+
+    __slots__ = ("marks", "result", "source", "tol")
+
+    def __init__(self, result: Result, marks: list[Mark], tol: float | None) -> None:
+        self.result = result
+        self.source = result.source
+        self.marks = marks
+        self.tol = tol
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for m in self.marks if m.verdict == verdict)
+
+    def error(self) -> GradError | None:
+        """Exit 3 when an answer is wrong; answers left out are not wrong."""
+        wrong = [m.name for m in self.marks if m.verdict == "wrong"]
+        if not wrong:
+            return None
+        given = len(self.marks) - self.count("not answered")
+        message = f"{len(wrong)} of {given} answers are wrong ({', '.join(wrong)})"
+        if given < len(self.marks):
+            message += f"; {len(self.marks) - given} not answered"
+        return GradError("check", message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "tol": self.tol,
+            "marks": [m.to_json() for m in self.marks],
+            "right": self.count("right"),
+            "wrong": self.count("wrong"),
+            "not_answered": self.count("not answered"),
+        }
+
+
+def is_right(answer: str, true: float, tol: float | None) -> bool:
+    """The marking rule: equal to the decimals written, or within ``tol`` (relative,
+    as ``check``'s: ``tol·max(1, |true|)``)."""
+    if "/" in answer:
+        value = float(Fraction(answer))
+        return abs(value - true) <= (FRACTION_TOL if tol is None else tol) * max(1.0, abs(true))
+    if tol is not None:
+        return abs(float(answer) - true) <= tol * max(1.0, abs(true))
+    written = Decimal(answer)
+    exponent = written.as_tuple().exponent
+    assert isinstance(exponent, int)
+    half_unit = Decimal(5).scaleb(exponent - 1)  # half a unit of the last digit written
+    return abs(Decimal(true) - written) <= half_unit
+
+
+def _numeral(text: str, where: str) -> str:
+    """An answer cell as written (kept as text: its trailing zeros count)."""
+    cell = text.strip().replace("−", "-")
+    try:
+        if "/" in cell:
+            Fraction(cell)
+        elif not math.isfinite(float(Decimal(cell))):
+            raise ValueError
+    except (ValueError, ZeroDivisionError, InvalidOperation):
+        raise GradError("usage", f"{where}: {shorten(text)!r} is not a number") from None
+    return cell
+
+
+def read_answers(path: str) -> tuple[str, dict[str, str | None]]:
+    """The answers in ``path``: ("json" or "csv", name -> the answer as written,
+    None for a cell left empty)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise GradError("usage", f"--answers {shorten(path)}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradError("usage", f"--answers {shorten(path)}: cannot read it ({exc})") from None
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return "json", _json_answers(text, path)
+    if not stripped or stripped.startswith("["):
+        raise GradError(
+            "usage",
+            f"--answers {shorten(path)}: not a JSON object of gradients ({{\"x\": -4}}) or a CSV with"
+            " label and grad columns",
+        )
+    return "csv", _csv_answers(text, path)
+
+
+def _json_answers(text: str, path: str) -> dict[str, str | None]:
+    try:
+        # Numbers kept as written: the decimals a student wrote decide the marking.
+        obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except json.JSONDecodeError as exc:
+        raise GradError("usage", f"--answers {shorten(path)}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise GradError(
+            "usage", f"--answers {shorten(path)}: give a JSON object of gradients, as {{\"x\": -4}}"
+        )
+    out: dict[str, str | None] = {}
+    for name, cell in obj.items():
+        where = f"--answers {shorten(path)}, {shorten(name)}"
+        if cell is None or cell == "":
+            out[name] = None
+        elif isinstance(cell, str):
+            out[name] = _numeral(cell, where)
+        else:
+            raise GradError("usage", f"{where}: {shorten(json.dumps(cell))} is not a number")
+    return out
+
+
+def _csv_answers(text: str, path: str) -> dict[str, str | None]:
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise GradError("usage", f"--answers {shorten(path)}: not a readable CSV ({exc})") from None
+    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    if "label" not in header or "grad" not in header:
+        raise GradError(
+            "usage",
+            f"--answers {shorten(path)}: a CSV of answers needs a header row with label and grad columns"
+            f" (it has {', '.join(rows[0]) if rows else 'nothing'})",
+        )
+    at_label, at_grad = header.index("label"), header.index("grad")
+    out: dict[str, str | None] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        label = row[at_label].strip() if at_label < len(row) else ""
+        cell = row[at_grad].strip() if at_grad < len(row) else ""
+        if not label:
+            raise GradError("usage", f"--answers {shorten(path)}, line {line}: the label is empty")
+        out[label] = _numeral(cell, f"--answers {shorten(path)}, line {line}") if cell else None
+    return out
+
+
+def mark(result: Result, path: str, tol: float | None = None) -> Marking:
+    """Mark the answers in ``path`` against ``result``. A JSON object answers the
+    gradient toward inputs and named values; a CSV answers nodes by their trace label
+    (inputs, named values and subexpressions). What is left out is not answered."""
+    kind, answers = read_answers(path)
+    graph = result.graph
+    truth: dict[str, float] = {}
+    if kind == "json":
+        for name in graph.inputs:
+            truth[name] = result.gradient.get(name, 0.0)
+        grads = result.grads
+        for name, i in graph.names.items():
+            if i is not None and grads[i] is not None and name not in truth:
+                truth[name] = grads[i]  # type: ignore[assignment]
+        # the gradient reported for an input the output does not use is 0
+    else:
+        for node in result.nodes:
+            if node.grad is not None and node.label not in truth:
+                truth[node.label] = node.grad
+        for name in graph.inputs:
+            truth.setdefault(name, 0.0)
+    unknown = [name for name in answers if name not in truth]
+    if unknown:
+        what = "inputs and named values" if kind == "json" else "labels"
+        known = ", ".join(shorten(n) for n in list(truth)[:12])
+        raise GradError(
+            "usage",
+            f"--answers {shorten(path)}: the program has no {shorten(unknown[0])}"
+            f"{_suggestion(unknown[0], truth)}; its {what} are {known}{', ...' if len(truth) > 12 else ''}",
+        )
+    if kind == "csv":
+        expected = list(truth)
+    else:
+        expected = [*graph.inputs, *(n for n in answers if n not in graph.inputs)]
+    marks: list[Mark] = []
+    for name in expected:
+        answer = answers.get(name)
+        true = truth[name]
+        if answer is None:
+            verdict = "not answered"
+        else:
+            verdict = "right" if is_right(answer, true, tol) else "wrong"
+        marks.append(Mark(name, answer, true, verdict))
+    return Marking(result, marks, tol)
+
+
+def _suggestion(name: str, known: dict[str, float]) -> str:
+    from .graph import suggest
+
+    return suggest(name, known)
+
+
+_VERDICT_STYLE = {"right": "green", "wrong": "bold red", "not answered": "yellow"}
+
+
+def print_marking(marking: Marking, precision: int | None, file: IO[str] | None = None) -> None:
+    """One row per answer: the answer as written, the true value, right or wrong."""
+    f = output_label(marking.result)
+    columns = [Column("name"), Column(f"answer ∂{f}/∂name", "right", whole=True),
+               Column("true value", "right", whole=True), Column("mark")]
+    rows = [
+        [m.name, m.answer if m.answer is not None else "", format_number(m.true, precision),
+         Styled(m.verdict, _VERDICT_STYLE[m.verdict])]
+        for m in marking.marks
+    ]
+    print_rows(short_title(marking.source), columns, rows, file)
+    import sys
+
+    stream = file if file is not None else sys.stdout
+    rule = "to the decimals written" if marking.tol is None else f"within tol {marking.tol:g}"
+    summary = f"{marking.count('right')} right, {marking.count('wrong')} wrong"
+    missing = marking.count("not answered")
+    if missing:
+        summary += f", {missing} not answered"
+    stream.write(f"{summary} ({rule})\n")

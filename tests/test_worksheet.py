@@ -1,0 +1,125 @@
+"""Worksheets: trace --blank, and check --answers marking a student's gradients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gradcli.worksheet import is_right
+
+NEURON = "1/(1+exp(-(w0*x0 + w1*x1 + w2)))"
+NEURON_POINT = ("--w0", "2", "--x0", "-1", "--w1", "-3", "--x1", "-2", "--w2", "-3")
+TUTORIAL = ("(x+y)*z", "-x", "2", "-y", "3", "-z", "-4")
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_blank_trace_has_values_and_no_gradients(run_cli) -> None:
+    code, out, _ = run_cli("trace", "q = x + y; f = q * z", "-x", "2", "-y", "3", "-z", "-4", "--blank")
+    assert code == 0
+    for line in out.splitlines():
+        if line.startswith("|  4 |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert cells[4] == "-20" and cells[5] == "" and cells[6] == ""
+
+
+def test_a_blank_trace_will_not_give_the_answers_away(run_cli) -> None:
+    code, _, err = run_cli("trace", "x*y", "-x", "1", "-y", "2", "--blank", "--json")
+    assert code == 2 and "--blank" in err
+
+
+@pytest.mark.parametrize(
+    ("answer", "true", "right"),
+    [
+        ("-0.20", -0.196612, True),
+        ("-0.19", -0.196612, False),
+        ("-0.2", -0.196612, True),
+        ("0.39", 0.393224, True),
+        ("3", 5.0, False),
+        ("5", 5.0, True),
+        ("5.0", 4.96, True),
+        ("5.00", 4.96, False),
+        ("1e-3", 0.0012, True),
+        ("1/3", 1 / 3, True),
+        ("1/3", 0.3333, False),
+    ],
+)
+def test_an_answer_is_right_to_the_decimals_written(answer: str, true: float, right: bool) -> None:
+    assert is_right(answer, true, None) is right
+
+
+def test_a_tolerance_overrides_the_decimals() -> None:
+    assert is_right("-0.2", -0.196612, 1e-3) is False
+    assert is_right("-0.19661", -0.196612, 1e-3) is True
+
+
+def test_the_tutorials_wrong_claim_is_marked_wrong(run_cli, tmp_path: Path) -> None:
+    # The tutorial writes ∂f/∂z = q = 3 at x = 2, y = 3, z = -4; q is 5.
+    path = _write(tmp_path, "answers.json", '{"x": -4, "y": -4, "z": 3}')
+    code, out, err = run_cli("check", *TUTORIAL, "--answers", path)
+    assert code == 3
+    assert "wrong" in out and "1 of 3 answers are wrong (z)" in err
+    z = next(line for line in out.splitlines() if line.startswith("| z"))
+    assert "3" in z and "5" in z and "wrong" in z
+
+
+def test_the_neurons_rounded_answers_are_right(run_cli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.json", '{"w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20}')
+    code, out, _ = run_cli("check", NEURON, *NEURON_POINT, "--answers", path, "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert [m["verdict"] for m in obj["marks"]] == ["right"] * 5
+    assert [m["answer"] for m in obj["marks"]] == ["-0.20", "0.39", "-0.39", "-0.59", "0.20"]
+
+
+def test_a_filled_trace_csv_is_marked_and_gaps_are_not_answered(run_cli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "t.csv", "label,grad\nx,-4\ny,\nq,-4\nz,5\n")
+    code, out, _ = run_cli("check", "q = x + y; f = q * z", "-x", "2", "-y", "3", "-z", "-4",
+                           "--answers", path, "--json")
+    assert code == 0  # nothing wrong: y and f are not answered, not wrong
+    marks = {m["name"]: m["verdict"] for m in json.loads(out)["marks"]}
+    assert marks == {"x": "right", "y": "not answered", "q": "right", "z": "right", "f": "not answered"}
+
+
+def test_missing_answers_are_listed_as_not_answered(run_cli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.json", '{"x": -4}')
+    code, out, _ = run_cli("check", *TUTORIAL, "--answers", path)
+    assert code == 0
+    assert "2 not answered" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("a.txt", "x is -4\n", "label and grad"),
+        ("a.json", '{"x": -4, "w": 1}', "no w"),
+        ("a.json", '{"x": "minus four"}', "is not a number"),
+        ("a.json", '{"x": true}', "is not a number"),
+        ("a.json", '{"x": NaN}', "is not a number"),
+        ("a.json", '{"x": -4,', "not valid JSON"),
+        ("a.json", "[1, 2]", "not a JSON object"),
+        ("a.csv", "label,grad\nx,abc\n", "line 2"),
+        ("a.csv", "label,grad\nq9,1\n", "no q9"),
+        ("a.csv", "name,value\nx,1\n", "label and grad"),
+        ("a.json", "", "not a JSON object"),
+    ],
+)
+def test_a_bad_answers_file_is_a_clear_usage_error(
+    run_cli, tmp_path: Path, name: str, text: str, says: str
+) -> None:
+    path = _write(tmp_path, name, text)
+    code, _, err = run_cli("check", *TUTORIAL, "--answers", path)
+    assert code == 2, err
+    assert err.startswith("error: --answers") and says in err
+    assert "Traceback" not in err
+
+
+def test_an_answers_file_that_is_not_there(run_cli, tmp_path: Path) -> None:
+    code, _, err = run_cli("check", *TUTORIAL, "--answers", str(tmp_path / "nope.json"))
+    assert code == 2 and "no such file" in err
