@@ -164,7 +164,8 @@ def rational_programs(draw: st.DrawFn, depth: int = 5) -> tuple[str, Fraction, o
         op = draw(st.sampled_from(["+", "-", "*", "/", "^"]))
         if op == "^":
             n = draw(st.integers(-3, 3))
-            stack.append((f"({a[0]})^({n})", None if a[1] is None or (a[1] == 0 and n < 0) else a[1] ** n, a[2] ** n))
+            power = None if a[1] is None or (a[1] == 0 and n < 0) else a[1] ** n
+            stack.append((f"({a[0]})^({n})", power, a[2] ** n))
             stack.append(b)
             continue
         if op == "/" and (a[1] is None or b[1] in (None, 0)):
