@@ -426,6 +426,9 @@ def _print_explanation(result: Any, precision: int | None, explain: bool) -> Non
 @click.option("--answers", default=None, metavar="FILE", shell_complete=_complete_file,
               help="Mark a student's gradients instead: a JSON object {\"x\": -4} or a CSV with label"
               " and grad columns; right to the decimals written (or within --tol).")
+@click.option("--float32", "float32", is_flag=True,
+              help="Also evaluate the graph in float32: each node's value and gradient beside float64,"
+              " with their relative difference.")
 def check_command(
     words: tuple[str, ...],
     file: str | None,
@@ -436,6 +439,7 @@ def check_command(
     output: str | None,
     precision: int | None,
     answers: str | None,
+    float32: bool,
 ) -> None:
     """Compare every reverse-mode gradient with a central finite difference.
 
@@ -449,8 +453,11 @@ def check_command(
       gradcli check "relu(x)" -x 0          # a kink: cannot judge, exits 4
       gradcli check "$F" -x 1 && echo ok
       gradcli check "(x+y)*z" -x 2 -y 3 -z -4 --answers answers.json   # exit 3 if one is wrong
+      gradcli check "exp(x)/(1+exp(x))" -x 100 --float32     # float32 overflows where float64 does not
     """
     source, bindings = _program(words, file)
+    if answers is not None and float32:
+        raise GradError("usage", "--answers marks a student's answers; --float32 is for the evaluator: give one")
     if answers is not None:
         _mark_answers(source, bindings, answers, tol, eps, wrt, as_json, output, precision)
         return
@@ -459,14 +466,29 @@ def check_command(
     result = check(
         source, bindings, output=output, eps=eps, tol=DEFAULT_TOL if tol is None else tol, wrt=_wrt_names(wrt)
     )
+    point = None
+    if float32:
+        from .api import evaluate
+        from .float32 import float32_rows
+
+        point = evaluate(source, bindings, output=output)
+        rows = float32_rows(point)
     if as_json:
         from .render import dumps
 
-        click.echo(dumps(result.to_json()))
+        obj = result.to_json()
+        if point is not None:
+            obj["float32"] = [row.to_json() for row in rows]
+        click.echo(dumps(obj))
     else:
         from .report import print_check
 
         print_check(result, _digits(precision))
+        if point is not None:
+            from .float32 import print_float32
+
+            click.echo()
+            print_float32(point, rows, _digits(precision))
     failed = result.error()
     if failed is not None:
         raise failed
