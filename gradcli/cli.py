@@ -457,7 +457,9 @@ def check_command(
     """
     source, bindings = _program(words, file)
     if answers is not None and float32:
-        raise GradError("usage", "--answers marks a student's answers; --float32 is for the evaluator: give one")
+        raise GradError(
+            "usage", "--answers marks a student's answers; --float32 is for the evaluator: give one"
+        )
     if answers is not None:
         _mark_answers(source, bindings, answers, tol, eps, wrt, as_json, output, precision)
         return

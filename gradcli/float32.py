@@ -78,6 +78,7 @@ def float32_rows(result: Result) -> list[Float32Row]:
     f32 = np.float32
     taken = [v == v for v in result.values]  # NaN: a branch of if not taken in float64
     values: list[Any] = [None] * len(nodes)
+    missing = np.array([np.nan], dtype=f32)  # an operand in a branch not taken
     with np.errstate(all="ignore"):
         for node in nodes:
             if not taken[node.id]:
@@ -87,7 +88,7 @@ def float32_rows(result: Result) -> list[Float32Row]:
                 source = node.value if node.kind == "const" else result.inputs[node.name]  # type: ignore[index]
                 values[node.id] = np.array([source], dtype=f32)
                 continue
-            args = [values[i] if values[i] is not None else np.array([np.nan], dtype=f32) for i in node.inputs]
+            args = [values[i] if values[i] is not None else missing for i in node.inputs]
             values[node.id] = np.asarray(op.vforward(np, *args), dtype=f32).reshape(1)  # type: ignore[misc]
         grads: list[Any] = [None if g is None else np.zeros(1, dtype=f32) for g in result.grads]
         grads[-1] = np.ones(1, dtype=f32)
@@ -96,7 +97,7 @@ def float32_rows(result: Result) -> list[Float32Row]:
             op = node.op
             if op is None or g is None or not taken[node.id]:
                 continue
-            args = [values[i] if values[i] is not None else np.array([np.nan], dtype=f32) for i in node.inputs]
+            args = [values[i] if values[i] is not None else missing for i in node.inputs]
             for k, i in enumerate(node.inputs):
                 if grads[i] is None or not taken[i] or result.grads[i] is None:
                     continue
