@@ -39,7 +39,7 @@ from typing import Any  # noqa: E402
 import click  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .errors import ExitStatus, GradError, format_error, shorten  # noqa: E402
+from .errors import ExitStatus, GradError, format_error, printable, shorten  # noqa: E402
 
 #: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
 PASS_BINDINGS: dict[str, Any] = {
@@ -795,6 +795,10 @@ def _interrupted() -> int:
 
 
 def _stderr(text: str) -> None:
+    """Write ``text`` and a line end to standard error. Every line is made printable
+    first: a message may echo what the user typed (an option's value, a name), and no
+    control or format character of it may reach the terminal."""
+    text = "\n".join(printable(line) for line in text.split("\n"))
     try:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()

@@ -150,7 +150,9 @@ def _visible(char: str) -> str:
     move the cursor (or worse, drive the terminal), so they become one cell."""
     if char == "\t":
         return " "
-    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):  # U+0085, U+2028 and U+2029 break lines too
+    # U+0085, U+2028 and U+2029 break lines too; an invisible format character (a
+    # right-to-left override reorders what follows) is shown as the character it hides.
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp", *_FORMAT_CATEGORIES):
         return "\ufffd"
     return char
 

@@ -66,3 +66,35 @@ def test_a_multi_line_title_shows_its_line_ends(run_cli) -> None:
     code, out, _ = run_cli("eval", "a = x*2  # the scale\nb = a + y\n\nb^2", *POINT)
     assert code == 0
     assert out.splitlines()[0].rstrip() == "a = x*2 # the scale ↵ b = a + y ↵ b^2"
+
+
+@pytest.mark.parametrize("text", NASTY, ids=range(len(NASTY)))
+@pytest.mark.parametrize(
+    "args",
+    [
+        # an option's value echoed by a message
+        lambda t: ["eval", "a = x\nb = a*2", "x=1", "--output", t],
+        # a binding's name, and a binding's value
+        lambda t: ["eval", "x", f"--{t}=3"],
+        lambda t: ["eval", "x", "-x", f"2{t}"],
+        # a name in the program, at the caret
+        lambda t: ["eval", f"q{t} = x\nq", "x=1"],
+        # a click option error
+        lambda t: ["descend", "x^2", "-x", "1", "--lr", t],
+    ],
+    ids=["output", "binding-name", "binding-value", "caret", "option-value"],
+)
+def test_error_messages_never_echo_control_characters(run_cli, args, text: str) -> None:
+    code, _, err = run_cli(*args(text))
+    assert code == 2 and err.startswith("error:"), err
+    _no_control(err)
+
+
+def test_the_caret_stays_under_a_character_shown_in_its_place() -> None:
+    from gradcli.errors import GradError, Span, format_error
+
+    source = "q\u202e = x + $"
+    err = GradError("syntax", "unexpected character", Span(9, 10), source)
+    line, caret = format_error(err).splitlines()[1:]
+    assert line == "  q\ufffd = x + $"
+    assert caret.index("^") == line.index("$")
