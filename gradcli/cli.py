@@ -635,6 +635,37 @@ def graph_command(
     write(draw(subject, fmt=fmt, precision=_digits(precision)), out)
 
 
+@cli.command("parse", context_settings=PASS_BINDINGS)
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, shell_complete=_complete_source, metavar="SOURCE")
+@_file_option()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the syntax tree as one JSON object: each statement's expression tree, with spans.")
+def parse_command(words: tuple[str, ...], file: str | None, as_json: bool) -> None:
+    """Show how SOURCE is read: every statement with its operations fully parenthesised.
+
+    The text parses back to the same graph; a program that eval would refuse is
+    refused here with the same error.
+
+    \b
+      gradcli parse "1/2x"          # (1 / 2) * x
+      gradcli parse "-2^2"          # -(2 ^ 2)
+      gradcli parse "q = x + y; f = q * z" --json
+    """
+    from .graph import lower
+    from .parse import parse
+    from .unparse import ast_json, statement_lines
+
+    source, bindings = _program(words, file)
+    if bindings:
+        raise GradError("usage", f"parse takes no bindings: {', '.join(bindings)} given")
+    program = parse(source)
+    lower(program)  # what eval would refuse (an unknown function, a name assigned twice), refused alike
+    if as_json:
+        click.echo(ast_json(program))
+    else:
+        click.echo("\n".join(statement_lines(program)))
+
+
 @cli.command("functions")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
