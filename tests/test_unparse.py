@@ -71,7 +71,7 @@ def mixed_programs(draw: st.DrawFn) -> str:
         if lines[-1] is None:
             lines[-1] = f"s{k} = {text} + s{k - 1}" if k else f"s{k} = {text}"
     if draw(st.booleans()):
-        lines.append(f"{draw(programs(max_depth=2))} * s0")
+        lines.append(f"({draw(programs(max_depth=2))}) * s0")
     return "\n".join(lines)
 
 
