@@ -233,8 +233,9 @@ def cli(ctx: click.Context) -> None:
               help="Evaluate at every row of FILE (JSON Lines or CSV; - reads standard input).")
 @click.option("--grid", "grids", multiple=True, metavar="x=a:b:n",
               help="Sweep x over n evenly spaced values from a to b, both included (repeat: product).")
-@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv"]), default=None,
-              help="Output of --batch/--grid: JSON Lines (default) or CSV.")
+@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv", "latex"]), default=None,
+              help="Output of --batch/--grid: JSON Lines (default) or CSV; for one point, latex:"
+              " the table as a tabular and, with --explain, the chain rule as align*.")
 @click.option("--input-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Format of the --batch file (default: told from its content).")
 @_exact_option()
@@ -270,12 +271,23 @@ def eval_command(
             )
         if as_json and out_format == "csv":
             raise GradError("usage", "--json and --format csv disagree: give one")
+        if out_format == "latex":
+            raise GradError("usage", "--format latex is for one point, not --batch or --grid")
         _eval_batch(words, file, batch, grids, out_format or "jsonl", input_format, wrt, output)
         return
-    if out_format is not None or input_format is not None:
-        raise GradError("usage", "--format and --input-format are for --batch and --grid")
+    if out_format not in (None, "latex") or input_format is not None:
+        raise GradError("usage", "--format jsonl|csv and --input-format are for --batch and --grid")
+    if out_format == "latex" and (as_json or exact):
+        raise GradError("usage", "--format latex is a hand-out: give it without --json and --exact")
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output, wrt=_wrt_names(wrt))
+    if out_format == "latex":
+        from .latex import eval_tabular, explain_align
+
+        click.echo(eval_tabular(result, _digits(precision)), nl=False)
+        if explain:
+            click.echo(explain_align(result, _digits(precision)), nl=False)
+        return
     exact_side = _exact_of(result, bindings, exact)
     if as_json:
         from .render import dumps
@@ -307,6 +319,9 @@ def eval_command(
 @_precision_option()
 @_explain_option()
 @_exact_option()
+@click.option("--format", "fmt", type=click.Choice(["table", "latex"]), default="table", show_default=True,
+              help="latex: the table as a tabular (with --explain, the chain rule as align*), for"
+              " \\input into a document that loads amsmath.")
 @click.option("--blank", is_flag=True,
               help="A worksheet: the table with the gradient columns left empty, to fill in by hand"
               " (mark it with check --answers).")
@@ -319,6 +334,7 @@ def trace_command(
     precision: int | None,
     explain: bool,
     exact: bool,
+    fmt: str,
     blank: bool,
 ) -> None:
     """Show every node of the graph: forward value, local gradients, accumulated gradient.
@@ -328,6 +344,7 @@ def trace_command(
       gradcli trace "x*x" -x 3 --edges      # x is used twice: 3 + 3 = 6
       gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4 --blank   # a worksheet
       gradcli trace "x/3 + y^2" -x 1 -y 0.1 --exact
+      gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4 --blank --format latex > sheet.tex
     """
     from .api import evaluate
 
@@ -337,8 +354,17 @@ def trace_command(
         )
     if exact and show_edges:
         raise GradError("usage", "--edges shows floats: give it without --exact")
+    if fmt == "latex" and (as_json or exact or show_edges):
+        raise GradError("usage", "--format latex is a hand-out: give it without --json, --exact and --edges")
     source, bindings = _program(words, file)
     result = evaluate(source, bindings, output=output)
+    if fmt == "latex":
+        from .latex import explain_align, trace_tabular
+
+        click.echo(trace_tabular(result, _digits(precision), blank=blank), nl=False)
+        if explain:
+            click.echo(explain_align(result, _digits(precision)), nl=False)
+        return
     exact_side = _exact_of(result, bindings, exact)
     if as_json:
         from .render import dumps
