@@ -39,6 +39,8 @@ __version__ = "0.1.0"
 __all__ = [
     "EXIT_CODES",
     "CheckResult",
+    "Exact",
+    "Marking",
     "CheckRow",
     "DescentResult",
     "GradError",
@@ -52,7 +54,9 @@ __all__ = [
     "compile",
     "descend",
     "evaluate",
+    "exact_of",
     "lower",
+    "mark_answers",
     "parse_program",
     "run",
 ]
@@ -87,6 +91,10 @@ _LAZY = {
     "CheckRow": "gradcheck",
     "descend": "descent",
     "DescentResult": "descent",
+    "exact_of": "exact",
+    "Exact": "exact",
+    "mark_answers": "worksheet",
+    "Marking": "worksheet",
 }
 
 

@@ -254,6 +254,16 @@ def exact_binding(raw: Any) -> Q:
     return exact(constant, {}).value
 
 
+def exact_of(result: Result, bindings: Mapping[str, Any]) -> Exact:
+    """The exact counterpart of ``result`` (evaluated at ``bindings``)::
+
+        >>> import gradcli
+        >>> gradcli.exact_of(gradcli.evaluate("x/3", x="0.1"), {"x": "0.1"}).gradient
+        {'x': Fraction(1, 3)}
+    """
+    return exact(result, bindings)
+
+
 def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
     """The exact counterpart of ``result`` (evaluated at ``bindings``)."""
     graph = result.graph

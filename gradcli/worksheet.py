@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -176,23 +176,26 @@ def is_right(answer: str, true: float, tol: float | None) -> bool:
         return abs(value - true) <= (FRACTION_TOL if tol is None else tol) * max(1.0, abs(true))
     if tol is not None:
         return abs(float(answer) - true) <= tol * max(1.0, abs(true))
-    written = Decimal(answer)
-    exponent = written.as_tuple().exponent
-    assert isinstance(exponent, int)
-    half_unit = Decimal(5).scaleb(exponent - 1)  # half a unit of the last digit written
-    return abs(Decimal(true) - written) <= half_unit
+    # Exponents as far as the answer's own (1e-999999999): no overflow, no underflow.
+    with localcontext(Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN)):
+        written = Decimal(answer)
+        exponent = written.as_tuple().exponent
+        assert isinstance(exponent, int)
+        half_unit = Decimal(5).scaleb(exponent - 1)  # half a unit of the last digit written
+        return abs(Decimal(true) - written) <= half_unit
 
 
 def _numeral(text: str, where: str) -> str:
     """An answer cell as written (kept as text: its trailing zeros count)."""
     cell = text.strip().replace("−", "-")
     try:
-        if "/" in cell:
-            Fraction(cell)
-        elif not math.isfinite(float(Decimal(cell))):
-            raise ValueError
-    except (ValueError, ZeroDivisionError, InvalidOperation):
+        value = float(Fraction(cell)) if "/" in cell else float(Decimal(cell))
+    except (ValueError, ZeroDivisionError, InvalidOperation, OverflowError):
         raise GradError("usage", f"{where}: {shorten(text)!r} is not a number") from None
+    if math.isnan(value):
+        raise GradError("usage", f"{where}: {shorten(text)!r} is not a number")
+    if math.isinf(value):
+        raise GradError("usage", f"{where}: {shorten(text)!r} is not a finite number")
     return cell
 
 
@@ -308,6 +311,11 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
             verdict = "right" if is_right(answer, true, tol) else "wrong"
         marks.append(Mark(name, answer, true, verdict))
     return Marking(result, marks, tol)
+
+
+def mark_answers(result: Result, path: str, tol: float | None = None) -> Marking:
+    """Mark the answers in the file ``path`` against ``result`` (see :func:`mark`)."""
+    return mark(result, path, tol)
 
 
 def _suggestion(name: str, known: dict[str, float]) -> str:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gradcli.worksheet import is_right
 
@@ -48,6 +50,9 @@ def test_a_blank_trace_will_not_give_the_answers_away(run_cli) -> None:
         ("1e-3", 0.0012, True),
         ("1/3", 1 / 3, True),
         ("1/3", 0.3333, False),
+        ("1e-999999999", 0.5, False),  # an exponent past the default decimal context
+        ("0.0000", 0.00004, True),
+        ("1e999999", 0.5, False),
     ],
 )
 def test_an_answer_is_right_to_the_decimals_written(answer: str, true: float, right: bool) -> None:
@@ -123,3 +128,20 @@ def test_a_bad_answers_file_is_a_clear_usage_error(
 def test_an_answers_file_that_is_not_there(run_cli, tmp_path: Path) -> None:
     code, _, err = run_cli("check", *TUTORIAL, "--answers", str(tmp_path / "nope.json"))
     assert code == 2 and "no such file" in err
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=80) | st.builds(lambda a, b: f"label,grad\n{a},{b}\n", st.text(max_size=10),
+                                         st.text(max_size=10)))
+def test_any_answers_file_is_marked_or_refused_never_a_traceback(tmp_path: Path, text: str) -> None:
+    import gradcli
+
+    path = tmp_path / "answers"
+    path.write_text(text, encoding="utf-8")
+    result = gradcli.evaluate("q = x + y; f = q * z", x=2, y=3, z=-4)
+    try:
+        marking = gradcli.mark_answers(result, str(path))
+    except gradcli.GradError as err:
+        assert err.exit_code == 2
+    else:
+        assert all(m.verdict in ("right", "wrong", "not answered") for m in marking.marks)
