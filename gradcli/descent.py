@@ -349,7 +349,10 @@ def _diverging(window: int, start: float, now: float, lr: float, maximize: bool,
 
 def _at_step(err: GradError, step: int, source: str) -> GradError:
     """The same error, its message prefixed with the step that walked into it."""
-    return GradError(err.kind, f"step {step}: {err.message}", err.span, err.source or source)
+    stepped = GradError(err.kind, f"step {step}: {err.message}", err.span, err.source or source)
+    if err.stage is not None and err.node is not None:  # where it was born, kept
+        stepped.at(err.stage, err.node)
+    return stepped
 
 
 def _descent_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

@@ -73,6 +73,18 @@ class GradError(Exception):
         self.message = message
         self.span = span
         self.source = source
+        # Where a math error was born: the pass ("forward", or "backward toward x")
+        # and the id of the node (as trace numbers them); None for other errors.
+        self.stage: str | None = None
+        self.node: int | None = None
+
+    def at(self, stage: str, node: int) -> GradError:
+        """Record the pass and the node where this math error was born (the first
+        record stands: the innermost place is the true one)."""
+        if self.stage is None:
+            self.stage = stage
+            self.node = node
+        return self
 
     @property
     def exit_code(self) -> ExitStatus:
@@ -94,7 +106,23 @@ class GradError(Exception):
             line, column = line_and_column(self.source, self.span.start)
             out["line"] = line
             out["column"] = column
+        out.update(self.provenance())
         return out
+
+    def provenance(self) -> dict[str, object]:
+        """``{"pass", "node", "span": [start, end]}`` for a math error that knows where
+        it was born; empty otherwise."""
+        if self.stage is None:
+            return {}
+        span = [self.span.start, self.span.end] if self.span is not None else None
+        return {"pass": self.stage, "node": self.node, "span": span}
+
+    def where(self) -> str | None:
+        """``in the forward pass, at node 3`` (None when not known)."""
+        if self.stage is None:
+            return None
+        stage = "forward pass" if self.stage == "forward" else self.stage.replace("backward", "backward pass", 1)
+        return f"in the {stage}, at node {self.node}"
 
 
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
@@ -198,7 +226,10 @@ def format_error(err: GradError) -> str:
     its number, and a very long line is shown as a window around the caret.
     """
     lines = [f"error: {short_message(err.message)}"]
+    where = err.where()
     if err.span is None or err.source is None:
+        if where is not None:
+            lines.append(f"  {where}")
         return "\n".join(lines)
     source = err.source
     start = max(0, min(err.span.start, len(source)))
@@ -224,4 +255,6 @@ def format_error(err: GradError) -> str:
         caret_at -= 1  # a lone combining mark: point at the letter it sits on
     lines.append(prefix + lead + shown + trail)
     lines.append(" " * (len(prefix) + caret_at) + "^" * max(1, caret_len))
+    if where is not None:
+        lines.append(f"  {where}")
     return "\n".join(lines)

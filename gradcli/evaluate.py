@@ -173,6 +173,10 @@ def describe_call(node: Node, args: Iterable[float]) -> str:
 
 def math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
     """A forward failure as a message naming the operation and its operand values."""
+    return _math_error(node, args, exc, source).at("forward", node.id)
+
+
+def _math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
     assert node.op is not None
     call = describe_call(node, args)
     if isinstance(exc, ZeroDivisionError):
@@ -198,8 +202,10 @@ def math_error(node: Node, args: list[float], exc: Exception, source: str) -> Gr
 def non_finite_error(node: Node, args: list[float], value: float, source: str) -> GradError:
     call = describe_call(node, args)
     if math.isnan(value):
-        return GradError("domain", f"{call} is not a number", node.span, source)
-    return GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
+        err = GradError("domain", f"{call} is not a number", node.span, source)
+    else:
+        err = GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
+    return err.at("forward", node.id)
 
 
 def _toward(node: Node, k: int) -> str:
@@ -322,13 +328,34 @@ def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[floa
         wanted = taken_mask(values, wanted)
     grads: list[float | None] = [0.0 if w else None for w in wanted]
     grads[-1] = 1.0
+    try:
+        _reverse(graph, values, wanted, grads)
+    except GradError as err:
+        raise _born_in_backward(graph, err) from None
+    return grads
+
+
+def _born_in_backward(graph: Graph, err: GradError) -> GradError:
+    """Name the backward pass and the input toward which the gradient failed (set
+    aside by :func:`_reverse` as ``err.node`` and a ``toward`` id)."""
+    node, toward = err.node, getattr(err, "toward", None)
+    if err.stage == "backward" and node is not None:
+        err.stage = None
+        name = graph.labels()[toward] if toward is not None else graph.labels()[node]
+        err.at(f"backward toward {name}", node)
+    return err
+
+
+def _reverse(graph: Graph, values: list[float], wanted: list[bool], grads: list[float | None]) -> None:
+    source = graph.source
+    nodes = graph.nodes
     for node in reversed(nodes):
         op = node.op
         g = grads[node.id]
         if not g:  # constants, and nodes that pass 0 on
             continue
         if not math.isfinite(g):  # every contribution was finite, but their sum is not
-            raise _sum_overflow(graph, node)
+            raise _sum_overflow(graph, node).at("backward", node.id)
         if op is None:  # leaves
             continue
         args = [values[i] for i in node.inputs]
@@ -339,23 +366,32 @@ def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[floa
             try:
                 local = op.grads[k](*args, out)
             except Undefined as exc:
-                raise GradError(
+                err = GradError(
                     "gradient",
                     f"undefined gradient of {describe_call(node, args)}: {exc}",
                     node.span,
                     source,
-                ) from None
+                )
+                raise _toward_input(err, node, i) from None
             except (ZeroDivisionError, OverflowError):
-                raise _local_gradient_error(node, args, k, math.inf, source) from None
+                raise _toward_input(_local_gradient_error(node, args, k, math.inf, source), node, i) from None
             except ValueError:
-                raise _local_gradient_error(node, args, k, None, source) from None
+                raise _toward_input(_local_gradient_error(node, args, k, None, source), node, i) from None
             contribution = g * local
             if not math.isfinite(contribution):
                 if not math.isfinite(local):
-                    raise _local_gradient_error(node, args, k, None if math.isnan(local) else local, source)
-                raise _chain_overflow(node, args, k, g, local, source)
+                    err = _local_gradient_error(node, args, k, None if math.isnan(local) else local, source)
+                else:
+                    err = _chain_overflow(node, args, k, g, local, source)
+                raise _toward_input(err, node, i)
             grads[i] += contribution  # type: ignore[operator]
-    return grads
+
+
+def _toward_input(err: GradError, node: Node, i: int) -> GradError:
+    """Mark ``err`` as born in the backward pass at ``node``, toward its input ``i``."""
+    err.at("backward", node.id)
+    err.toward = i  # type: ignore[attr-defined]
+    return err
 
 
 def local_gradients(graph: Graph, values: list[float], wanted: list[bool]) -> list[list[float | None]]:

@@ -272,5 +272,6 @@ class Writer:
             cells += [""] * (len(fields) - len(cells))
             cells.append(csv_cell(f"{err.kind}: {err.message}"))
             return head + (",".join(cells) + "\n").encode()
-        record = json.dumps({"kind": err.kind, "message": err.message}, ensure_ascii=False)
+        # A math error says where it was born: "pass", "node" and "span", as eval does.
+        record = json.dumps({"kind": err.kind, "message": err.message, **err.provenance()}, ensure_ascii=False)
         return (head or b"{") + f'"row": {row}, "error": {record}}}\n'.encode()

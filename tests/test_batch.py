@@ -256,7 +256,7 @@ def test_an_error_record_says_what_eval_says_at_that_point(run_cli) -> None:
     try:
         gradcli.evaluate("log(x - 3)", x=1)
     except GradError as exc:
-        expected = {"kind": exc.kind, "message": exc.message}
+        expected = {"kind": exc.kind, "message": exc.message, **exc.provenance()}
     assert records(out) == [{"row": 1, "error": expected}]
 
 
@@ -527,7 +527,7 @@ def test_a_gradient_sum_that_overflows_is_the_error_row_eval_gives(run_cli) -> N
     try:
         gradcli.evaluate(source, x=0.0)
     except GradError as exc:
-        expected = {"kind": exc.kind, "message": exc.message}
+        expected = {"kind": exc.kind, "message": exc.message, **exc.provenance()}
     assert expected["kind"] == "overflow" and "gradient" in expected["message"]
     assert records(out)[1] == {"row": 2, "error": expected}
     assert "null" not in out

@@ -291,7 +291,8 @@ def test_batch_rows_failing_in_their_own_branch_report_the_eval_error(run_cli) -
     records = [json.loads(line) for line in out.splitlines()]
     assert records[0]["value"] == 0.0 and records[1]["value"] == 0.0
     assert records[2] == {  # rows are counted from 1
-        "row": 3, "error": {"kind": "domain", "message": "log(0) is outside the domain of log(x) (x > 0)"},
+        "row": 3, "error": {"kind": "domain", "message": "log(0) is outside the domain of log(x) (x > 0)",
+                            "pass": "forward", "node": 5, "span": [10, 20]},
     }
 
 

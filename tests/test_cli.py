@@ -198,6 +198,7 @@ def test_the_installed_command_reports_errors_without_a_traceback(run_exe) -> No
         "error: log(-2) is outside the domain of log(x) (x > 0)\n"
         "  log(x-3)\n"
         "  ^^^^^^^^\n"
+        "  in the forward pass, at node 3\n"
     )
     assert "Traceback" not in err
 

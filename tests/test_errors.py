@@ -200,7 +200,8 @@ ERRORS = [
         1,
         'error: clip(1, 2, 1) is outside the domain of clip(x, lo, hi) (lo ≤ hi)\n'
         '  clip(x, lo, hi)\n'
-        '  ^^^^^^^^^^^^^^^\n',
+        '  ^^^^^^^^^^^^^^^\n'
+        '  in the forward pass, at node 3\n',
         id='domain-clip-bounds-crossed',
     ),
     pytest.param(
@@ -541,7 +542,8 @@ ERRORS = [
         1,
         'error: log(-2) is outside the domain of log(x) (x > 0)\n'
         '  log(x - 3)\n'
-        '  ^^^^^^^^^^\n',
+        '  ^^^^^^^^^^\n'
+        '  in the forward pass, at node 3\n',
         id='domain-log',
     ),
     pytest.param(
@@ -549,7 +551,8 @@ ERRORS = [
         1,
         'error: log(0) is outside the domain of log(x) (x > 0)\n'
         '  log(0)\n'
-        '  ^^^^^^\n',
+        '  ^^^^^^\n'
+        '  in the forward pass, at node 1\n',
         id='domain-log-zero',
     ),
     pytest.param(
@@ -557,7 +560,8 @@ ERRORS = [
         1,
         'error: sqrt(-2) is outside the domain of sqrt(x) (x ≥ 0)\n'
         '  sqrt(x)\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the forward pass, at node 1\n',
         id='domain-sqrt',
     ),
     pytest.param(
@@ -565,7 +569,8 @@ ERRORS = [
         1,
         'error: asin(2) is outside the domain of asin(x) (−1 ≤ x ≤ 1)\n'
         '  asin(x)\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the forward pass, at node 1\n',
         id='domain-asin',
     ),
     pytest.param(
@@ -574,7 +579,8 @@ ERRORS = [
         'error: (-8) ^ 0.3333333333333333 is not a real number: a negative number to a '
         'power that is not whole (cbrt(x) gives cube roots)\n'
         '  (-8)^(1/3)\n'
-        '  ^^^^^^^^^^\n',
+        '  ^^^^^^^^^^\n'
+        '  in the forward pass, at node 5\n',
         id='domain-negative-power',
     ),
     # --- division by zero (exit 1)
@@ -583,7 +589,8 @@ ERRORS = [
         1,
         'error: division by zero: 1 / 0\n'
         '  1/(x-2)\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the forward pass, at node 4\n',
         id='division-by-zero',
     ),
     pytest.param(
@@ -591,7 +598,8 @@ ERRORS = [
         1,
         'error: division by zero: 0 ^ (-1)\n'
         '  0^-1\n'
-        '  ^^^^\n',
+        '  ^^^^\n'
+        '  in the forward pass, at node 3\n',
         id='division-zero-negative-power',
     ),
     # --- overflow, a value that is not a finite float (exit 1)
@@ -600,7 +608,8 @@ ERRORS = [
         1,
         'error: overflow: exp(1000) is too large for a float\n'
         '  exp(1000)\n'
-        '  ^^^^^^^^^\n',
+        '  ^^^^^^^^^\n'
+        '  in the forward pass, at node 1\n',
         id='overflow-exp',
     ),
     pytest.param(
@@ -608,7 +617,8 @@ ERRORS = [
         1,
         'error: overflow: 10 ^ 10000000000 is too large for a float\n'
         '  10^10^10\n'
-        '  ^^^^^^^^\n',
+        '  ^^^^^^^^\n'
+        '  in the forward pass, at node 2\n',
         id='overflow-tower',
     ),
     pytest.param(
@@ -616,7 +626,8 @@ ERRORS = [
         1,
         'error: overflow: 1e+308 * 10 is too large for a float\n'
         '  1e308*10\n'
-        '  ^^^^^^^^\n',
+        '  ^^^^^^^^\n'
+        '  in the forward pass, at node 2\n',
         id='overflow-product',
     ),
     pytest.param(
@@ -632,7 +643,8 @@ ERRORS = [
         1,
         'error: overflow: exp(1618.1779919126539) is too large for a float\n'
         '  exp(exp(exp(x)))\n'
-        '  ^^^^^^^^^^^^^^^^\n',
+        '  ^^^^^^^^^^^^^^^^\n'
+        '  in the forward pass, at node 3\n',
         id='overflow-nested-exp',
     ),
     # --- undefined or non-finite gradients (exit 1)
@@ -641,7 +653,8 @@ ERRORS = [
         1,
         "error: undefined gradient of sqrt(0): sqrt'(0) is infinite\n"
         '  sqrt(x)\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the backward pass toward x, at node 1\n',
         id='gradient-sqrt-zero',
     ),
     pytest.param(
@@ -649,7 +662,8 @@ ERRORS = [
         1,
         "error: undefined gradient of asin(1): asin'(x) is infinite at x = ±1\n"
         '  asin(x)\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the backward pass toward x, at node 1\n',
         id='gradient-asin-one',
     ),
     pytest.param(
@@ -657,7 +671,8 @@ ERRORS = [
         1,
         'error: undefined gradient of (-2) ^ 2: x^y toward y needs x > 0\n'
         '  x^y\n'
-        '  ^^^\n',
+        '  ^^^\n'
+        '  in the backward pass toward y, at node 2\n',
         id='gradient-pow-negative-base',
     ),
     pytest.param(
@@ -666,7 +681,8 @@ ERRORS = [
         'error: overflow in the gradient: the local gradient of log(1e-320) toward x is '
         'too large for a float\n'
         '  log(x)\n'
-        '  ^^^^^^\n',
+        '  ^^^^^^\n'
+        '  in the backward pass toward x, at node 1\n',
         id='gradient-local-overflow',
     ),
     pytest.param(
@@ -675,7 +691,8 @@ ERRORS = [
         'error: overflow in the gradient through 0 * 1e+308 toward x: 2 · 1e+308 is too '
         'large for a float\n'
         '  x*1e308 + x*1e308\n'
-        '  ^^^^^^^\n',
+        '  ^^^^^^^\n'
+        '  in the backward pass toward x, at node 2\n',
         id='gradient-chain-overflow',
     ),
     pytest.param(
@@ -683,7 +700,8 @@ ERRORS = [
         1,
         'error: overflow in the gradient: ∂f/∂x, the sum over its 2 uses, is too large for a float\n'
         '  x*1e308 + 1e308*x\n'
-        '  ^\n',
+        '  ^\n'
+        '  in the backward pass toward x, at node 0\n',
         id='gradient-sum-overflow',
     ),
     # --- other usage errors (exit 2)
@@ -712,7 +730,8 @@ ERRORS = [
         1,
         'error: log(-2) is outside the domain of log(x) (x > 0)\n'
         '  y = log(x - 3)\n'
-        '      ^^^^^^^^^^\n',
+        '      ^^^^^^^^^^\n'
+        '  in the forward pass, at node 3\n',
         id='trace-domain',
     ),
 ]
@@ -1042,7 +1061,7 @@ def test_a_thrown_away_expression_is_an_error_with_a_caret(run_cli) -> None:
 def test_carets_show_the_right_line_whatever_the_line_end(run_cli, end: str) -> None:
     code, _, err = run_cli("eval", f"q = 1{end}r = log(x - 3){end}q + r", "-x", "1")
     assert code == 1
-    assert err.splitlines()[1:] == ["  line 2: r = log(x - 3)", "              ^^^^^^^^^^"]
+    assert err.splitlines()[1:3] == ["  line 2: r = log(x - 3)", "              ^^^^^^^^^^"]
     with pytest.raises(GradError) as info:
         gradcli.evaluate(f"q = 1{end}r = log(x - 3){end}q + r", x=1)
     assert info.value.to_json()["line"] == 2 and info.value.to_json()["column"] == 5
