@@ -121,7 +121,7 @@ class GradError(Exception):
         """``in the forward pass, at node 3`` (None when not known)."""
         if self.stage is None:
             return None
-        stage = "forward pass" if self.stage == "forward" else self.stage.replace("backward", "backward pass", 1)
+        stage = self.stage.replace("forward", "forward pass", 1).replace("backward", "backward pass", 1)
         return f"in the {stage}, at node {self.node}"
 
 

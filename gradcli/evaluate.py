@@ -320,8 +320,6 @@ def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> list[boo
 def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[float | None]:
     """Accumulated gradients ∂output/∂node (None for nodes not wanted, and for nodes
     in a branch not taken: they have no gradient)."""
-    source = graph.source
-    nodes = graph.nodes
     if graph.branches:
         from .branches import taken_mask
 

@@ -273,5 +273,6 @@ class Writer:
             cells.append(csv_cell(f"{err.kind}: {err.message}"))
             return head + (",".join(cells) + "\n").encode()
         # A math error says where it was born: "pass", "node" and "span", as eval does.
-        record = json.dumps({"kind": err.kind, "message": err.message, **err.provenance()}, ensure_ascii=False)
+        fields = {"kind": err.kind, "message": err.message, **err.provenance()}
+        record = json.dumps(fields, ensure_ascii=False)
         return (head or b"{") + f'"row": {row}, "error": {record}}}\n'.encode()
