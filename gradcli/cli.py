@@ -261,6 +261,7 @@ def eval_command(
       gradcli eval "tanh(x)" --grid x=-3:3:61 --format csv
       gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
       gradcli eval "x/3" -x 1 --exact          # 1/3, gradient 1/3
+      gradcli eval "q = x + y; f = q * z" -x 2 -y 3 -z -4 --explain --format latex > key.tex
     """
     from .api import evaluate
 

@@ -9,7 +9,7 @@ word under the cursor keeps its quote. What TAB offers:
 - commands and options, and after SOURCE the program's own inputs as ``-x``;
 - inside SOURCE (or a binding's value), function and constant names, with the
   quote left open and no space after, so the formula goes on;
-- file names where a file is expected (``--file``, ``--batch``, ``--out``).
+- file names where a file is expected (``--file``, ``--batch``, ``--out``, ``--answers``).
 
 ``completions/`` in the repository holds the scripts as generated, and a test
 fails when they drift.
