@@ -47,7 +47,7 @@ def _dump(statements: list[object]) -> list[tuple[object, ...]]:
 def _reference(source: str) -> list[tuple[object, ...]] | None:
     """The reference parser's AST, or None when it refuses the program."""
     try:
-        return _dump(parsing._get_parser().parse(source))
+        return _dump(parsing.get_parser().parse(source))
     except (UnexpectedInput, GradError):  # a syntax error, or the overflow of a huge number
         return None
 
@@ -63,7 +63,7 @@ def assert_same_as_reference(source: str) -> None:
 
 
 def test_the_token_patterns_are_the_grammars_terminals() -> None:
-    lark = parsing._get_parser()
+    lark = parsing.get_parser()
     terminals = {t.name: t.pattern.to_regexp() for t in lark.terminals}
     # A terminal added to the grammar must be taught to the fast path too.
     assert set(terminals) == {
@@ -220,7 +220,7 @@ def assert_fast_graph_is_the_reference(source: str, output: str | None = None) -
     statements = fastparse.parse_statements(source)
     assert statements is not None, source
     fast = lower(Program(statements, source), output)
-    reference = lower(Program(parsing._get_parser().parse(source), source), output)
+    reference = lower(Program(parsing.get_parser().parse(source), source), output)
     assert _graph_dump(fast) == _graph_dump(reference)
 
 
@@ -293,9 +293,9 @@ def test_long_programs_with_every_line_end_give_the_reference_graph(source: str,
 def test_long_programs_take_the_fast_path_and_short_ones_the_grammar(monkeypatch) -> None:
     fast: list[str] = []
     lark: list[str] = []
-    real_fast, real_lark = fastparse.parse_statements, parsing._get_parser
+    real_fast, real_lark = fastparse.parse_statements, parsing.get_parser
     monkeypatch.setattr(fastparse, "parse_statements", lambda s: fast.append(s) or real_fast(s))
-    monkeypatch.setattr(parsing, "_get_parser", lambda: lark.append("lark") or real_lark())
+    monkeypatch.setattr(parsing, "get_parser", lambda: lark.append("lark") or real_lark())
     expected = {"x": -4.0, "y": -4.0, "z": 5.0}
     assert gradcli.evaluate("(x + y) * z", x=2, y=3, z=-4).gradient == expected
     assert (len(fast), len(lark)) == (0, 1)
