@@ -135,9 +135,9 @@ def _dif(k: int) -> Callable[..., Q]:
     return lambda c, a, b, out: None if c is None else (_ONE if (c != 0) == (k == 1) else _ZERO)
 
 
-# op name -> (forward, local gradient rules): the rational rows of the op table.
+#: op name -> (forward, local gradient rules): the rational rows of the op table.
 # A local rule takes the operands and the node's value and returns ∂node/∂operand.
-_RULES: dict[str, tuple[Callable[..., Q], Callable[[int], Callable[..., Q]]]] = {
+RULES: dict[str, tuple[Callable[..., Q], Callable[[int], Callable[..., Q]]]] = {
     "add": (_all(lambda x, y: x + y), lambda k: _constant(_ONE)),
     "sub": (_all(lambda x, y: x - y), lambda k: _constant(_ONE if k == 0 else -_ONE)),
     "mul": (_all(lambda x, y: x * y), lambda k: (lambda x, y, out: y) if k == 0 else (lambda x, y, out: x)),
@@ -163,7 +163,7 @@ _RULES: dict[str, tuple[Callable[..., Q], Callable[[int], Callable[..., Q]]]] = 
 }
 for _name, _test in (("lt", "__lt__"), ("le", "__le__"), ("gt", "__gt__"), ("ge", "__ge__"),
                      ("eq", "__eq__"), ("ne", "__ne__")):
-    _RULES[_name] = (
+    RULES[_name] = (
         _all(lambda x, y, _t=_test: _ONE if getattr(x, _t)(y) else _ZERO),
         lambda k: _constant(_ZERO),
     )
@@ -175,7 +175,7 @@ class _TooLarge(Exception):
 
 def rational_ops() -> list[str]:
     """The operations computed exactly."""
-    return list(_RULES)
+    return list(RULES)
 
 
 class Exact:
@@ -296,7 +296,7 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
             else:
                 irrational.append(node.name)  # pi, e, tau
             continue
-        rule = _RULES.get(op.name)
+        rule = RULES.get(op.name)
         if rule is None:
             if len(irrational) < 50:
                 irrational.append(labels[node.id])
@@ -317,7 +317,7 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
     local_grads: list[list[Q]] = [[] for _ in nodes]
     for node in nodes:
         op = node.op
-        if op is None or (values[node.id] is None and op.name not in _RULES):
+        if op is None or (values[node.id] is None and op.name not in RULES):
             local_grads[node.id] = [None] * len(node.inputs)
             continue
         args = [values[i] for i in node.inputs]
@@ -330,7 +330,7 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
                 row.append(Fraction(1, len(node.inputs)))
                 continue
             try:
-                local = _RULES[op.name][1](k)(*args, values[node.id])
+                local = RULES[op.name][1](k)(*args, values[node.id])
             except _TooLarge:
                 local = None
                 too_large.append(labels[node.id])

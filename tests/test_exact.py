@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.exact import _RULES, MAX_DIGITS, exact
+from gradcli.exact import RULES, MAX_DIGITS, exact
 from gradcli.ops import ALL_OPS
 
 sympy = pytest.importorskip("sympy")
@@ -118,7 +118,7 @@ def test_a_branch_not_taken_has_no_exact_value() -> None:
 def test_exact_rules_agree_with_the_float_rules() -> None:
     """The exact table and the op table are two rule sets: held to each other here."""
     points = [Fraction(n, d) for n in range(-7, 8) for d in (1, 2, 3, 5)]
-    for name, (forward, local) in _RULES.items():
+    for name, (forward, local) in RULES.items():
         op = next(o for o in ALL_OPS if o.name == name)
         arity = op.arity if not op.variadic else 3
         for i in range(0, len(points) - arity, 7):
