@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.exact import RULES, MAX_DIGITS, exact
+from gradcli.exact import MAX_DIGITS, RULES, exact
 from gradcli.ops import ALL_OPS
 
 sympy = pytest.importorskip("sympy")
