@@ -16,10 +16,12 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
     from rich.table import Table
 
-    from .evaluate import Result
+    from .evaluate import NodeResult, Result
 
 DEFAULT_PRECISION = 6
 
@@ -300,10 +302,14 @@ def print_trace(
     file: IO[str] | None = None,
     *,
     edges: bool = False,
+    blank: bool = False,
+    cells: Callable[[NodeResult], tuple[str, str, str]] | None = None,
 ) -> None:
     """``trace``'s table: one row per graph node, inputs before consumers, output last.
     With ``edges``, two more columns: what each use of the node contributes to its
-    gradient (``3 (via 2)``: 3 through its use by node 2), and the sum of those contributions."""
+    gradient (``3 (via 2)``: 3 through its use by node 2), and the sum of those contributions.
+    With ``blank``, the gradient columns are left empty (a worksheet). ``cells`` writes
+    a node's value, local gradients and gradient instead of the floats (exact fractions)."""
     f = output_label(result)
     columns = [
         Column("id", "right", whole=True),
@@ -315,22 +321,29 @@ def print_trace(
         Column("∂node/∂input", "right", whole=True),
         Column(f"∂{f}/∂node", "right", "red", whole=True),
     ]
-    rows = [
-        [
-            str(node.id),
-            node.label,
-            node.op,
-            ", ".join(str(i) for i in node.inputs),
-            "not taken" if node.evaluated is False else format_number(node.value, precision),
+
+    def floats(node: NodeResult) -> tuple[str, str, str]:
+        return (
+            format_number(node.value, precision),
             ", ".join(format_number(g, precision) for g in node.local_grads),
             format_number(node.grad, precision),
-        ]
-        for node in result.nodes
-    ]
+        )
+
+    write = cells or floats
+    rows = []
+    for node in result.nodes:
+        value, local, grad = write(node)
+        if node.evaluated is False:
+            value = "not taken"
+        if blank:
+            local, grad = "", ""
+        inputs = ", ".join(str(i) for i in node.inputs)
+        rows.append([str(node.id), node.label, node.op, inputs, value, local, grad])
     # An input the output does not depend on is no node of the graph; a row of its own
     # says it was read and has gradient 0.
     unused = [
-        ["", f"{name} (unused)", "var", "", format_number(result.inputs[name], precision), "", "0"]
+        ["", f"{name} (unused)", "var", "", format_number(result.inputs[name], precision), "",
+         "" if blank else "0"]
         for name in result.graph.unused()
     ]
     if edges:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import GradError, shorten
-from .render import Column, Styled, format_number, output_label, print_rows, short_title
+from .render import Column, Styled, format_number, output_label, print_rows, print_trace, short_title
 
 if TYPE_CHECKING:
-    from .evaluate import Result
+    from .evaluate import NodeResult, Result
     from .exact import Exact
 
 #: How close a fraction answer must be when no tolerance is given (relative).
@@ -80,36 +80,17 @@ def print_sheet(
 ) -> None:
     """``trace``'s table with exact fractions (``ex``), or with the gradient columns
     empty (``blank``: a worksheet), or both."""
-    f = output_label(result)
-    columns = [
-        Column("id", "right", whole=True),
-        Column("label"),
-        Column("op"),
-        Column("inputs"),
-        Column("value", "right", "green", whole=True),
-        Column("∂node/∂input", "right", whole=True),
-        Column(f"∂{f}/∂node", "right", "red", whole=True),
-    ]
-    rows = []
-    for node in result.nodes:
-        i = node.id
-        if node.evaluated is False:
-            value = "not taken"
-        elif ex is not None:
+    cells = None
+    if ex is not None:
+
+        def cells(node: NodeResult) -> tuple[str, str, str]:
+            i = node.id
+            pairs = zip(ex.local_grads[i], node.local_grads, strict=True)
+            local = ", ".join(exact_cell(q, g, precision) for q, g in pairs)
             value = exact_cell(ex.values[i], node.value, precision)
-        else:
-            value = format_number(node.value, precision)
-        if blank:
-            local, grad = "", ""
-        elif ex is not None:
-            local = ", ".join(exact_cell(q, g, precision) for q, g in zip(ex.local_grads[i], node.local_grads,
-                                                                            strict=True))
-            grad = exact_cell(ex.grads[i], node.grad, precision)
-        else:
-            local = ", ".join(format_number(g, precision) for g in node.local_grads)
-            grad = format_number(node.grad, precision)
-        rows.append([str(i), node.label, node.op, ", ".join(str(j) for j in node.inputs), value, local, grad])
-    print_rows(short_title(result.source), columns, rows, file)
+            return value, local, exact_cell(ex.grads[i], node.grad, precision)
+
+    print_trace(result, precision, file, blank=blank, cells=cells)
     if ex is not None:
         print_notes(ex.notes, file)
 
