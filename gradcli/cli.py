@@ -239,6 +239,9 @@ def cli(ctx: click.Context) -> None:
 @click.option("--input-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Format of the --batch file (default: told from its content).")
 @_exact_option()
+@click.option("--sigma", default=None, metavar="x=0.1,y=0.2",
+              help="Standard deviations of inputs: add the output's σ = √Σ(∂f/∂x·σx)² (first order)"
+              " and each input's share of the variance.")
 def eval_command(
     words: tuple[str, ...],
     file: str | None,
@@ -252,6 +255,7 @@ def eval_command(
     out_format: str | None,
     input_format: str | None,
     exact: bool,
+    sigma: str | None,
 ) -> None:
     """Print the value of SOURCE and its gradient toward every input.
 
@@ -262,13 +266,15 @@ def eval_command(
       gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
       gradcli eval "x/3" -x 1 --exact          # 1/3, gradient 1/3
       gradcli eval "q = x + y; f = q * z" -x 2 -y 3 -z -4 --explain --format latex > key.tex
+      gradcli eval "T = 2*pi*sqrt(L/g)" -L 1 -g 9.81 --sigma L=0.01,g=0.05
     """
     from .api import evaluate
 
     if batch is not None or grids:
-        if precision is not None or explain or exact:
+        if precision is not None or explain or exact or sigma is not None:
             raise GradError(
-                "usage", "--precision, --explain and --exact are for one point, not --batch or --grid"
+                "usage",
+                "--precision, --explain, --exact and --sigma are for one point, not --batch or --grid",
             )
         if as_json and out_format == "csv":
             raise GradError("usage", "--json and --format csv disagree: give one")
@@ -278,9 +284,12 @@ def eval_command(
         return
     if out_format not in (None, "latex") or input_format is not None:
         raise GradError("usage", "--format jsonl|csv and --input-format are for --batch and --grid")
-    if out_format == "latex" and (as_json or exact):
-        raise GradError("usage", "--format latex is a hand-out: give it without --json and --exact")
+    if out_format == "latex" and (as_json or exact or sigma is not None):
+        raise GradError("usage", "--format latex is a hand-out: give it without --json, --exact and --sigma")
     source, bindings = _program(words, file)
+    if sigma is not None:
+        _eval_sigma(source, bindings, sigma, as_json, wrt, output, precision, explain)
+        return
     result = evaluate(source, bindings, output=output, wrt=_wrt_names(wrt))
     if out_format == "latex":
         from .latex import eval_tabular, explain_align
@@ -383,6 +392,42 @@ def trace_command(
         from .render import print_trace
 
         print_trace(result, _digits(precision), edges=show_edges)
+    _print_explanation(result, precision, explain)
+
+
+def _eval_sigma(
+    source: str,
+    bindings: dict[str, str],
+    sigma: str,
+    as_json: bool,
+    wrt: str | None,
+    output: str | None,
+    precision: int | None,
+    explain: bool,
+) -> None:
+    """eval --sigma: the point's result and the output's first-order uncertainty."""
+    from .api import compile, run
+    from .uncertainty import check_sigmas, parse_sigmas, print_uncertainty, propagate
+
+    sigmas = parse_sigmas(sigma)
+    graph = compile(source, output)
+    check_sigmas(graph, sigmas)
+    shown = _wrt_names(wrt)
+    names = list(shown if shown is not None else graph.inputs)
+    result = run(graph, bindings, names + [n for n in sigmas if n not in names])
+    unc = propagate(result, sigmas)
+    result.gradient = {name: result.gradient[name] for name in names}  # the σ's own needs stay unshown
+    if as_json:
+        from .render import dumps
+
+        obj = _with_explanation(result.to_json(), result, precision, explain)
+        obj["uncertainty"] = unc.to_json()
+        click.echo(dumps(obj))
+        return
+    from .render import print_eval
+
+    print_eval(result, _digits(precision))
+    print_uncertainty(result, unc, _digits(precision))
     _print_explanation(result, precision, explain)
 
 
