@@ -20,6 +20,7 @@ from typing import Any
 
 from .evaluate import Result
 from .graph import Graph, format_literal
+from .ops import Op
 from .render import DEFAULT_PRECISION, format_number
 
 _TEMP = re.compile(r"([^\W\d]\w*?)(\d+)")
@@ -33,6 +34,33 @@ class Term:
     position: int
     upstream: float | None  # ∂f/∂consumer
     local: float | None  # ∂consumer/∂node; None where not computed (the upstream is 0)
+    rule: str = ""  # the local rule used: ∂exp(u)/∂u = exp(u)
+
+
+_OPERANDS = "uvw"
+
+
+def local_rule(op: Op, position: int, count: int) -> str:
+    """The rule of ``op``'s local gradient toward its operand ``position``, written
+    over operands u, v, w: ``∂exp(u)/∂u = exp(u)``, ``∂(u * v)/∂v = u``."""
+    params = op.params
+    rule = op.rule
+    if count > len(params) or len(params) > len(_OPERANDS):  # max(a, b, c), sum(...)
+        return f"∂{op.name}(...)/∂(argument {position + 1}): {rule}"
+    names = dict(zip(params, _OPERANDS, strict=False))
+    toward = params[position]
+    part = re.search(rf"∂/∂{re.escape(toward)} = (.*?)(?=, ∂/∂|; |$)", rule)
+    text = part.group(1) if part else rule
+    pattern = "|".join(re.escape(p) for p in sorted(params, key=len, reverse=True))
+    text = re.sub(rf"(?<![A-Za-z_])({pattern})(?![A-Za-z_])", lambda m: names[m.group(1)], text)
+    operands = [names[p] for p in params]
+    if op.symbol is None:
+        head = f"{op.name}({', '.join(operands)})"
+    elif op.arity == 1:
+        head = f"({op.symbol}{operands[0]})"
+    else:
+        head = f"({operands[0]} {op.symbol} {operands[1]})"
+    return f"∂{head}/∂{names[toward]} = {text}"
 
 
 @dataclass(eq=False)
@@ -112,11 +140,16 @@ def explain(result: Result) -> Explanation:
             continue  # constants, and what depends on no variable
         # A consumer in a branch not taken has no gradient and passes none on.
         terms = [
-            Term(c, k, result.grads[c], local[c][k]) for c, k in uses[node.id]
+            Term(c, k, result.grads[c], local[c][k], _rule_of(nodes[c].op, k, len(nodes[c].inputs)))
+            for c, k in uses[node.id]
             if not (graph.branches and result.grads[c] is None)
         ]
         steps.append(Step(node.id, names[node.id], g, terms))
     return Explanation(names, f, forward, steps)
+
+
+def _rule_of(op: Op | None, position: int, count: int) -> str:
+    return local_rule(op, position, count) if op is not None else ""
 
 
 def _factor(value: float | None, precision: int | None) -> str:
@@ -129,13 +162,31 @@ def step_text(ex: Explanation, step: Step, precision: int | None = DEFAULT_PRECI
     total = format_number(step.grad, precision)
     if not step.terms:
         return f"∂{f}/∂{f} = {total}"
-    symbols = " + ".join(
-        f"∂{f}/∂{ex.names[t.consumer]} · ∂{ex.names[t.consumer]}/∂{step.name}" for t in step.terms
-    )
-    numbers = " + ".join(
-        f"{_factor(t.upstream, precision)}·{_factor(t.local, precision)}" for t in step.terms
-    )
-    return f"∂{f}/∂{step.name} = {symbols} = {numbers} = {total}"
+    output = ex.steps[0].node if ex.steps else -1
+    uses: dict[int, int] = {}
+    for t in step.terms:
+        uses[t.consumer] = uses.get(t.consumer, 0) + 1
+    symbols, numbers = [], []
+    for t in step.terms:
+        c = ex.names[t.consumer]
+        # A node used twice by one consumer gives two terms: each says which operand it is.
+        which = f" (as {_OPERANDS[t.position]})" if uses[t.consumer] > 1 and t.position < 3 else ""
+        if uses[t.consumer] > 1 and t.position >= 3:
+            which = f" (as argument {t.position + 1})"
+        if t.consumer == output:  # ∂f/∂f = 1 goes without saying
+            if not which and len(step.terms) > 1:
+                which = " (direct)"  # beside terms through other nodes
+            symbols.append(f"∂{c}/∂{step.name}{which}")
+            numbers.append(_factor(t.local, precision))
+        else:
+            symbols.append(f"∂{f}/∂{c} · ∂{c}/∂{step.name}{which}")
+            numbers.append(f"{_factor(t.upstream, precision)}·{_factor(t.local, precision)}")
+    rules = "; ".join(dict.fromkeys(t.rule for t in step.terms if t.rule))
+    lhs = f"∂{f}/∂{step.name}"
+    symbolic = " + ".join(symbols)
+    middle = "" if symbolic == lhs else f" = {symbolic}"
+    line = f"{lhs}{middle} = {' + '.join(numbers)} = {total}"
+    return f"{line}   using {rules}" if rules else line
 
 
 def explanation_lines(
@@ -168,7 +219,8 @@ def explanation_json(result: Result, precision: int | None = DEFAULT_PRECISION) 
                 "name": step.name,
                 "grad": step.grad,
                 "terms": [
-                    {"consumer": t.consumer, "upstream": t.upstream, "local": t.local}
+                    {"consumer": t.consumer, "position": t.position, "upstream": t.upstream,
+                     "local": t.local, "rule": t.rule}
                     for t in step.terms
                 ],
             }

@@ -34,8 +34,10 @@ def test_the_chain_rule_reads_as_in_the_spec(run_cli) -> None:
     code, out, _ = run_cli("trace", *SEEDS["named"], "--explain")
     assert code == 0
     lines = [line.strip() for line in out.splitlines()]
-    assert "∂f/∂q = ∂f/∂f · ∂f/∂q = (1)·(-4) = -4" in lines
-    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)·(1) = -4" in lines
+    # the output's own factor ∂f/∂f = 1 is implicit; each step names the local rule it uses
+    assert "∂f/∂q = (-4) = -4   using ∂(u * v)/∂u = v" in lines
+    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)·(1) = -4   using ∂(u + v)/∂u = 1" in lines
+    assert not any("∂f/∂f ·" in line for line in lines)
     assert "q = x + y = 5" in lines
 
 
@@ -49,10 +51,36 @@ def test_the_explanation_follows_the_table(run_cli) -> None:
 def test_a_node_with_several_uses_sums_their_contributions(run_cli) -> None:
     code, out, _ = run_cli("eval", "x*x + 2*x", "-x", "3", "--explain")
     assert code == 0
+    # x's two uses by n1 are two visibly different terms, each with its own rule
     assert out.rstrip().splitlines()[-1].strip() == (
-        "∂f/∂x = ∂f/∂n1 · ∂n1/∂x + ∂f/∂n1 · ∂n1/∂x + ∂f/∂n3 · ∂n3/∂x"
-        " = (1)·(3) + (1)·(3) + (1)·(2) = 8"
+        "∂f/∂x = ∂f/∂n1 · ∂n1/∂x (as u) + ∂f/∂n1 · ∂n1/∂x (as v) + ∂f/∂n3 · ∂n3/∂x"
+        " = (1)·(3) + (1)·(3) + (1)·(2) = 8   using ∂(u * v)/∂u = v; ∂(u * v)/∂v = u"
     )
+
+
+def test_a_function_step_names_its_rule_and_the_output_factor_stays_implicit(run_cli) -> None:
+    code, out, _ = run_cli("eval", "q = exp(x); q + q*x", "-x", "0", "--explain")
+    assert code == 0
+    lines = [line.strip() for line in out.splitlines()]
+    assert any(line.startswith("∂f/∂x = ∂f/∂q · ∂q/∂x") and "∂exp(u)/∂u = exp(u)" in line for line in lines)
+    assert not any("∂f/∂f ·" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("op", "position", "count", "rule"),
+    [
+        ("exp", 0, 1, "∂exp(u)/∂u = exp(u)"),
+        ("div", 1, 2, "∂(u / v)/∂v = −u/v²"),
+        ("pow", 1, 2, "∂(u ^ v)/∂v = u^v·ln u"),
+        ("neg", 0, 1, "∂(-u)/∂u = −1"),
+    ],
+)
+def test_local_rules_are_written_over_u_and_v(op: str, position: int, count: int, rule: str) -> None:
+    from gradcli.explain import local_rule
+    from gradcli.ops import FUNCTIONS, OPERATORS
+
+    table = OPERATORS.get(op) or FUNCTIONS[op][count]
+    assert local_rule(table, position, count) == rule
 
 
 def test_json_explain_keeps_standard_output_one_json_object(run_cli) -> None:
@@ -66,7 +94,8 @@ def test_json_explain_keeps_standard_output_one_json_object(run_cli) -> None:
         steps = {step["name"]: step for step in data["explain"]["steps"]}
         assert steps["x"] == {
             "node": 0, "name": "x", "grad": -4.0,
-            "terms": [{"consumer": 2, "upstream": -4.0, "local": 1.0}],
+            "terms": [{"consumer": 2, "position": 0, "upstream": -4.0, "local": 1.0,
+                       "rule": "∂(u + v)/∂u = 1"}],
         }
 
 
