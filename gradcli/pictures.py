@@ -3,7 +3,9 @@ and a tree for the terminal.
 
 The pictures follow the circuit diagrams of the backpropagation tutorials: inputs on
 the left, one gate per graph node (``+``, ``*``, ``exp``, ``1/x``), and on every wire
-the forward value (green) above the accumulated gradient ∂f/∂node (red). A constant
+the forward value (green) above the gradient that wire carries back (red):
+∂f/∂consumer · ∂consumer/∂input, so the wires out of a node add up to its gradient
+(``x*x + 2*x`` at 3: x's wires carry 3, 3 and 2, its gradient 8). A constant
 operand is written into its gate (``+1``, ``*2``, ``^2``, ``1/x``) rather than drawn
 as a wire of its own, as the tutorials do. A shared node is drawn once, with one wire
 to each consumer. Without bindings the picture shows the structure only.
@@ -105,6 +107,17 @@ class _Scene:
             return None
         return format_number(self.result.grads[node_id], self.precision)
 
+    def carried(self, consumer: int, position: int) -> str | None:
+        """What the wire into ``consumer``'s operand ``position`` carries back: its
+        edge's contribution ∂f/∂consumer · ∂consumer/∂input (None where not computed)."""
+        if self.result is None:
+            return None
+        from .edges import contribution
+
+        local = self.result.nodes[consumer].local_grads[position]
+        c = contribution(self.result.grads[consumer], local)
+        return None if c is None else format_number(c, self.precision)
+
     @property
     def output_name(self) -> str:
         return self.graph.output_label()
@@ -142,6 +155,12 @@ def draw(
     if fmt == "mermaid":
         return Drawing("mermaid", to_mermaid(scene))
     lines = list(_tree_lines(scene))
+    if result is not None:
+        lines.append([
+            ("value", "green"), (": forward; ", None),
+            ("grad", "red"), (f": ∂{scene.output_name}/∂node; ", None),
+            ("this wire", "red"), (": what that use carries back (a node's wires add up to its grad)", None),
+        ])
     return Drawing("tree", "".join("".join(t for t, _ in line) + "\n" for line in lines), lines)
 
 
@@ -290,13 +309,19 @@ def to_dot(scene: _Scene) -> str:
     out.append(f"  out [label=<<b>{html.escape(scene.output_name)}</b>>, shape=plaintext];")
     for node in nodes:
         taken = scene.taken(node.id)
-        for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
+        for k, (i, wire) in enumerate(zip(node.inputs, scene.wired[node.id], strict=True)):
             if wire and not (taken and scene.taken(i)):  # a wire of a branch not taken: nothing
                 out.append(f'  n{i} -> n{node.id} [style=dashed, color="{GREY}"];')
             elif wire:
-                out.append(_dot_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
+                out.append(_dot_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.carried(node.id, k)))
     last = graph.output
     out.append(_dot_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
+    if scene.result is not None:
+        out.append(
+            f'  legend [shape=plaintext, fontsize=10, label=<<font color="{GREEN}">value</font>'
+            f' / <font color="{RED}">gradient the wire carries back: ∂{html.escape(scene.output_name)}'
+            "/∂consumer · ∂consumer/∂input (a node&#39;s wires add up to its gradient)</font>>];"
+        )
     inputs = [f"n{n.id}" for n in nodes if n.kind == "var"]
     if inputs:
         # Inputs in the first column, top to bottom in order of first appearance
@@ -429,13 +454,19 @@ def to_mermaid(scene: _Scene) -> str:
     out.append(f"  out([{_mermaid_text(scene.output_name)}])")
     for node in nodes:
         taken = scene.taken(node.id)
-        for i, wire in zip(node.inputs, scene.wired[node.id], strict=True):
+        for k, (i, wire) in enumerate(zip(node.inputs, scene.wired[node.id], strict=True)):
             if wire and not (taken and scene.taken(i)):
                 out.append(f"  n{i} -.-> n{node.id}")  # dotted: a branch not taken
             elif wire:
-                out.append(_mermaid_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.grad(i)))
+                out.append(_mermaid_edge(f"n{i}", f"n{node.id}", scene.value(i), scene.carried(node.id, k)))
     last = graph.output
     out.append(_mermaid_edge(f"n{last}", "out", scene.value(last), scene.grad(last)))
+    if scene.result is not None:
+        legend = _mermaid_text(
+            "value: the forward value; grad: the gradient the wire carries back"
+            " (a node's wires add up to its gradient)"
+        )
+        out.append(f"  legend[{legend}]")
     if skipped:
         out.append(f"  classDef skipped stroke:{GREY},color:{GREY},stroke-dasharray:4 4")
         out.append(f"  class {','.join(skipped)} skipped")
@@ -474,10 +505,11 @@ def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
     labels = graph.labels()
     height = _heights(graph)
     shown = [False] * len(nodes)
-    # (node id, depth, prefix of its line, prefix of its children's lines)
-    stack: list[tuple[int, int, str, str]] = [(graph.output, 0, "", "")]
+    # (node id, depth, prefix of its line, prefix of its children's lines, the consumer
+    # and operand position it is drawn under: -1 at the root)
+    stack: list[tuple[int, int, str, str, int, int]] = [(graph.output, 0, "", "", -1, 0)]
     while stack:
-        node_id, depth, head, tail = stack.pop()
+        node_id, depth, head, tail, consumer, position = stack.pop()
         node = nodes[node_id]
         line: list[tuple[str, str | None]] = [
             (head, "dim"), (labels[node_id], "bold"), (f"  {node.op_name}", None)
@@ -485,6 +517,10 @@ def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
         # A constant is a number the program wrote, not a subtree: repeat it.
         if shown[node_id] and node.kind != "const":
             line.append(("  ↑ shared, shown above", "italic"))
+            carried = scene.carried(consumer, position) if consumer >= 0 else None
+            if carried is not None:
+                line.append(("  this wire ", None))
+                line.append((carried, "red"))
             yield line
             continue
         value, grad = scene.value(node_id), scene.grad(node_id)
@@ -497,6 +533,10 @@ def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
             if grad is not None:  # constants have no gradient
                 line.append(("  grad ", None))
                 line.append((grad, "red"))
+                carried = scene.carried(consumer, position) if consumer >= 0 else None
+                if carried is not None and carried != grad:  # this use carries a part of it
+                    line.append(("  this wire ", None))
+                    line.append((carried, "red"))
         if node.inputs and depth + 1 > TREE_MAX_DEPTH:
             yield line
             levels = height[node_id]
@@ -516,4 +556,4 @@ def _tree_lines(scene: _Scene) -> Iterator[list[tuple[str, str | None]]]:
         for k in range(count - 1, -1, -1):
             last = k == count - 1
             branch, indent = ("└── ", "    ") if last else ("├── ", "│   ")
-            stack.append((node.inputs[k], depth + 1, tail + branch, tail + indent))
+            stack.append((node.inputs[k], depth + 1, tail + branch, tail + indent, node_id, k))

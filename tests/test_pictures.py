@@ -203,13 +203,29 @@ def test_the_readme_picture_is_the_neuron() -> None:
 def test_the_tree_marks_a_shared_node_as_a_reference(run_cli) -> None:
     code, out, _ = run_cli("graph", "(x+y)*(x+y)", "-x", "1", "-y", "2", "--format", "tree")
     assert code == 0
-    assert out.splitlines() == [
+    assert out.splitlines()[:-1] == [  # each use of x + y carries 3 of its gradient 6
         "(x + y) * (x + y)  mul  value 9  grad 1",
-        "├── x + y  add  value 3  grad 6",
+        "├── x + y  add  value 3  grad 6  this wire 3",
         "│   ├── x  var  value 1  grad 6",
         "│   └── y  var  value 2  grad 6",
-        "└── x + y  add  ↑ shared, shown above",
+        "└── x + y  add  ↑ shared, shown above  this wire 3",
     ]
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "tree"])
+def test_each_wire_carries_its_edge_contribution_and_they_sum_to_the_gradient(run_cli, fmt: str) -> None:
+    code, out, _ = run_cli("graph", "x*x + 2*x", "-x", "3", "--format", fmt)
+    assert code == 0
+    if fmt == "dot":
+        carried = re.findall(r'n0 -> n\d+ \[label=<.*?<font color="#d00000">([^<]+)</font>>\]', out)
+        assert "legend [" in out
+    elif fmt == "mermaid":
+        carried = re.findall(r'n0 -->\|"value 3<br/>grad ([^"]+)"\|', out)
+        assert "  legend[" in out
+    else:
+        carried = re.findall(r"x  var  .*this wire (\S+)", out)
+        assert out.splitlines()[-1].startswith("value: forward; grad: ∂f/∂node; this wire:")
+    assert sorted(carried) == ["2", "3", "3"]  # 3 + 3 + 2 = 8, x's gradient
 
 
 def test_the_tree_stops_at_its_documented_depth_with_a_marker(run_cli) -> None:
