@@ -41,7 +41,9 @@ _MP: dict[tuple[str, int], Callable[..., Any]] = {
     ("cosh", 1): mp.cosh, ("tanh", 1): mp.tanh, ("asinh", 1): mp.asinh, ("acosh", 1): mp.acosh,
     ("atanh", 1): mp.atanh, ("sigmoid", 1): lambda a: 1 / (1 + mp.exp(-a)),
     ("relu", 1): lambda a: max(a, 0), ("softplus", 1): lambda a: mp.log(1 + mp.exp(a)),
-    ("erf", 1): mp.erf, ("hypot", 2): mp.hypot, ("max", 2): max, ("min", 2): min,
+    ("erf", 1): mp.erf, ("max", 2): max, ("min", 2): min,
+    # one or more arguments (the table's row says the least number)
+    ("hypot", 1): lambda *a: mp.sqrt(mp.fsum([v * v for v in a])),
 }
 
 
@@ -116,3 +118,16 @@ def test_check_never_reports_a_right_gradient_as_wrong(source: str, x: float, y:
             assert row.note, row
     text = dumps(r.to_json())
     json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+
+def test_the_reference_covers_every_operation_the_generated_programs_use() -> None:
+    import gradcli
+
+    for fn in _UNARY:
+        source = "-x" if fn == "-" else f"{fn}(x)"
+        for node in gradcli.compile(source).nodes:
+            assert node.op is None or (node.op.name, node.op.arity) in _MP, source
+    for fn in _BINARY:
+        source = f"x {fn} y" if not fn.isalpha() else f"{fn}(x, y)"
+        for node in gradcli.compile(source).nodes:
+            assert node.op is None or (node.op.name, node.op.arity) in _MP, source

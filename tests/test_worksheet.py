@@ -149,6 +149,7 @@ def test_any_answers_file_is_marked_or_refused_never_a_traceback(tmp_path: Path,
 
 @pytest.mark.parametrize("option", ["--blank", "--exact"])
 def test_a_worksheet_lists_an_unused_input_as_trace_does(run_cli, option: str) -> None:
-    code, out, _ = run_cli("trace", "q = x*y; f = q + z", "-x", "2", "-y", "3", "-z", "1", "--output", "q", option)
+    point = ["-x", "2", "-y", "3", "-z", "1"]
+    code, out, _ = run_cli("trace", "q = x*y; f = q + z", *point, "--output", "q", option)
     assert code == 0
     assert "z (unused)" in out
