@@ -128,6 +128,6 @@ def test_the_reference_covers_every_operation_the_generated_programs_use() -> No
         for node in gradcli.compile(source).nodes:
             assert node.op is None or (node.op.name, node.op.arity) in _MP, source
     for fn in _BINARY:
-        source = f"x {fn} y" if not fn.isalpha() else f"{fn}(x, y)"
+        source = f"{fn}(x, y)" if fn[0].isalpha() else f"x {fn} y"
         for node in gradcli.compile(source).nodes:
             assert node.op is None or (node.op.name, node.op.arity) in _MP, source
