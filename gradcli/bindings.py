@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,6 +29,57 @@ _NAME = re.compile(r"[^\W\d]\w*")  # the grammar's NAME
 def option_flag(name: str) -> str:
     """How the command line binds ``name``: ``-x`` or ``--rate``."""
     return f"-{name}" if len(name) == 1 else f"--{shorten(name)}"
+
+
+def _spelling_hint(text: str, *, scripts: bool = True) -> tuple[str, str] | None:
+    """A number that Python reads but the language does not (``0x10``, ``1_000``,
+    and with ``scripts`` ``١٢``): a word for the message and how to write it, or None."""
+    if _PREFIXED_INTEGER.fullmatch(text):
+        if len(text) > 40:  # its decimal spelling would be long (and slow to make)
+            return " decimal", "write it in decimal"
+        return " decimal", f"write {int(text.replace('_', ''), 0)}"
+    if "_" in text and _PLAIN_NUMBER.fullmatch(text.replace("_", "")):
+        return "", f"write {shorten(text.replace('_', ''))}, without '_'"
+    if scripts and not text.isascii() and _PLAIN_NUMBER.fullmatch(_ascii_digits(text)):
+        return "", f"write {shorten(_ascii_digits(text))}, with the digits 0-9"
+    return None
+
+
+def _ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script as its ASCII digit."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def cell_value(name: str, raw: Any) -> float:
+    """One input's value in a row of a data file (a CSV cell, a JSON Lines value):
+    a number, or a string holding a decimal number as the language writes one
+    (``2.5``, ``-3``, ``.5``, ``1e-3``), with white space around it allowed.
+
+    Never an expression: a date such as ``2024-01-05`` in a column is that row's
+    error, not 2018. (Command-line bindings, read by :func:`constant_value`, do
+    take constant expressions.) A blank cell is the caller's: it means missing.
+    """
+    if not isinstance(raw, str):
+        return coerce_value(name, raw)
+    text = raw.strip()
+    plain = _PLAIN_NUMBER.fullmatch(text)
+    if plain:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    label, shown = shorten(name), shorten(text)
+    if plain:
+        raise GradError("binding", f"the value of {label} is too large for a float: {shown}")
+    if text.lower().lstrip("+-") in _NOT_FINITE:
+        raise GradError("binding", f"the value of {label} must be a finite number, not {text}")
+    hint = _spelling_hint(text)
+    if hint:
+        raise GradError("binding", f"the value of {label} is not a{hint[0]} number: {shown} ({hint[1]})")
+    raise GradError(
+        "binding",
+        f"the value of {label} is not a number: {shown} (a row holds decimal numbers such as 2.5"
+        " or -1e-3; expressions such as pi/4 are read only on the command line)",
+    )
 
 
 def constant_value(text: str, name: str = "value") -> float:
@@ -49,16 +101,9 @@ def constant_value(text: str, name: str = "value") -> float:
         if not math.isfinite(value):
             raise GradError("binding", f"the value of {label} is too large for a float: {shown}")
         return value
-    if _PREFIXED_INTEGER.fullmatch(text):
-        decimal = int(text.replace("_", ""), 0)
-        raise GradError(
-            "binding", f"the value of {label} is not a decimal number: {shown} (write {decimal})"
-        )
-    if "_" in text and _PLAIN_NUMBER.fullmatch(text.replace("_", "")):
-        raise GradError(
-            "binding",
-            f"the value of {label} is not a number: {shown} (write {text.replace('_', '')}, without '_')",
-        )
+    hint = _spelling_hint(text, scripts=False)  # the parse below points at the character
+    if hint:
+        raise GradError("binding", f"the value of {label} is not a{hint[0]} number: {shown} ({hint[1]})")
     if _NAME.fullmatch(text) and text not in CONSTANTS and text not in FUNCTIONS:
         # A bare name (a word in a column of numbers): what the parse below would say.
         raise GradError(

@@ -17,6 +17,10 @@ from .vectorised import ArrayResult, all_finite
 if TYPE_CHECKING:
     from .rows import Chunk
 
+#: An error record's {"kind": ..., "message": ...}, as json.dumps writes it (one
+#: encoder for every record: a batch of failed rows makes millions of them).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def load_orjson() -> Any:
     try:
@@ -273,6 +277,5 @@ class Writer:
             cells.append(csv_cell(f"{err.kind}: {err.message}"))
             return head + (",".join(cells) + "\n").encode()
         # A math error says where it was born: "pass", "node" and "span", as eval does.
-        fields = {"kind": err.kind, "message": err.message, **err.provenance()}
-        record = json.dumps(fields, ensure_ascii=False)
+        record = _ENCODE({"kind": err.kind, "message": err.message, **err.provenance()})
         return (head or b"{") + f'"row": {row}, "error": {record}}}\n'.encode()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bindings import coerce_value, option_flag
+from .bindings import cell_value, option_flag
 from .errors import GradError, shorten
 from .graph import Graph, suggest
 from .lines import CHUNK_BYTES, LineReader, is_blank
@@ -184,7 +184,7 @@ class _Columns:
         self.name = name
         self.default = default
         # The reading of each text that was not a plain number: a column often
-        # repeats one ("n/a"), and reading it may mean a parse.
+        # repeats one ("n/a").
         self._seen: dict[str, float | GradError] = {}
 
     def convert(self, cells: list[Any], errors: dict[int, GradError], *, strings: bool = False) -> Any:
@@ -220,7 +220,7 @@ class _Columns:
                 if self.default is None:
                     return _missing(self.name)
                 return self.default
-            return coerce_value(self.name, cell)
+            return cell_value(self.name, cell)
         except GradError as err:
             return err
 
@@ -236,7 +236,7 @@ class _Columns:
             if strings:
                 joined = "".join(cells)
                 # float() reads "1_000" and "١٢"; the language does not: such cells
-                # go one by one through the language's own reading (constant_value).
+                # go one by one through the careful reading (cell_value).
                 if joined.isascii() and "_" not in joined and "" not in cells:
                     return np.array(cells, dtype=np.float64)
         except (ValueError, OverflowError, TypeError):

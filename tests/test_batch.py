@@ -109,10 +109,12 @@ def test_a_quoted_csv_cell_may_hold_commas_and_passes_through(run_cli) -> None:
     assert [(r["name"], r["value"]) for r in csv_rows(out)] == [("Smith, J.", "4.0"), ("plain", "9.0")]
 
 
-def test_row_values_may_be_strings_and_constant_expressions(run_cli) -> None:
-    code, out, _ = run_cli("eval", "sin(x)", "--batch", "-", stdin='{"x": "pi/2"}\n{"x": "0"}\n')
-    assert code == 0
-    assert [r["value"] for r in records(out)] == [1.0, 0.0]
+def test_row_values_may_be_strings_holding_numbers_but_not_expressions(run_cli) -> None:
+    code, out, _ = run_cli("eval", "sin(x)", "--batch", "-", stdin='{"x": "0"}\n{"x": "pi/2"}\n')
+    assert code == 1
+    got = records(out)
+    assert got[0]["value"] == 0.0
+    assert got[1]["error"]["message"].startswith("the value of x is not a number: pi/2 (")
 
 
 # --- grids ----------------------------------------------------------------------------------
