@@ -40,6 +40,7 @@ import click  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .errors import ExitStatus, GradError, format_error, printable, shorten  # noqa: E402
+from .options import Count, Real  # noqa: E402
 
 #: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
 PASS_BINDINGS: dict[str, Any] = {
@@ -89,7 +90,7 @@ def _output_option() -> Any:
 
 def _precision_option() -> Any:
     return click.option(
-        "--precision", type=click.IntRange(1, 17), default=None, metavar="N",
+        "--precision", type=Count(1, 17), default=None, metavar="N",
         help="Significant digits in human output (default 6). JSON is always exact.",
     )
 
@@ -487,9 +488,9 @@ def _print_explanation(result: Any, precision: int | None, explain: bool) -> Non
 @cli.command("check", context_settings=PASS_BINDINGS)
 @_words_argument()
 @_file_option()
-@click.option("--eps", type=float, default=None, metavar="H",
+@click.option("--eps", type=Real(), default=None, metavar="H",
               help="Finite-difference step for every input (default: ∛ε·max(1, |x|) ≈ 6e-6·max(1, |x|)).")
-@click.option("--tol", type=float, default=None, metavar="T",
+@click.option("--tol", type=Real(), default=None, metavar="T",
               help="Agree when |reverse − numeric| ≤ T·max(1, |reverse|, |numeric|) (default 1e-6).")
 @click.option("--wrt", default=None, metavar="x,y", help="Check only these inputs (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, a row per input.")
@@ -595,25 +596,25 @@ def _mark_answers(
 @cli.command("descend", context_settings=PASS_BINDINGS)
 @_words_argument()
 @_file_option()
-@click.option("--lr", type=float, default=None, metavar="R", help="Learning rate (default 0.01).")
-@click.option("--steps", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Stop after N steps (default 1000).")
-@click.option("--tol", type=float, default=None, metavar="T",
+@click.option("--lr", type=Real(), default=None, metavar="R", help="Learning rate (default 0.01).")
+@click.option("--steps", type=Count(0, 10_000_000, "steps"), default=None, metavar="N",  # descent.MAX_STEPS
+              help="Stop after N steps (default 1000, at most 10,000,000).")
+@click.option("--tol", type=Real(), default=None, metavar="T",
               help="Stop when the gradient norm is under T (default 1e-6).")
 @click.option("--wrt", default=None, metavar="x,y",
               help="Descend on these inputs; the others stay fixed (default: all).")
 @click.option("--method", type=click.Choice(["gd", "momentum", "adam"]), default="gd", show_default=True,
               help="Update rule.")
 @click.option("--maximize", is_flag=True, help="Climb: gradient ascent.")
-@click.option("--momentum", type=float, default=None, metavar="MU",
+@click.option("--momentum", type=Real(), default=None, metavar="MU",
               help="momentum: the velocity decay (default 0.9).")
-@click.option("--beta1", type=float, default=None, metavar="B1",
+@click.option("--beta1", type=Real(), default=None, metavar="B1",
               help="adam: first-moment decay (default 0.9).")
-@click.option("--beta2", type=float, default=None, metavar="B2",
+@click.option("--beta2", type=Real(), default=None, metavar="B2",
               help="adam: second-moment decay (default 0.999).")
-@click.option("--adam-eps", type=float, default=None, metavar="E",
+@click.option("--adam-eps", type=Real(), default=None, metavar="E",
               help="adam: the ε that guards the denominator (default 1e-8).")
-@click.option("--history", type=click.IntRange(min=2), default=None, metavar="N",
+@click.option("--history", type=Count(2), default=None, metavar="N",
               help="Rows of the path to show: first, last and evenly spaced (default 11, at most 10,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_output_option()
@@ -642,7 +643,7 @@ def descend_command(
       gradcli descend "(x-3)^2 + (y+1)^2" -x 0 -y 0 --lr 0.1
       gradcli descend "(1-x)^2 + 100(y-x^2)^2" -x -1.2 -y 1 --method adam --steps 6000
     """
-    from .descent import DEFAULT_STEPS, descend
+    from .descent import DEFAULT_STEPS, DescentInterrupted, descend
 
     source, bindings = _program(words, file)
     options: dict[str, Any] = {
@@ -654,15 +655,21 @@ def descend_command(
         "output": output, "wrt": _wrt_names(wrt), "method": method, "maximize": maximize, **given,
     }
     if as_json:  # no progress bar, and no rich
-        result = descend(source, bindings, **kwargs)
+        try:
+            result = descend(source, bindings, **kwargs)
+        except DescentInterrupted as stop:  # Ctrl-C: the last good point, exit 130
+            result = stop.result
         from .render import dumps
 
         click.echo(dumps(result.to_json()))
     else:
         from .report import print_descent, progress_bar
 
-        with progress_bar(given.get("steps", DEFAULT_STEPS), maximize=maximize) as progress:
-            result = descend(source, bindings, progress=progress, **kwargs)
+        try:
+            with progress_bar(given.get("steps", DEFAULT_STEPS), maximize=maximize) as progress:
+                result = descend(source, bindings, progress=progress, **kwargs)
+        except DescentInterrupted as stop:
+            result = stop.result
         print_descent(result, _digits(precision))
     if result.error is not None:
         raise result.error

@@ -31,7 +31,7 @@ from typing import Any
 
 from .api import compile
 from .bindings import resolve_point
-from .errors import GradError
+from .errors import GradError, shorten
 from .evaluate import backward, forward, wanted_nodes
 from .graph import Graph, format_literal, suggest
 
@@ -43,6 +43,9 @@ DEFAULT_TOL = 1e-6
 DEFAULT_HISTORY = 11  # first, last, and every tenth of the way between
 #: The most rows of the path a descent keeps: memory stays bounded whatever --history says.
 MAX_HISTORY = 10_000
+#: The most steps a descent takes: about a minute for a small program. More is
+#: refused up front, never a run that does not end (Ctrl-C shows the point so far).
+MAX_STEPS = 10_000_000
 #: Steps in a row whose value rises (and gradient grows) before a descent is called
 #: diverging: gradient descent with a small enough rate never rises; momentum and Adam
 #: may overshoot for a while, so they get longer.
@@ -68,6 +71,15 @@ class Step:
 
     def to_json(self) -> dict[str, Any]:
         return {"step": self.step, "value": self.value, "grad_norm": self.grad_norm, "inputs": self.point}
+
+
+class DescentInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`descend`: still a KeyboardInterrupt, and ``result`` holds
+    the last good point (its ``error`` of kind ``interrupted`` says at which step)."""
+
+    def __init__(self, result: DescentResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 @dataclass(eq=False)
@@ -233,6 +245,40 @@ def descend(
     b1t = b2t = 1.0
     path = _Thinned(history, steps)
 
+    def finish(
+        step: int, value: float, norm: float, x: list[float], g: list[float],
+        error: GradError | None, error_step: int | None, diverged: bool,
+    ) -> DescentResult:
+        last = Step(step, value, norm, dict(zip(names, x, strict=True)))
+        hyper: dict[str, float] = {}
+        if method == "momentum":
+            hyper = {"momentum": momentum}
+        elif method == "adam":
+            hyper = {"beta1": beta1, "beta2": beta2, "adam_eps": adam_eps}
+        return DescentResult(
+            source=graph.source,
+            output=graph.output_name,
+            method=method,
+            lr=lr,
+            maximize=maximize,
+            tol=tol,
+            max_steps=steps,
+            wrt=names,
+            steps=step,
+            converged=norm < tol,
+            value=value,
+            grad_norm=norm,
+            inputs=dict(point),
+            gradient=dict(zip(names, g, strict=True)),
+            history=path.pick(last),
+            evaluations=step + 1 + (error is not None and error.kind not in ("diverged", "interrupted")),
+            hyper=hyper,
+            error=error,
+            error_step=error_step,
+            output_label=graph.output_label(),
+            diverged=diverged,
+        )
+
     def gradient_at(values: list[float]) -> list[float]:
         grads = backward(graph, values, wanted)
         return [0.0 if i is None else (grads[i] or 0.0) for i in ids]
@@ -253,87 +299,68 @@ def descend(
     window = DIVERGING_STEPS[method]
     start_value = values[-1]
     diverged = False
-    while True:
-        value = values[-1]
-        if progress is not None:
-            progress(step, value, norm)
-        if path.wants(step):
-            path.add(Step(step, value, norm, dict(zip(names, x, strict=True))))
-        if norm < tol or step >= steps:
-            break
-        # One update of the chosen rule, on a copy: the current point stays the last good one.
-        if method == "gd":
-            new = [xi - sign * lr * gi for xi, gi in zip(x, g, strict=True)]
-        elif method == "momentum":
-            vel = [momentum * vi + sign * gi for vi, gi in zip(vel, g, strict=True)]
-            new = [xi - lr * vi for xi, vi in zip(x, vel, strict=True)]
-        else:
-            b1t *= beta1
-            b2t *= beta2
-            vel = [beta1 * mi + (1 - beta1) * sign * gi for mi, gi in zip(vel, g, strict=True)]
-            sq = [beta2 * si + (1 - beta2) * gi * gi for si, gi in zip(sq, g, strict=True)]
-            new = [
-                xi - lr * (mi / (1 - b1t)) / (math.sqrt(si / (1 - b2t)) + adam_eps)
-                for xi, mi, si in zip(x, vel, sq, strict=True)
-            ]
-        try:
-            for name, xi in zip(names, new, strict=True):
-                if not math.isfinite(xi):
-                    raise GradError(
-                        "overflow",
-                        f"{name} is no longer a finite number: the descent diverged (try a smaller --lr)",
-                    )
-                point[name] = xi
-            new_values = forward(graph, point)
-            new_g = gradient_at(new_values)
-            new_norm = norm_of(new_g)
-        except GradError as err:
-            error, error_step = _at_step(err, step + 1, graph.source), step + 1
-            for name, xi in zip(names, x, strict=True):  # back to the last good point
-                point[name] = xi
-            break
-        rising = rising + 1 if sign * (new_values[-1] - values[-1]) > 0 and new_norm > norm else 0
-        x, values, g, norm = new, new_values, new_g, new_norm
-        step += 1
-        if rising >= window:
-            diverged = True
+    try:
+        while True:
             value = values[-1]
-            error, error_step = _diverging(window, start_value, value, lr, maximize, step), step
             if progress is not None:
                 progress(step, value, norm)
             if path.wants(step):
                 path.add(Step(step, value, norm, dict(zip(names, x, strict=True))))
-            break
-
-    last = Step(step, value, norm, dict(zip(names, x, strict=True)))
-    hyper: dict[str, float] = {}
-    if method == "momentum":
-        hyper = {"momentum": momentum}
-    elif method == "adam":
-        hyper = {"beta1": beta1, "beta2": beta2, "adam_eps": adam_eps}
-    return DescentResult(
-        source=graph.source,
-        output=graph.output_name,
-        method=method,
-        lr=lr,
-        maximize=maximize,
-        tol=tol,
-        max_steps=steps,
-        wrt=names,
-        steps=step,
-        converged=norm < tol,
-        value=value,
-        grad_norm=norm,
-        inputs=dict(point),
-        gradient=dict(zip(names, g, strict=True)),
-        history=path.pick(last),
-        evaluations=step + 1 + (error is not None and not diverged),
-        hyper=hyper,
-        error=error,
-        error_step=error_step,
-        output_label=graph.output_label(),
-        diverged=diverged,
-    )
+            if norm < tol or step >= steps:
+                break
+            # One update of the chosen rule, on a copy: the current point stays the last good one.
+            if method == "gd":
+                new = [xi - sign * lr * gi for xi, gi in zip(x, g, strict=True)]
+            elif method == "momentum":
+                vel = [momentum * vi + sign * gi for vi, gi in zip(vel, g, strict=True)]
+                new = [xi - lr * vi for xi, vi in zip(x, vel, strict=True)]
+            else:
+                b1t *= beta1
+                b2t *= beta2
+                vel = [beta1 * mi + (1 - beta1) * sign * gi for mi, gi in zip(vel, g, strict=True)]
+                sq = [beta2 * si + (1 - beta2) * gi * gi for si, gi in zip(sq, g, strict=True)]
+                new = [
+                    xi - lr * (mi / (1 - b1t)) / (math.sqrt(si / (1 - b2t)) + adam_eps)
+                    for xi, mi, si in zip(x, vel, sq, strict=True)
+                ]
+            try:
+                for name, xi in zip(names, new, strict=True):
+                    if not math.isfinite(xi):
+                        raise GradError(
+                            "overflow",
+                            f"{name} is no longer a finite number: the descent diverged (try a smaller --lr)",
+                        )
+                    point[name] = xi
+                new_values = forward(graph, point)
+                new_g = gradient_at(new_values)
+                new_norm = norm_of(new_g)
+            except GradError as err:
+                error, error_step = _at_step(err, step + 1, graph.source), step + 1
+                for name, xi in zip(names, x, strict=True):  # back to the last good point
+                    point[name] = xi
+                break
+            rising = rising + 1 if sign * (new_values[-1] - values[-1]) > 0 and new_norm > norm else 0
+            # One assignment: Ctrl-C lands before it or after it, never half-way.
+            x, values, g, norm, step = new, new_values, new_g, new_norm, step + 1
+            if rising >= window:
+                diverged = True
+                value = values[-1]
+                error, error_step = _diverging(window, start_value, value, lr, maximize, step), step
+                if progress is not None:
+                    progress(step, value, norm)
+                if path.wants(step):
+                    path.add(Step(step, value, norm, dict(zip(names, x, strict=True))))
+                break
+    except KeyboardInterrupt:
+        for name, xi in zip(names, x, strict=True):  # the last good point, whole
+            point[name] = xi
+        stopped = GradError(
+            "interrupted",
+            f"interrupted at step {step:,} of {steps:,}: the point shown is the last good one",
+        )
+        partial = finish(step, values[-1], norm, x, g, stopped, step, False)
+        raise DescentInterrupted(partial) from None
+    return finish(step, values[-1], norm, x, g, error, error_step, diverged)
 
 
 def _diverging(window: int, start: float, now: float, lr: float, maximize: bool, step: int) -> GradError:
@@ -395,6 +422,9 @@ def _check_options(
         raise bad("lr", lr, "the learning rate must be a positive number")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise bad("steps", steps, "the number of steps must be a whole number ≥ 0")
+    if steps > MAX_STEPS:
+        raise bad("steps", shorten(str(steps)) if steps < 10**100 else "10^100 or more",
+                  f"at most {MAX_STEPS:,} steps (the limit)")
     if not (math.isfinite(tol) and tol >= 0):
         raise bad("tol", tol, "the tolerance must be a number ≥ 0")
     if isinstance(history, bool) or not isinstance(history, int) or history < 2:

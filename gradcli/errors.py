@@ -51,6 +51,8 @@ EXIT_CODES: dict[str, ExitStatus] = {
     "check": ExitStatus.CHECK_FAILED,  # `gradcli check` found a gradient that disagrees
     # `gradcli check`: none disagrees, but finite differences cannot judge some
     "unjudged": ExitStatus.UNJUDGED,
+    # Ctrl-C (exit 130): `gradcli descend` stopped part-way, at the last good point
+    "interrupted": ExitStatus.INTERRUPTED,
 }
 
 

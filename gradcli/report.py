@@ -96,7 +96,9 @@ def print_descent(
     f = result.output_label
     how = f"{result.method}, lr {result.lr:g}" + (", maximizing" if result.maximize else "")
     plural = "" if result.steps == 1 else "s"
-    if result.diverged:
+    if result.error is not None and result.error.kind == "interrupted":
+        line = f"interrupted at step {result.steps} ({how}); the last good point:"
+    elif result.diverged:
         line = (
             f"stopped at step {result.steps}: diverging ({how}), the value going the wrong way"
             f" step after step; the point there:"
