@@ -59,6 +59,11 @@ def cell_value(name: str, raw: Any) -> float:
     error, not 2018. (Command-line bindings, read by :func:`constant_value`, do
     take constant expressions.) A blank cell is the caller's: it means missing.
     """
+    if isinstance(raw, (bool, list, dict)):  # JSON's true, false, [...], {...}: as JSON spells them
+        import json
+
+        shown = shorten(json.dumps(raw, ensure_ascii=False, default=str))
+        raise GradError("binding", f"the value of {shorten(name)} is not a number: {shown}")
     if not isinstance(raw, str):
         return coerce_value(name, raw)
     text = raw.strip()

@@ -73,7 +73,7 @@ def parse_grid(graph: Graph, text: str) -> tuple[str, float, float, int]:
         hint = ""
         if "_" in digits and digits.replace("_", "").isascii() and digits.replace("_", "").isdecimal():
             hint = f" (write {digits.replace('_', '')}, without '_')"
-        elif digits.isdecimal() and len(digits) <= 20:
+        elif digits.isdecimal() and not digits.isascii() and len(digits) <= 20:
             hint = f" (write {int(digits)}, in the digits 0-9)"
         raise GradError(
             "usage",

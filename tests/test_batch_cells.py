@@ -127,3 +127,13 @@ def test_a_megabyte_of_distinct_bad_cells_is_read_about_as_fast_as_good_ones(tmp
     good = cpu_seconds(f"{i}.5" for i in range(n))
     bad = cpu_seconds(f"{i}a" for i in range(n))
     assert bad < 4.0 + 10 * good, (good, bad)
+
+
+def test_a_json_value_that_is_not_a_number_is_shown_as_json_spells_it() -> None:
+    failed, rows = run("d", '{"d": true}\n{"d": [1]}\n{"d": {"a": null}}\n')
+    assert failed == 3
+    assert [r["error"]["message"] for r in rows] == [
+        "the value of d is not a number: true",
+        "the value of d is not a number: [1]",
+        'the value of d is not a number: {"a": null}',
+    ]

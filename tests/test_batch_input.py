@@ -128,6 +128,11 @@ def test_grid_counts_take_the_digits_0_to_9_only_as_bindings_do(run_cli, count: 
     assert "digits 0-9" in err and "internal error" not in err
 
 
+def test_a_grid_count_of_zero_gets_no_hint_to_write_it_in_other_digits(run_cli) -> None:
+    code, _, err = run_cli("eval", "x", "--grid", "x=0:1:0")
+    assert code == 2 and err.endswith("not '0'\n") and "write" not in err
+
+
 def test_a_grid_count_with_thousands_of_digits_is_refused_without_reading_it(run_cli) -> None:
     code, _, err = run_cli("eval", "x", "--grid", "x=0:1:" + "9" * 5000)
     assert code == 2 and "at most 2^53" in err

@@ -16,7 +16,7 @@ from conftest import gradcli_executable
 
 import gradcli
 import gradcli.parse
-from gradcli.descent import DEFAULT_HISTORY, DIVERGING_STEPS, MAX_HISTORY, descend
+from gradcli.descent import DEFAULT_HISTORY, DIVERGING_STEPS, MAX_HISTORY, MAX_STEPS, descend
 
 BOWL = "(x-3)^2 + (y+1)^2"
 ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"
@@ -119,7 +119,7 @@ def test_a_huge_history_costs_no_more_than_the_path_has_points() -> None:
 
 def test_more_rows_than_the_limit_are_refused_up_front_naming_it() -> None:
     with pytest.raises(gradcli.GradError) as info:
-        descend("x^2", x=1, history=100_000_000, steps=100_000_000)
+        descend("x^2", x=1, history=100_000_000, steps=MAX_STEPS)
     assert info.value.exit_code == 2
     assert info.value.message.startswith("--history 100000000: at most 10,000 rows (the limit)")
     assert len(descend("x^2", x=1, history=MAX_HISTORY, steps=20_000, tol=0).history) == MAX_HISTORY
