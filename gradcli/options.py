@@ -1,21 +1,26 @@
-"""The command line's numeric options, read as strictly as bindings are.
+"""The command line's shared pieces: the options several commands take, how a
+command's words become a program and bindings, and the one writer of standard
+error's lines. The commands themselves are in :mod:`gradcli.commands`;
+:mod:`gradcli.cli` runs them.
 
-``--steps 1_000``, ``--precision １０`` and ``--lr 1_0`` were read by Python's
-``int`` and ``float``, which take underscores and digits of every script; a
-binding takes neither. These types read an option's value the way a binding's
-value is read (a real number may be a constant expression, ``--lr 1/64``), so a
-mistake is an ``error:`` line naming the option, exit 2, and an absurd count is
-refused before anything runs.
+Numeric options are read as strictly as bindings are. ``--steps 1_000``,
+``--precision １０`` and ``--lr 1_0`` were read by Python's ``int`` and ``float``,
+which take underscores and digits of every script; a binding takes neither. These
+types read an option's value the way a binding's value is read (a real number may
+be a constant expression, ``--lr 1/64``), so a mistake is an ``error:`` line naming
+the option, exit 2, and an absurd count is refused before anything runs.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
 from typing import Any
 
 import click
 
-from .errors import GradError, shorten
+from .errors import ExitStatus, GradError, printable, shorten
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 #: Digits past which a count is not even converted (Python refuses past 4,300).
@@ -79,3 +84,171 @@ def _flag(param: click.Parameter | None) -> str:
     if param is None or not param.opts:
         return "the option"
     return max(param.opts, key=len)
+
+
+#: Unknown options and extra words reach the command untouched: `-x 2`, `x=2`.
+PASS_BINDINGS: dict[str, Any] = {
+    "ignore_unknown_options": True,
+    "allow_extra_args": True,
+    "help_option_names": ["--help"],  # -h stays free for a variable h
+}
+
+#: The variable through which the shell scripts ask for completions.
+COMPLETE_VAR = "_GRADCLI_COMPLETE"
+
+
+def source_completion(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Complete function and constant names at the end of the word being typed."""
+    from .completion import complete_source
+
+    return complete_source(incomplete)
+
+
+def file_completion(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Let the shell complete a file name."""
+    from .completion import complete_file
+
+    return complete_file(incomplete)
+
+
+def words_argument() -> Any:
+    return click.argument(
+        "words", nargs=-1, type=click.UNPROCESSED, shell_complete=source_completion,
+        metavar="SOURCE [BINDINGS]",
+    )
+
+
+def file_option() -> Any:
+    return click.option(
+        "--file", "file", type=str, default=None, metavar="PATH", shell_complete=file_completion,
+        help="Read the program from PATH (then SOURCE is left out).",
+    )
+
+
+def output_option() -> Any:
+    return click.option(
+        "--output", "output", default=None, metavar="NAME",
+        help="Use the statement NAME as the output (default: the last statement).",
+    )
+
+
+def precision_option() -> Any:
+    return click.option(
+        "--precision", type=Count(1, 17), default=None, metavar="N",
+        help="Significant digits in human output (default 6). JSON is always exact.",
+    )
+
+
+def explain_option() -> Any:
+    return click.option(
+        "--explain", is_flag=True,
+        help="Also write out the chain rule, node by node, with the numbers"
+        " (after the table; with --json, as the \"explain\" key).",
+    )
+
+
+def exact_option() -> Any:
+    return click.option(
+        "--exact", is_flag=True,
+        help="Also compute exact fractions where the program is rational (+ - * /, whole powers,"
+        " decimals): 0.1 + 0.2 is 3/10; other nodes stay floats, marked ≈.",
+    )
+
+
+def exact_of(result: Any, bindings: dict[str, str], wanted: bool) -> Any:
+    """--exact: the exact side of ``result`` (None when not asked for)."""
+    if not wanted:
+        return None
+    from .exact import exact
+
+    return exact(result, bindings)
+
+
+def digits(precision: int | None) -> int:
+    """--precision, or the human output's default when it is not given (None stays
+    distinguishable for the options that refuse it, such as --batch)."""
+    from .render import DEFAULT_PRECISION
+
+    return DEFAULT_PRECISION if precision is None else precision
+
+
+def wrt_names(wrt: str | None) -> list[str] | None:
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",")]
+    if not all(names):
+        raise GradError("usage", f"--wrt {wrt!r}: give names separated by commas, as in --wrt x,y")
+    return names
+
+
+def program_and_bindings(words: tuple[str, ...], file: str | None) -> tuple[str, dict[str, str]]:
+    """SOURCE and the bindings, after the words that are not bindings: ``-h`` (help,
+    unless the program uses ``h``) and a mistyped long option (``--jsn``)."""
+    from .arguments import read_source, split_words
+
+    ctx = click.get_current_context()
+    try:
+        source, bindings = split_words(words, has_file=file is not None)
+    except GradError:
+        guess = next((w for w in words if not w.startswith("-") and "=" not in w), "") if file is None else ""
+        not_bindings(ctx, words, guess)
+        raise
+    text = read_source(source, file)
+    not_bindings(ctx, words, text)
+    return text, bindings
+
+
+IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
+    """Words that look like bindings but mean something else. A name the program uses
+    is always a binding. Otherwise ``-h`` is the help, and a long option ``--name``
+    close to one of the command's own options (``--jsn``, ``--precison``, ``--wrtt``)
+    is a typo of it: refused with "did you mean", rather than bound to a variable the
+    program does not have."""
+    import difflib
+
+    used = set(IDENTIFIER.findall(text))
+    if "-h" in words and "h" not in used:
+        click.echo(ctx.get_help())
+        ctx.exit(ExitStatus.OK)
+    options = [opt[2:] for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
+    for word, value in itertools.pairwise(words):
+        # `eval "-x" -y 3`: the shell removed the quotes, so -x took -y as its value.
+        name = word.lstrip("-")
+        looks_bound = word.startswith("-") and not word.startswith("---") and "=" not in word
+        if (looks_bound and value.startswith("-") and IDENTIFIER.fullmatch(name)
+                and name not in used and name not in options):
+            w, v, n = shorten(word), shorten(value), shorten(name)
+            raise GradError(
+                "usage",
+                f"{w} {v} was read as the binding {n} = {v}, but the program does not use {n}; a program"
+                f' that starts with a minus sign must not look like an option: write it as " {w}" or "({w})"',
+            )
+    for word in words:
+        if not word.startswith("--") or word.startswith("---"):
+            continue
+        name = word[2:].partition("=")[0]
+        if not name or name in used or name in options:
+            continue
+        close = [o for o in options if len(name) >= 3 and o.startswith(name)]
+        close = close or difflib.get_close_matches(name, options, n=1, cutoff=0.7)
+        if close:
+            raise GradError(
+                "usage",
+                f"no such option --{shorten(name)} (did you mean --{close[0]}?); the program has no input"
+                f" named {shorten(name)} to bind",
+            )
+
+
+def write_stderr(text: str) -> None:
+    """Write ``text`` and a line end to standard error. Every line is made printable
+    first: a message may echo what the user typed (an option's value, a name), and no
+    control or format character of it may reach the terminal."""
+    text = "\n".join(printable(line) for line in text.split("\n"))
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # stderr closed (None) or full
+        pass

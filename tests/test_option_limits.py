@@ -70,7 +70,7 @@ def test_absurd_steps_are_refused_up_front_naming_the_limit(run_cli, value) -> N
 
 
 def test_the_command_line_refuses_steps_at_the_librarys_limit() -> None:
-    from gradcli.cli import descend_command
+    from gradcli.commands import descend_command
 
     (steps,) = [p for p in descend_command.params if p.name == "steps"]
     assert steps.type.maximum == MAX_STEPS
