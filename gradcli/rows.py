@@ -312,7 +312,18 @@ class Source:
 
         header: list[str] = []
         if self.lines.skip_blank() is not None:
-            line = self.lines.take(1)[0].decode("utf-8", "replace")
+            raw = self.lines.take(1)[0]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = "\x00"
+            if any(c < " " and c not in "\t\r\n" for c in line):
+                # Random bytes or a binary file: its "rows" would stream errors for ever.
+                raise GradError(
+                    "usage",
+                    f"the first line of {self.lines.what} is not text (invalid UTF-8 or a control"
+                    " character), so it cannot be a CSV header: is it a file of rows?",
+                )
             header = next(csv.reader([line]), [])
         self.header = [h.strip() for h in header]
         seen: set[str] = set()

@@ -255,3 +255,24 @@ def test_cr_line_ends_end_lines_in_both_formats(run_cli, ending: str) -> None:
         code, out, _ = run_cli("eval", "x", "--batch", "-", stdin=data)
         assert code == 0
         assert [r["value"] for r in records(out)] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("header", [b"\x00\x01x,y\n", b"x,\xff\xfey\n", b"\x1b[2Jx,y\n"])
+def test_a_binary_header_is_refused_before_any_row(run_cli, tmp_path, header: bytes) -> None:
+    # Random bytes (--batch /dev/urandom) have lines, but no header a person wrote: with
+    # every input bound by a default, each "row" would be an error record, for ever.
+    data = tmp_path / "rows.csv"
+    data.write_bytes(header + b"1,2\n" * 3)
+    code, out, err = run_cli("eval", "x*y", "--batch", str(data), "x=1", "y=2")
+    assert (code, out) == (2, "")
+    assert "is not text" in err and "CSV header" in err
+
+
+def test_batch_from_random_bytes_ends_at_once() -> None:
+    import subprocess
+
+    from conftest import gradcli_executable
+
+    proc = subprocess.run([gradcli_executable(), "eval", "sqrt(x) + y", "--batch", "/dev/urandom", "x=1", "y=2"],
+                          capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and proc.stdout == b""
