@@ -274,5 +274,7 @@ def test_batch_from_random_bytes_ends_at_once() -> None:
     from conftest import gradcli_executable
 
     args = ["eval", "sqrt(x) + y", "--batch", "/dev/urandom", "x=1", "y=2"]
-    proc = subprocess.run([gradcli_executable(), *args], capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [gradcli_executable(), *args], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+    )
     assert proc.returncode == 2 and proc.stdout == b""
