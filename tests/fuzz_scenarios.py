@@ -326,7 +326,9 @@ def check_scenario_result(scenario: dict[str, Any], code: int, out: str, err: st
     batch = "--batch" in args or any(a.startswith("--grid") for a in args)
     csv_out = "--format" in args[:-1] and args[args.index("--format") + 1] == "csv"
     json_out = "--json" in args or (batch and not csv_out)
-    if json_out and out.strip() and not args[0] == "graph" and "--help" not in args:
+    # A free -h is the help (the program has no input h), which is text, not JSON.
+    help_shown = code == 0 and out.startswith(f"Usage: gradcli {args[0]} ")
+    if json_out and out.strip() and not args[0] == "graph" and "--help" not in args and not help_shown:
         try:
             strict_lines(out)
         except ValueError as exc:
