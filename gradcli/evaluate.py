@@ -118,6 +118,14 @@ class Result:
         """The inputs the output does not depend on (their gradient is 0.0)."""
         return self.graph.unused()
 
+    def value_of(self, name: str) -> float | None:
+        """The value of a name the gradient reports: an input's binding, or a named
+        statement's value (None for a name the output does not depend on)."""
+        if name in self.inputs:
+            return self.inputs[name]
+        node_id = self.graph.names.get(name)
+        return self.values[node_id] if node_id is not None else None
+
     @property
     def nodes(self) -> list[NodeResult]:
         if self._nodes is None:

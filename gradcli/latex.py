@@ -127,13 +127,8 @@ def eval_tabular(result: Result, precision: int | None) -> str:
     lines = [r"\begin{tabular}{|l|r|r|}", r"\hline",
              rf"name & value & $\partial {f}/\partial \text{{name}}$ \\", r"\hline",
              rf"${f}$ (output) & ${number(result.value, precision)}$ & \\"]
-    graph = result.graph
     for key, grad in result.gradient.items():
-        if key in result.inputs:
-            value: float | None = result.inputs[key]
-        else:
-            i = graph.names.get(key)
-            value = result.values[i] if i is not None else None
+        value = result.value_of(key)
         lines.append(rf"${name(key)}$ & ${number(value, precision)}$ & ${number(grad, precision)}$ \\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

@@ -283,16 +283,10 @@ def print_eval(
         Column(f"∂{f}/∂name", "right", "red", whole=True),
     ]
     rows = [[f"{f} (output)", format_number(result.value, precision), ""]]
-    graph = result.graph
-    unused = set(graph.unused())
+    unused = set(result.graph.unused())
     for name, grad in result.gradient.items():
-        if name in result.inputs:
-            value: float | None = result.inputs[name]
-        else:
-            node_id = graph.names.get(name)
-            value = result.values[node_id] if node_id is not None else None
         shown = f"{name} (unused)" if name in unused else name
-        rows.append([shown, format_number(value, precision), format_number(grad, precision)])
+        rows.append([shown, format_number(result.value_of(name), precision), format_number(grad, precision)])
     print_rows(short_title(result.source), columns, rows, file)
 
 

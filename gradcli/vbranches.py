@@ -161,12 +161,7 @@ def evaluate_taken(
             result = op.vforward(np, *args)  # type: ignore[misc]
         if not _finite(np, result):
             bad = ~np.isfinite(np.broadcast_to(result, (n,) if at is None else at.shape))
-            failed = np.zeros(n, dtype=bool)
-            if at is None:
-                failed |= bad
-            else:
-                failed[at[bad]] = True
-            recheck |= failed
+            _mark_rows(recheck, bad, at)
             result = np.where(np.isfinite(result), result, _FILLER)
             if not varying[i]:
                 result = np.float64(result)
@@ -209,12 +204,7 @@ def evaluate_taken(
             if not _finite(np, contribution):
                 contribution = np.broadcast_to(contribution, gr.shape)
                 bad = ~np.isfinite(contribution) & (gr != 0)  # a gradient of 0 passes 0 on
-                failed = np.zeros(n, dtype=bool)
-                if at is None:
-                    failed |= bad
-                else:
-                    failed[at[bad]] = True
-                recheck |= failed
+                _mark_rows(recheck, bad, at)
                 contribution = np.where(np.isfinite(contribution), contribution, 0.0)
             _add(np, grads, j, n, contribution, at)
 
@@ -246,3 +236,12 @@ def _add(np: Any, grads: list[Any], j: int, n: int, contribution: Any, at: Any) 
         grads[j] += contribution
     else:
         grads[j][at] += contribution
+
+
+def _mark_rows(recheck: Any, bad: Any, at: Any) -> None:
+    """Mark for the scalar re-run the rows where ``bad`` holds: ``bad`` is over every
+    row, or (``at``) over the rows a node was computed on."""
+    if at is None:
+        recheck |= bad
+    else:
+        recheck[at[bad]] = True
