@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .evaluate import NodeResult, Result
     from .gradcheck import CheckResult, CheckRow, check
     from .graph import Graph, Node, lower
+    from .jacobian import Jacobian, jacobian
     from .syntax import Program
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "Exact",
     "GradError",
     "Graph",
+    "Jacobian",
     "Marking",
     "Node",
     "NodeResult",
@@ -55,6 +57,7 @@ __all__ = [
     "descend",
     "evaluate",
     "exact_of",
+    "jacobian",
     "lower",
     "mark_answers",
     "parse_program",
@@ -86,6 +89,8 @@ _LAZY = {
     "Graph": "graph",
     "Node": "graph",
     "lower": "graph",
+    "jacobian": "jacobian",
+    "Jacobian": "jacobian",
     "check": "gradcheck",
     "CheckResult": "gradcheck",
     "CheckRow": "gradcheck",

@@ -15,7 +15,7 @@ from typing import Any
 
 from .bindings import resolve_point, resolve_wrt
 from .evaluate import Result, value_and_grad
-from .graph import Graph, lower
+from .graph import Graph, lower_outputs
 
 
 def run(
@@ -31,6 +31,13 @@ def run(
 
 def compile(source: str, output: str | None = None) -> Graph:
     """Parse and lower ``source`` once; evaluate it at many points with :func:`run`."""
+    graph, _ = compile_program(source, None if output is None else [output])
+    return graph
+
+
+def compile_program(source: str, outputs: list[str] | None = None) -> tuple[Graph, list[int]]:
+    """Parse and lower ``source`` once for the statements ``outputs`` (default: the
+    last statement): the graph and each output's node id in it."""
     from .parse import parse
 
     # Parsing and lowering allocate a few small objects per character and make no
@@ -39,7 +46,7 @@ def compile(source: str, output: str | None = None) -> Graph:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        graph = lower(parse(source), output)
+        graph, ids = lower_outputs(parse(source), outputs)
         # The graph's objects (a node and its tuple of inputs, two per node) now
         # sit in the youngest generation, and the first collection after this would
         # visit every one of them to find nothing: for W4's 2*10^5-node chain that took
@@ -49,7 +56,7 @@ def compile(source: str, output: str | None = None) -> Graph:
         # were, so this schedules no extra full collection either.
         gc.freeze()
         gc.unfreeze()
-        return graph
+        return graph, ids
     finally:
         if collecting:
             gc.enable()

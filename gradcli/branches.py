@@ -19,7 +19,7 @@ nothing is differentiated on the other side.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .ops import IF
@@ -36,8 +36,11 @@ def evaluated(value: float) -> bool:
     return value == value
 
 
-def forward_taken(graph: Graph, point: Mapping[str, float]) -> list[float]:
-    """Every value the output needs at ``point``, branches not taken left NaN.
+def forward_taken(
+    graph: Graph, point: Mapping[str, float], roots: Sequence[int] | None = None
+) -> list[float]:
+    """Every value the output (or each node of ``roots``: the outputs of a Jacobian)
+    needs at ``point``, branches not taken left NaN.
 
     Stack entries are ``(node id, stage)``: stage 0 asks for the node, stage 1 comes
     back once its inputs (an ``if``: its condition) are evaluated, stage 2 once an
@@ -49,7 +52,8 @@ def forward_taken(graph: Graph, point: Mapping[str, float]) -> list[float]:
     source = graph.source
     values = [NOT_EVALUATED] * len(nodes)
     done = bytearray(len(nodes))
-    stack: list[tuple[int, int]] = [(len(nodes) - 1, 0)]
+    starts = [len(nodes) - 1] if roots is None else list(reversed(roots))
+    stack: list[tuple[int, int]] = [(r, 0) for r in starts]
     pop, push = stack.pop, stack.append
     while stack:
         i, stage = pop()

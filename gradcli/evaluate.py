@@ -275,15 +275,16 @@ def _sum_overflow(graph: Graph, node: Node) -> GradError:
 # --- the two loops ---------------------------------------------------------------------
 
 
-def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
+def forward(graph: Graph, point: Mapping[str, float], outputs: list[int] | None = None) -> list[float]:
     """Every node's value, in topological order. ``point`` binds every input.
 
     With an ``if`` among the nodes only the branch taken is evaluated (by
-    :mod:`gradcli.branches`), and a node not evaluated has the value NaN."""
+    :mod:`gradcli.branches`), and a node not evaluated has the value NaN; ``outputs``
+    are the nodes whose values are wanted there (default: the graph's output)."""
     if graph.branches:
         from .branches import forward_taken
 
-        return forward_taken(graph, point)
+        return forward_taken(graph, point, outputs)
     source = graph.source
     values: list[float] = [0.0] * len(graph.nodes)
     for node in graph.nodes:
@@ -325,15 +326,18 @@ def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> list[boo
     return wanted
 
 
-def backward(graph: Graph, values: list[float], wanted: list[bool]) -> list[float | None]:
+def backward(
+    graph: Graph, values: list[float], wanted: list[bool], output: int | None = None
+) -> list[float | None]:
     """Accumulated gradients ∂output/∂node (None for nodes not wanted, and for nodes
-    in a branch not taken: they have no gradient)."""
+    in a branch not taken: they have no gradient). ``output`` seeds another node than
+    the graph's output (a row of a Jacobian); nodes after it get 0."""
     if graph.branches:
         from .branches import taken_mask
 
         wanted = taken_mask(values, wanted)
     grads: list[float | None] = [0.0 if w else None for w in wanted]
-    grads[-1] = 1.0
+    grads[-1 if output is None else output] = 1.0
     try:
         _reverse(graph, values, wanted, grads)
     except GradError as err:

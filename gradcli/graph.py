@@ -252,11 +252,14 @@ class _Lowering:
         node.names.append(stmt.name)
         return node_id, stmt.name
 
-    def graph(self, output_id: int, output_name: str | None) -> Graph:
-        """The graph of the output ``output_id`` and what it depends on."""
-        graph = _prune(self.nodes, output_id, output_name, self.variables, self.assigned, self.source)
+    def graph(self, output_id: int, output_name: str | None, also: list[int]) -> tuple[Graph, list[int]]:
+        """The graph of the output ``output_id`` and what it and the nodes ``also``
+        depend on, and the new ids of ``also``."""
+        graph, ids = _prune(
+            self.nodes, output_id, output_name, self.variables, self.assigned, self.source, also
+        )
         graph.branches = IF in self.interned  # an `if` was made: no scan of the nodes
-        return graph
+        return graph, ids
 
     def expression(self, root: Expr, pending: set[str]) -> int:
         """Lower one expression, children before parents, with a stack of node ids.
@@ -330,6 +333,15 @@ _FINISH = object()
 def lower(program: Program, output: str | None = None) -> Graph:
     """Lower a parsed program to its graph. ``output`` names the statement whose
     value is the output; by default it is the last statement."""
+    graph, _ = lower_outputs(program, None if output is None else [output])
+    return graph
+
+
+def lower_outputs(program: Program, outputs: list[str] | None = None) -> tuple[Graph, list[int]]:
+    """Lower a program for several outputs at once (the rows of a Jacobian): one graph
+    that keeps what any of ``outputs`` (statement names) depends on, and each output's
+    node id in it. The graph's own output, its last node, is the output lowered last;
+    ``outputs`` None is the last statement alone, as :func:`lower` does."""
     source = program.source
     low = _Lowering(source)
     statements = program.statements
@@ -346,22 +358,37 @@ def lower(program: Program, output: str | None = None) -> Graph:
             first[stmt.name] = stmt
             pending.add(stmt.name)
 
-    if output is not None and output not in first:
-        names = ", ".join(first) if first else "none"
-        raise GradError(
-            "usage",
-            f"--output {output}: no statement assigns {output}{suggest(output, first)};"
-            f" the named statements are {names}",
-        )
+    for output in outputs or ():
+        if "," in output:
+            raise GradError(
+                "usage",
+                f"--output {output}: give one statement name here"
+                " (several, as in a,b, are for eval and trace)",
+            )
+        if output not in first:
+            names = ", ".join(first) if first else "none"
+            raise GradError(
+                "usage",
+                f"--output {output}: no statement assigns {output}{suggest(output, first)};"
+                f" the named statements are {names}",
+            )
 
+    found: dict[str, int] = {}
     output_id = -1
     output_name: str | None = None
     last = len(statements) - 1
     for index, stmt in enumerate(statements):
         node_id, name = low.statement(stmt, pending)
-        if (output is not None and name == output) or (output is None and index == last):
-            output_id, output_name = node_id, name
-    return low.graph(output_id, output_name)
+        if outputs is None:
+            if index == last:
+                output_id, output_name = node_id, name
+        elif name in outputs:
+            found[name] = node_id
+            if node_id >= output_id:
+                output_id, output_name = node_id, name
+    ids = [found[name] for name in outputs] if outputs is not None else [output_id]
+    graph, new_ids = low.graph(output_id, output_name, ids)
+    return graph, new_ids
 
 
 def _assignment_mistake(name: str, assigned: Mapping[str, object]) -> str | None:
@@ -382,11 +409,15 @@ def _prune(
     variables: dict[str, int],
     assigned: dict[str, int],
     source: str,
-) -> Graph:
-    """Keep the output and what it depends on, renumbered 0..n-1; the output is last
-    because every node is created after its inputs."""
+    also: list[int],
+) -> tuple[Graph, list[int]]:
+    """Keep the output and what it and the nodes ``also`` (none after the output)
+    depend on, renumbered 0..n-1; the output is last because every node is created
+    after its inputs. Returns the graph and the new ids of ``also``."""
     needed = [False] * (output_id + 1)
     needed[output_id] = True
+    for i in also:
+        needed[i] = True
     for i in range(output_id, -1, -1):
         if needed[i]:
             for j in nodes[i].inputs:
@@ -410,7 +441,7 @@ def _prune(
 
     inputs = {name: renumber(i) for name, i in variables.items()}
     names = {name: renumber(old) for name, old in assigned.items()}
-    return Graph(kept, inputs, names, output_name, source)
+    return Graph(kept, inputs, names, output_name, source), [new_id[i] for i in also]
 
 
 # --- labels ---------------------------------------------------------------------

@@ -125,7 +125,13 @@ def file_option() -> Any:
     )
 
 
-def output_option() -> Any:
+def output_option(several: bool = False) -> Any:
+    if several:
+        return click.option(
+            "--output", "output", default=None, metavar="NAME[,NAME...]",
+            help="Use the statement NAME as the output (default: the last statement); several"
+            " names (a,b): each output's gradient, the rows of the Jacobian.",
+        )
     return click.option(
         "--output", "output", default=None, metavar="NAME",
         help="Use the statement NAME as the output (default: the last statement).",

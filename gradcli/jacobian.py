@@ -1,0 +1,142 @@
+"""Several outputs at once: the rows of the Jacobian, one forward pass for all.
+
+``--output a,b`` lowers one graph that keeps what any output depends on
+(:func:`gradcli.graph.lower_outputs`), runs the forward pass once, then one reverse
+pass per output, seeded at that output's node. Each output gets a
+:class:`~gradcli.evaluate.Result` of its own that shares the forward values; the
+first output's is what ``value`` and ``gradient`` report, as with one output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .bindings import resolve_point, resolve_wrt
+from .errors import GradError
+from .evaluate import Result, backward, forward, wanted_nodes
+from .graph import Graph
+
+
+class Jacobian:
+    """The values and gradients of several outputs at one point.
+
+    ``outputs`` are the output names in the order asked for; ``results`` one
+    :class:`Result` per output (the same forward values, each with its own reverse
+    pass); ``values`` maps an output to its value, ``jacobian`` an output to its
+    gradient (a row of the Jacobian)."""
+
+    __slots__ = ("graph", "outputs", "results")
+
+    def __init__(self, graph: Graph, outputs: list[str], results: list[Result]) -> None:
+        self.graph = graph
+        self.outputs = outputs
+        self.results = results
+
+    def __repr__(self) -> str:
+        return f"Jacobian(outputs={self.outputs!r}, values={self.values!r})"
+
+    @property
+    def first(self) -> Result:
+        """The first output's result: what ``value`` and ``gradient`` report."""
+        return self.results[0]
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {name: r.value for name, r in zip(self.outputs, self.results, strict=True)}
+
+    @property
+    def jacobian(self) -> dict[str, dict[str, float]]:
+        return {name: dict(r.gradient) for name, r in zip(self.outputs, self.results, strict=True)}
+
+    def to_json(self, *, nodes: bool = False, source: bool = True) -> dict[str, Any]:
+        """The first output's ``eval --json`` object (``trace --json`` with ``nodes``),
+        plus ``values`` and ``jacobian``; with ``nodes`` each node also has ``grads``:
+        its gradient toward every output (``grad`` stays the first output's)."""
+        out = self.first.to_json(nodes=nodes, source=source)
+        out["values"] = self.values
+        out["jacobian"] = self.jacobian
+        if nodes:
+            for k, node in enumerate(out["nodes"]):
+                node["grads"] = {name: r.grads[k] for name, r in zip(self.outputs, self.results, strict=True)}
+        return out
+
+
+def output_list(outputs: str | Iterable[str]) -> list[str]:
+    """Output names from ``"a,b"`` or a list: at least one, none empty, none twice."""
+    given = outputs.split(",") if isinstance(outputs, str) else list(outputs)
+    names = [str(name).strip() for name in given]
+    shown = ",".join(names)
+    if not names or not all(names):
+        raise GradError(
+            "usage", f"--output {shown}: give statement names separated by commas, as in --output a,b"
+        )
+    twice = next((name for k, name in enumerate(names) if name in names[:k]), None)
+    if twice is not None:
+        raise GradError("usage", f"--output {shown}: {twice} is given twice")
+    return names
+
+
+def compile_outputs(source: str, outputs: str | Iterable[str]) -> tuple[Graph, list[str], list[int]]:
+    """Parse and lower ``source`` once for several outputs: the graph, the output
+    names, and each output's node id."""
+    from .api import compile_program
+
+    names = output_list(outputs)
+    graph, ids = compile_program(source, names)
+    return graph, names, ids
+
+
+def run_outputs(
+    graph: Graph,
+    names: list[str],
+    ids: list[int],
+    bindings: Mapping[str, Any],
+    wrt: Iterable[str] | None = None,
+) -> Jacobian:
+    """One forward pass, then one reverse pass per output."""
+    point = resolve_point(graph, bindings)
+    reported = resolve_wrt(graph, wrt)
+
+    def node_of(name: str) -> int | None:
+        return graph.inputs[name] if name in graph.inputs else graph.names[name]
+
+    extra = [i for i in (node_of(n) for n in reported) if i is not None]
+    values = forward(graph, point, ids)
+    wanted = wanted_nodes(graph, extra)
+    results = []
+    for name, out in zip(names, ids, strict=True):
+        grads = backward(graph, values, wanted, out)
+        gradient: dict[str, float] = {}
+        for shown in reported:
+            i = node_of(shown)
+            g = grads[i] if i is not None else None
+            gradient[shown] = g if g is not None else 0.0
+        results.append(Result(
+            source=graph.source, output=name, value=values[out], inputs=dict(point),
+            gradient=gradient, graph=graph, values=values, grads=grads,
+        ))
+    return Jacobian(graph, names, results)
+
+
+def jacobian(
+    source: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    outputs: str | Iterable[str],
+    wrt: Iterable[str] | None = None,
+    **kw_bindings: Any,
+) -> Jacobian:
+    """Values and gradients of several outputs (statement names) at a point::
+
+        >>> j = jacobian("a = x*y; b = x + y", outputs=["a", "b"], x=2, y=3)
+        >>> j.values, j.jacobian
+        ({'a': 6.0, 'b': 5.0}, {'a': {'x': 3.0, 'y': 2.0}, 'b': {'x': 1.0, 'y': 1.0}})
+
+    One forward pass and one reverse pass per output. ``outputs`` is a list or
+    ``"a,b"``. Raises :class:`~gradcli.errors.GradError` for anything wrong."""
+    point = dict(bindings or {})
+    point.update(kw_bindings)
+    graph, names, ids = compile_outputs(source, outputs)
+    return run_outputs(graph, names, ids, point, wrt)
