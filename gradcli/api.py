@@ -15,7 +15,7 @@ from typing import Any
 
 from .bindings import resolve_point, resolve_wrt
 from .evaluate import Result, value_and_grad
-from .graph import Graph, lower_outputs
+from .graph import Graph, lower, lower_outputs
 
 
 def run(
@@ -46,7 +46,12 @@ def compile_program(source: str, outputs: list[str] | None = None) -> tuple[Grap
     collecting = gc.isenabled()
     gc.disable()
     try:
-        graph, ids = lower_outputs(parse(source), outputs)
+        program = parse(source)
+        if outputs is not None and len(outputs) > 1:
+            graph, ids = lower_outputs(program, outputs)
+        else:
+            graph = lower(program, outputs[0] if outputs else None)
+            ids = [graph.output]
         # The graph's objects (a node and its tuple of inputs, two per node) now
         # sit in the youngest generation, and the first collection after this would
         # visit every one of them to find nothing: for W4's 2*10^5-node chain that took
