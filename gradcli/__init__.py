@@ -10,8 +10,10 @@ The Python API mirrors the command line::
 Stages, in data-flow order: :func:`parse_program` (text -> AST), :func:`lower`
 (AST -> graph), :func:`run` (graph + point -> :class:`Result`); :func:`compile`
 does the first two once for many points. :func:`check` compares every gradient with
-a finite difference and :func:`descend` runs gradient descent, as the commands of the
-same names do. Errors are :class:`GradError` values.
+a finite difference, :func:`descend` runs gradient descent and :func:`trace` shows
+every node, as the commands of the same names do. In Jupyter a :class:`Result`, a
+:class:`Trace` and a :class:`Graph` display themselves (tables and SVG). Errors are
+:class:`GradError` values.
 Importing gradcli imports neither lark, rich nor NumPy.
 """
 
@@ -28,12 +30,14 @@ if TYPE_CHECKING:
 
     from .api import compile, evaluate, run
     from .descent import DescentResult, descend
+    from .display import Picture
     from .errors import EXIT_CODES, GradError, Span
     from .evaluate import NodeResult, Result
     from .gradcheck import CheckResult, CheckRow, check
     from .graph import Graph, Node, lower
     from .jacobian import Jacobian, jacobian
     from .syntax import Program
+    from .traces import Trace, trace
 
 __version__ = "0.1.0"
 
@@ -49,8 +53,10 @@ __all__ = [
     "Marking",
     "Node",
     "NodeResult",
+    "Picture",
     "Result",
     "Span",
+    "Trace",
     "__version__",
     "check",
     "compile",
@@ -62,6 +68,7 @@ __all__ = [
     "mark_answers",
     "parse_program",
     "run",
+    "trace",
 ]
 
 
@@ -100,6 +107,9 @@ _LAZY = {
     "Exact": "exact",
     "mark_answers": "worksheet",
     "Marking": "worksheet",
+    "trace": "traces",
+    "Trace": "traces",
+    "Picture": "display",
 }
 
 

@@ -140,6 +140,14 @@ class DescentResult:
             "error": err,
         }
 
+    def _repr_html_(self) -> str | None:  # Jupyter: the outcome and the thinned path
+        try:
+            from .display import descent_html
+
+            return descent_html(self)
+        except Exception:  # a repr never raises: the plain repr stays
+            return None
+
 
 class _Thinned:
     """The rows of a path of unknown length, thinned as it grows: rows at multiples of

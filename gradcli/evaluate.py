@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GradError, Span
 from .graph import Graph, Node, format_literal
 from .ops import Undefined
+
+if TYPE_CHECKING:
+    from .display import Picture
+    from .traces import Trace
 
 # --- results ----------------------------------------------------------------------
 
@@ -131,6 +135,26 @@ class Result:
         if self._nodes is None:
             self._nodes = _node_results(self)
         return self._nodes
+
+    def trace(self, precision: int | None = 6) -> Trace:
+        """This result node by node (what ``gradcli trace`` shows; a table in Jupyter)."""
+        from .traces import Trace
+
+        return Trace(self, precision)
+
+    def picture(self, precision: int | None = 6) -> Picture:
+        """The circuit with every wire's value and gradient (SVG in Jupyter)."""
+        from .display import Picture
+
+        return Picture(self, precision)
+
+    def _repr_html_(self) -> str | None:  # Jupyter: the table of value and gradient
+        try:
+            from .display import result_html
+
+            return result_html(self)
+        except Exception:  # a repr never raises: the plain repr stays
+            return None
 
     def to_json(self, *, nodes: bool = False, source: bool = True) -> dict[str, Any]:
         """The object ``eval --json`` prints (with ``nodes`` for ``trace --json``)."""

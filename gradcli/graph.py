@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GradError, Span
 from .ops import CONSTANTS, FUNCTIONS, IF, OPERATORS, Op, arity_words, function
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
+
+if TYPE_CHECKING:
+    from .display import Picture
 
 
 class Node:
@@ -96,6 +99,22 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<Graph of {len(self.nodes)} nodes, inputs {list(self.inputs)}>"
+
+    def picture(self) -> Picture:
+        """The structure, without numbers (SVG in Jupyter, where a graph shows itself so)."""
+        from .display import Picture
+
+        return Picture(self)
+
+    def _repr_svg_(self) -> str | None:
+        from .display import graph_picture
+
+        return graph_picture(self)._repr_svg_()
+
+    def _repr_html_(self) -> str | None:  # only without Graphviz: the tree
+        from .display import graph_picture
+
+        return graph_picture(self)._repr_html_()
 
     def unused(self) -> list[str]:
         """The inputs the output does not depend on (possible with ``--output``), in
