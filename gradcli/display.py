@@ -46,22 +46,33 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+#: Every cell's style: Jupyter's own table style right-aligns every cell, a bare page
+#: pads none, so each cell says what it wants.
+_RIGHT = "text-align: right; padding: 0.15em 0.6em"
+_LEFT = "text-align: left; padding: 0.15em 0.6em"
+
+
 def _number_cell(value: float | None, precision: int | None, colour: str | None = None) -> str:
     """A right-aligned number; its full precision in the tooltip."""
-    style = "text-align: right"
-    if colour is not None:
-        style += f"; color: {colour}"
+    style = _RIGHT if colour is None else f"{_RIGHT}; color: {colour}"
     title = "" if value is None else f' title="{_e(repr(value))}"'
     return f'<td style="{style}"{title}>{_e(format_number(value, precision))}</td>'
 
 
-def _text_cell(text: str, *, code: bool = False) -> str:
+def _text_cell(text: str, *, code: bool = False, right: bool = False) -> str:
     body = f"<code>{_e(text)}</code>" if code else _e(text)
-    return f'<td style="text-align: left">{body}</td>'
+    return f'<td style="{_RIGHT if right else _LEFT}">{body}</td>'
 
 
-def _header(*names: str) -> str:
-    cells = "".join(f'<th style="text-align: left">{_e(n)}</th>' for n in names)
+def _empty_cell() -> str:
+    return f'<td style="{_LEFT}"></td>'
+
+
+def _header(*names: str, right: tuple[int, ...] = ()) -> str:
+    """A header row; the columns numbered in ``right`` (numbers) are right-aligned."""
+    cells = "".join(
+        f'<th style="{_RIGHT if k in right else _LEFT}">{_e(n)}</th>' for k, n in enumerate(names)
+    )
     return f"<thead><tr>{cells}</tr></thead>"
 
 
@@ -83,7 +94,7 @@ def _thinned(count: int) -> tuple[list[int], int]:
 
 def _left_out_row(columns: int, left_out: int, where: str) -> str:
     return (
-        f'<tr><td colspan="{columns}" style="text-align: center; font-style: italic">'
+        f'<tr><td colspan="{columns}" style="text-align: center; font-style: italic; padding: 0.15em 0.6em">'
         f"… {left_out:,} rows not shown ({_e(where)} has every one)</td></tr>"
     )
 
@@ -95,9 +106,9 @@ def result_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> st
     """``eval``'s table as HTML: the output's value, then each reported name with its
     value and its gradient ∂f/∂name."""
     f = result.graph.output_label()
-    head = _header("name", "value", f"∂{f}/∂name")
+    head = _header("name", "value", f"∂{f}/∂name", right=(1, 2))
     rows = [
-        f"<tr>{_text_cell(f'{f} (output)')}{_number_cell(result.value, precision, GREEN)}<td></td></tr>"
+        f"<tr>{_text_cell(f'{f} (output)')}{_number_cell(result.value, precision, GREEN)}{_empty_cell()}</tr>"
     ]
     unused = set(result.graph.unused())
     names = list(result.gradient)
@@ -120,14 +131,14 @@ def result_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> st
 def _trace_row(node: NodeResult, precision: int | None) -> str:
     inputs = ", ".join(str(i) for i in node.inputs)
     if node.evaluated is False:
-        value = '<td style="text-align: right; font-style: italic">not taken</td>'
+        value = f'<td style="{_RIGHT}; font-style: italic">not taken</td>'
     else:
         value = _number_cell(node.value, precision, GREEN)
     local = ", ".join(format_number(g, precision) for g in node.local_grads)
     full = ", ".join("—" if g is None else repr(g) for g in node.local_grads)
-    local_cell = f'<td style="text-align: right" title="{_e(full)}">{_e(local)}</td>'
+    local_cell = f'<td style="{_RIGHT}" title="{_e(full)}">{_e(local)}</td>'
     return (
-        f'<tr><td style="text-align: right">{node.id}</td>{_text_cell(node.label, code=True)}'
+        f"<tr>{_text_cell(str(node.id), right=True)}{_text_cell(node.label, code=True)}"
         f"{_text_cell(node.op)}{_text_cell(inputs)}{value}{local_cell}"
         f"{_number_cell(node.grad, precision, RED)}</tr>"
     )
@@ -138,11 +149,11 @@ def trace_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> str
     output last: its value, its local gradients ∂node/∂input (one per input, in
     order) and its gradient ∂f/∂node."""
     f = result.graph.output_label()
-    head = _header("id", "label", "op", "inputs", "value", "∂node/∂input", f"∂{f}/∂node")
+    head = _header("id", "label", "op", "inputs", "value", "∂node/∂input", f"∂{f}/∂node", right=(0, 4, 5, 6))
     rows = [
-        f'<tr><td></td>{_text_cell(f"{name} (unused)", code=True)}{_text_cell("var")}<td></td>'
-        f'{_number_cell(result.inputs[name], precision, GREEN)}<td></td>'
-        f'<td style="text-align: right; color: {RED}">0</td></tr>'
+        f'<tr>{_empty_cell()}{_text_cell(f"{name} (unused)", code=True)}{_text_cell("var")}{_empty_cell()}'
+        f"{_number_cell(result.inputs[name], precision, GREEN)}{_empty_cell()}"
+        f"{_number_cell(0.0, precision, RED)}</tr>"
         for name in result.graph.unused()
     ]
     nodes = result.nodes
@@ -173,7 +184,7 @@ def descent_html(descent: DescentResult, precision: int | None = DEFAULT_PRECISI
         f" at {_e(point)} (gradient norm {_e(format_number(descent.grad_norm, precision))})</p>"
     )
     names = list(descent.wrt)
-    head = _header("step", f"{f}", "‖gradient‖", *names)
+    head = _header("step", f, "‖gradient‖", *names, right=tuple(range(3 + len(names))))
     picked, left_out = _thinned(len(descent.history))
     rows = []
     for n, k in enumerate(picked):
@@ -182,7 +193,7 @@ def descent_html(descent: DescentResult, precision: int | None = DEFAULT_PRECISI
         row = descent.history[k]
         cells = "".join(_number_cell(row.point.get(name), precision) for name in names)
         rows.append(
-            f'<tr><td style="text-align: right">{row.step:,}</td>'
+            f"<tr>{_text_cell(f'{row.step:,}', right=True)}"
             f"{_number_cell(row.value, precision, GREEN)}{_number_cell(row.grad_norm, precision, RED)}"
             f"{cells}</tr>"
         )
