@@ -38,7 +38,7 @@ def compile(source: str, output: str | None = None) -> Graph:
 def compile_program(source: str, outputs: list[str] | None = None) -> tuple[Graph, list[int]]:
     """Parse and lower ``source`` once for the statements ``outputs`` (default: the
     last statement): the graph and each output's node id in it."""
-    from .parse import parse
+    from .parse import parse, use_fast_path
 
     # Parsing and lowering allocate a few small objects per character and make no
     # reference cycles, so the cyclic GC has nothing to find; left on, it rescans the
@@ -46,12 +46,20 @@ def compile_program(source: str, outputs: list[str] | None = None) -> tuple[Grap
     collecting = gc.isenabled()
     gc.disable()
     try:
-        program = parse(source)
-        if outputs is not None and len(outputs) > 1:
-            graph, ids = lower_outputs(program, outputs)
+        lowered = None
+        if use_fast_path(source):  # a large program: straight to the graph, no AST held
+            from .fastlower import lower_source
+
+            lowered = lower_source(source, outputs)
+        if lowered is not None:
+            graph, ids = lowered
         else:
-            graph = lower(program, outputs[0] if outputs else None)
-            ids = [graph.output]
+            program = parse(source)
+            if outputs is not None and len(outputs) > 1:
+                graph, ids = lower_outputs(program, outputs)
+            else:
+                graph = lower(program, outputs[0] if outputs else None)
+                ids = [graph.output]
         # The graph's objects (a node and its tuple of inputs, two per node) now
         # sit in the youngest generation, and the first collection after this would
         # visit every one of them to find nothing: for W4's 2*10^5-node chain that took

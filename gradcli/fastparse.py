@@ -56,7 +56,7 @@ _BINARY = {
 _IMPLICIT = (3, "mul")
 _PREFIX = 4
 _OPEN = 0  # a '(' or a call's '(' on the operator stack: nothing reduces past it
-_ALL = _OPEN + 1  # reduce(_ALL) builds every operator back to the innermost '('
+ALL = _OPEN + 1  # reduce(ALL) builds every operator back to the innermost '('
 
 # What the token before was, for the implicit product: it follows a number or ')'.
 _OTHER, _NUMBER, _RPAR = 0, 1, 2
@@ -70,12 +70,12 @@ def parse_statements(source: str) -> list[Statement] | None:
     """The statements of ``source``, or None when it is not a well-formed program
     (or uses anything the fast path leaves to the reference parser)."""
     try:
-        return list(_Parser(source).statements())
+        return list(Parser(source).statements())
     except Declined:
         return None
 
 
-class _Parser:
+class Parser:
     """One pass over the tokens with two stacks: ``operands`` (AST nodes) and
     ``operators``, whose entries are ``(strength, op, start)`` for an operator
     (``start`` is None for a binary one), ``(_OPEN, None, start)`` for a '(' and
@@ -147,7 +147,7 @@ class _Parser:
                     continue
                 if token == "\n" and depth:
                     continue  # a line break inside ( ) is nothing, even here
-                operands.append(Name(name, Span(name_start, name_end)))
+                operands.append(self.name(name, name_start, name_end))
                 name = None
                 expect_operand = False
                 prev = _OTHER
@@ -160,7 +160,7 @@ class _Parser:
                 value = float(text)
                 if not math.isfinite(value):
                     raise Declined  # the reference parser reports the overflow
-                operands.append(Num(value, text, Span(m.start(1), pos)))
+                operands.append(self.number(value, text, m.start(1), pos))
                 expect_operand = False
                 prev = _NUMBER
                 statement_start = False
@@ -218,7 +218,7 @@ class _Parser:
                     depth -= 1
                     prev = _RPAR
                 elif token == ",":
-                    reduce(_ALL)
+                    reduce(ALL)
                     if not operators or operators[-1][1] is None:
                         raise Declined  # a comma outside a call's parentheses
                     expect_operand = True
@@ -233,7 +233,7 @@ class _Parser:
                     raise Declined
 
         if name is not None:
-            operands.append(Name(name, Span(name_start, name_end)))
+            operands.append(self.name(name, name_start, name_end))
             expect_operand = False
         if _REST.match(source, pos).end() != len(source):  # type: ignore[union-attr]
             raise Declined  # a character that starts no token
@@ -245,6 +245,14 @@ class _Parser:
         else:
             yield self.statement(target)
 
+    def name(self, name: str, start: int, end: int) -> Expr:
+        """The operand a name makes where it is not called or assigned."""
+        return Name(name, Span(start, end))
+
+    def number(self, value: float, text: str, start: int, end: int) -> Expr:
+        """The operand a number makes."""
+        return Num(value, text, Span(start, end))
+
     def implicit(self) -> None:
         """``2x``, ``2(x)``, ``(x)(y)``: a product without a sign."""
         strength, op = _IMPLICIT
@@ -254,7 +262,7 @@ class _Parser:
     def close(self, end: int) -> None:
         """A ')' ending at ``end``: finish the group or the call it closes."""
         operators, operands = self.operators, self.operands
-        self.reduce(_ALL)
+        self.reduce(ALL)
         if not operators:
             raise Declined  # a ')' that closes no '('
         frame = operators.pop()
@@ -272,7 +280,7 @@ class _Parser:
     def statement(self, target: tuple[str, int, int] | None) -> Statement:
         """The statement that ends here (no '(' is open)."""
         operands = self.operands
-        self.reduce(_ALL)
+        self.reduce(ALL)
         expr = operands.pop()
         if target is None:
             return expr

@@ -182,7 +182,7 @@ def _function_list() -> str:
     return ", ".join(sorted(FUNCTIONS))
 
 
-class _Lowering:
+class Lowering:
     """Builds the interned node list for a whole program."""
 
     def __init__(self, source: str) -> None:
@@ -345,7 +345,7 @@ class _Lowering:
         return node_id
 
 
-#: The stack marker in :meth:`_Lowering.expression`: "the node below is ready to build".
+#: The stack marker in :meth:`Lowering.expression`: "the node below is ready to build".
 _FINISH = object()
 
 
@@ -362,7 +362,7 @@ def lower_outputs(program: Program, outputs: list[str] | None = None) -> tuple[G
     node id in it. The graph's own output, its last node, is the output lowered last;
     ``outputs`` None is the last statement alone, as :func:`lower` does."""
     source = program.source
-    low = _Lowering(source)
+    low = Lowering(source)
     statements = program.statements
 
     # Every assigned name, checked before anything is lowered: a name used before

@@ -300,7 +300,7 @@ def check_statements(statements: list[Statement], source: str) -> None:
     for index, stmt in enumerate(statements):
         if type(stmt) is not Assign:
             start = stmt.span.start
-            if index and source[start] in "+-" and _only_line_breaks(source, prev_end, start):
+            if index and source[start] in "+-" and only_line_breaks(source, prev_end, start):
                 raise GradError(
                     "syntax", CONTINUATION.format(op=source[start]), Span(start, start + 1), source
                 )
@@ -315,7 +315,7 @@ def check_statements(statements: list[Statement], source: str) -> None:
         prev_end = stmt.span.end
 
 
-def _only_line_breaks(source: str, start: int, end: int) -> bool:
+def only_line_breaks(source: str, start: int, end: int) -> bool:
     """Whether statements are separated between ``start`` and ``end`` by line breaks
     alone (and comments), not by a ``;``."""
     i = start

@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedInput
 from strategies import programs
 
 import gradcli
-from gradcli import fastparse
+from gradcli import fastlower, fastparse
 from gradcli import parse as parsing
 from gradcli.errors import GradError
 from gradcli.graph import Graph, lower
@@ -293,8 +293,8 @@ def test_long_programs_with_every_line_end_give_the_reference_graph(source: str,
 def test_long_programs_take_the_fast_path_and_short_ones_the_grammar(monkeypatch) -> None:
     fast: list[str] = []
     lark: list[str] = []
-    real_fast, real_lark = fastparse.parse_statements, parsing.get_parser
-    monkeypatch.setattr(fastparse, "parse_statements", lambda s: fast.append(s) or real_fast(s))
+    real_fast, real_lark = fastlower.lower_source, parsing.get_parser
+    monkeypatch.setattr(fastlower, "lower_source", lambda s, o=None: fast.append(s) or real_fast(s, o))
     monkeypatch.setattr(parsing, "get_parser", lambda: lark.append("lark") or real_lark())
     expected = {"x": -4.0, "y": -4.0, "z": 5.0}
     assert gradcli.evaluate("(x + y) * z", x=2, y=3, z=-4).gradient == expected
