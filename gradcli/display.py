@@ -25,10 +25,14 @@ from .render import DEFAULT_PRECISION, format_number, short_title
 if TYPE_CHECKING:
     from .descent import DescentResult
     from .evaluate import NodeResult, Result
+    from .jacobian import Jacobian
 
 #: Rows of a table shown in a notebook: past this, the first and last halves with a
 #: row that says how many are left out (``Result.nodes`` holds every one).
 MAX_ROWS = 200
+
+#: Columns of gradients in a Jacobian's table: past this, a column says how many are left out.
+MAX_COLUMNS = 30
 
 #: Lines of the terminal tree shown when the SVG cannot be drawn.
 MAX_TREE_LINES = 300
@@ -102,10 +106,16 @@ def _left_out_row(columns: int, left_out: int, where: str) -> str:
 # --- an evaluation --------------------------------------------------------------------------
 
 
+def _output_name(result: Result) -> str:
+    """The output's name in a table: its statement's (one of several outputs has its
+    own), else the name every human output gives a bare expression."""
+    return result.output if result.output is not None else result.graph.output_label()
+
+
 def result_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> str:
     """``eval``'s table as HTML: the output's value, then each reported name with its
     value and its gradient ∂f/∂name."""
-    f = result.graph.output_label()
+    f = _output_name(result)
     head = _header("name", "value", f"∂{f}/∂name", right=(1, 2))
     rows = [
         f"<tr>{_text_cell(f'{f} (output)')}{_number_cell(result.value, precision, GREEN)}{_empty_cell()}</tr>"
@@ -125,6 +135,30 @@ def result_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> st
     return _table(short_title(result.source, 80), head, rows)
 
 
+def jacobian_html(jac: Jacobian, precision: int | None = DEFAULT_PRECISION) -> str:
+    """Several outputs as HTML: a row per output (its value, then its gradient: a row
+    of the Jacobian), a column per reported name (at most MAX_COLUMNS)."""
+    names = list(jac.first.gradient)
+    shown = names[:MAX_COLUMNS]
+    more = len(names) - len(shown)
+    headers = ["output", "value", *(f"∂/∂{name}" for name in shown)]
+    if more:
+        headers.append(f"… {more:,} more (j.jacobian has them)")
+    head = _header(*headers, right=tuple(range(1, 2 + len(shown))))
+    rows = []
+    picked, left_out = _thinned(len(jac.outputs))
+    for n, k in enumerate(picked):
+        if left_out and n == MAX_ROWS // 2:
+            rows.append(_left_out_row(len(headers), left_out, "j.values"))
+        result = jac.results[k]
+        cells = "".join(_number_cell(result.gradient[name], precision, RED) for name in shown)
+        rows.append(
+            f"<tr>{_text_cell(jac.outputs[k])}{_number_cell(result.value, precision, GREEN)}{cells}"
+            f"{_empty_cell() if more else ''}</tr>"
+        )
+    return _table(short_title(jac.graph.source, 80), head, rows)
+
+
 # --- a trace ----------------------------------------------------------------------------------
 
 
@@ -136,7 +170,8 @@ def _trace_row(node: NodeResult, precision: int | None) -> str:
         value = _number_cell(node.value, precision, GREEN)
     local = ", ".join(format_number(g, precision) for g in node.local_grads)
     full = ", ".join("—" if g is None else repr(g) for g in node.local_grads)
-    local_cell = f'<td style="{_RIGHT}" title="{_e(full)}">{_e(local)}</td>'
+    title = f' title="{_e(full)}"' if full else ""
+    local_cell = f'<td style="{_RIGHT}"{title}>{_e(local)}</td>'
     return (
         f"<tr>{_text_cell(str(node.id), right=True)}{_text_cell(node.label, code=True)}"
         f"{_text_cell(node.op)}{_text_cell(inputs)}{value}{local_cell}"
@@ -148,7 +183,7 @@ def trace_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> str
     """``trace``'s table as HTML: a row per node, inputs before their consumers, the
     output last: its value, its local gradients ∂node/∂input (one per input, in
     order) and its gradient ∂f/∂node."""
-    f = result.graph.output_label()
+    f = _output_name(result)
     head = _header("id", "label", "op", "inputs", "value", "∂node/∂input", f"∂{f}/∂node", right=(0, 4, 5, 6))
     rows = [
         f'<tr>{_empty_cell()}{_text_cell(f"{name} (unused)", code=True)}{_text_cell("var")}{_empty_cell()}'

@@ -36,6 +36,14 @@ class Jacobian:
     def __repr__(self) -> str:
         return f"Jacobian(outputs={self.outputs!r}, values={self.values!r})"
 
+    def _repr_html_(self) -> str | None:  # Jupyter: a row per output, a column per name
+        try:
+            from .display import jacobian_html
+
+            return jacobian_html(self)
+        except Exception:  # a repr never raises: the plain repr stays
+            return None
+
     @property
     def first(self) -> Result:
         """The first output's result: what ``value`` and ``gradient`` report."""

@@ -89,6 +89,18 @@ def test_a_result_marks_an_unused_input() -> None:
     assert ["y (unused)", "5", "0"] in rows
 
 
+def test_several_outputs_show_a_row_of_the_jacobian_each() -> None:
+    j = gradcli.jacobian("u = x*y; v = x + sin(y)", outputs=["u", "v"], x=2, y=0)
+    assert cells(bundle(j)["text/html"]) == [
+        ["output", "value", "∂/∂x", "∂/∂y"],
+        ["u", "0", "0", "2"],
+        ["v", "2", "1", "1"],
+    ]
+    # each output's own result and trace are titled with its name
+    assert cells(j.results[1]._repr_html_())[0] == ["name", "value", "∂v/∂name"]
+    assert cells(j.results[1].trace()._repr_html_())[0][-1] == "∂v/∂node"
+
+
 # --- traces ----------------------------------------------------------------------------------
 
 
