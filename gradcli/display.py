@@ -16,6 +16,7 @@ other failure leaves the plain-text repr in place (a repr that returns None).
 from __future__ import annotations
 
 import html
+import shutil
 from typing import TYPE_CHECKING
 
 from .errors import GradError
@@ -288,6 +289,13 @@ class Picture:
             if count > MAX_RENDER_NODES:
                 self._why = (
                     f"Graphviz lays out at most {MAX_RENDER_NODES:,} nodes here, and this graph has {count:,}"
+                )
+                return None
+            if shutil.which("dot") is None:
+                self._why = (
+                    "The picture needs Graphviz's dot program, which is not on PATH: install Graphviz"
+                    " (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)."
+                    " The tree below has the same numbers."
                 )
                 return None
             try:
