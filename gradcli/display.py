@@ -46,6 +46,15 @@ _TABLE = 'style="border-collapse: collapse; font-variant-numeric: tabular-nums"'
 _CAPTION = 'style="caption-side: top; text-align: left; font-weight: bold; white-space: pre"'
 
 
+def check_precision(precision: object) -> int | None:
+    """Significant digits for a notebook's numbers: 1 to 17, or None for every digit."""
+    if precision is None or (type(precision) is int and 1 <= precision <= 17):
+        return precision
+    raise GradError(
+        "usage", f"precision={precision!r}: give a whole number from 1 to 17, or None for every digit"
+    )
+
+
 def _e(text: object) -> str:
     """Escaped for HTML text and attribute values alike."""
     return html.escape(str(text), quote=True)
@@ -249,7 +258,7 @@ class Picture:
 
     def __init__(self, subject: Result | Graph, precision: int | None = DEFAULT_PRECISION) -> None:
         self.subject = subject
-        self.precision = precision
+        self.precision = check_precision(precision)
         self._svg: str | None = None
         self._why: str | None = None  # why there is no SVG, once that has been tried
 

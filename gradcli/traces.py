@@ -28,8 +28,10 @@ class Trace:
     __slots__ = ("precision", "result")
 
     def __init__(self, result: Result, precision: int | None = DEFAULT_PRECISION) -> None:
+        from .display import check_precision
+
         self.result = result
-        self.precision = precision  # significant digits in the notebook's table
+        self.precision = check_precision(precision)  # significant digits in the notebook's table
 
     @property
     def nodes(self) -> list[NodeResult]:
@@ -60,9 +62,10 @@ class Trace:
 
     def explanation(self, precision: int | None = None) -> str:
         """The chain rule, node by node, with the numbers (what ``--explain`` prints)."""
+        from .display import check_precision
         from .explain import explanation_lines
 
-        digits = self.precision if precision is None else precision
+        digits = self.precision if precision is None else check_precision(precision)
         return "\n".join(explanation_lines(self.result, digits)) + "\n"
 
     def picture(self, precision: int | None = None) -> Picture:

@@ -297,3 +297,12 @@ def test_displaying_a_result_and_a_trace_imports_nothing_heavy() -> None:
         "import sys; assert 'IPython' not in sys.modules\n"
     )
     assert _modules_after(code) == {"lark"}
+
+
+@pytest.mark.parametrize("precision", [0, 18, -1, 2.5, "6", True])
+def test_a_precision_that_is_not_1_to_17_digits_is_a_usage_error(precision: object) -> None:
+    r = gradcli.evaluate(SEED, x=2, y=3, z=-4)
+    for make in (r.trace, r.picture, r.trace().explanation, r.trace().picture):
+        with pytest.raises(gradcli.GradError, match="precision=") as caught:
+            make(precision)  # type: ignore[operator]
+        assert caught.value.kind == "usage"
