@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from .errors import GradError, shorten
 
@@ -132,3 +132,78 @@ def _decode(data: bytes, what: str) -> str:
             "usage", f"{what} is not UTF-8 text (byte {exc.start} cannot be decoded)"
         ) from None
     return text[1:] if text.startswith("\ufeff") else text  # a BOM is not part of the program
+
+
+#: A bindings file larger than this is refused before it is read.
+MAX_BINDINGS_BYTES = 16 * 1024 * 1024
+
+
+def read_bindings_file(path: str) -> dict[str, str]:
+    """``--bindings FILE``: a JSON object of bindings, ``{"w": 0.5, "b": -1}``.
+
+    Each value is kept as the text it is written with (a number's digits, or a
+    string, which may be a constant expression such as ``"pi/4"``), so it is read
+    exactly as the same binding on the command line would be: ``0.1`` stays the
+    decimal 0.1 for ``--exact``. Anything else (true, null, a list) is refused by
+    name, as is a key that is not a name or that appears twice."""
+    import json
+
+    shown = shorten(path, 80)
+    what = f"--bindings {shown}"
+    if path == "-":
+        raise GradError("usage", "--bindings -: give a file (standard input is the program's or the rows')")
+    with open_input(path, "--bindings") as handle:
+        try:
+            data = handle.read(MAX_BINDINGS_BYTES + 1)
+        except OSError as exc:
+            raise GradError("usage", f"cannot read {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BINDINGS_BYTES:
+        raise GradError("usage", f"{what} is larger than {MAX_BINDINGS_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GradError("usage", f"{what} is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    text = text[1:] if text.startswith("\ufeff") else text
+
+    class _Bad(ValueError):
+        pass
+
+    def constant(name: str) -> Any:
+        raise _Bad(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise _Bad(f"{shorten(key)} is bound twice")
+            out[key] = value
+        return out
+
+    try:
+        obj = json.loads(
+            text, parse_float=str, parse_int=str, parse_constant=constant, object_pairs_hook=pairs
+        )
+    except _Bad as exc:
+        raise GradError("usage", f"{what}: {exc}") from None
+    except RecursionError:
+        raise GradError("usage", f"{what} is nested too deeply to be an object of bindings") from None
+    except ValueError as exc:
+        reason = getattr(exc, "msg", None) or str(exc)
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise GradError("usage", f"{what} is not JSON: {reason}{where}") from None
+    if not isinstance(obj, dict):
+        raise GradError(
+            "usage", f'{what} must hold one JSON object of bindings, such as {{"x": 2, "y": -0.5}}'
+        )
+    bindings: dict[str, str] = {}
+    for name, value in obj.items():
+        if not _NAME.fullmatch(name):
+            raise GradError(
+                "binding", f"{what}: {shorten(repr(name))} is not a name (letters, digits and _)"
+            )
+        if not isinstance(value, str):
+            # Shown as JSON spells it (the numbers inside as numbers: read again).
+            spelled = shorten(json.dumps(json.loads(text)[name], ensure_ascii=False))
+            raise GradError("binding", f"{what}: the value of {shorten(name)} is not a number: {spelled}")
+        bindings[name] = value
+    return bindings

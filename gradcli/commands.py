@@ -22,16 +22,15 @@ from .options import (
     output_option,
     precision_option,
     program_and_bindings,
+    program_options,
     source_completion,
-    words_argument,
     write_stderr,
     wrt_names,
 )
 
 
 @click.command("eval", context_settings=PASS_BINDINGS)
-@words_argument()
-@file_option()
+@program_options()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--wrt", default=None, metavar="x,y",
               help="Report the gradient toward these names, in this order (inputs or named values).")
@@ -137,8 +136,7 @@ def eval_command(
 
 
 @click.command("trace", context_settings=PASS_BINDINGS)
-@words_argument()
-@file_option()
+@program_options()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every node and edge.")
 @click.option("--edges", "show_edges", is_flag=True,
               help="Show what each use of a node contributes to its gradient, and their sum"
@@ -313,8 +311,7 @@ def _print_explanation(result: Any, precision: int | None, explain: bool) -> Non
 
 
 @click.command("check", context_settings=PASS_BINDINGS)
-@words_argument()
-@file_option()
+@program_options()
 @click.option("--eps", type=Real(), default=None, metavar="H",
               help="Finite-difference step for every input (default: ∛ε·max(1, |x|) ≈ 6e-6·max(1, |x|)).")
 @click.option("--tol", type=Real(), default=None, metavar="T",
@@ -421,8 +418,7 @@ def _mark_answers(
 
 
 @click.command("descend", context_settings=PASS_BINDINGS)
-@words_argument()
-@file_option()
+@program_options()
 @click.option("--lr", type=Real(), default=None, metavar="R", help="Learning rate (default 0.01).")
 @click.option("--steps", type=Count(0, 10_000_000, "steps"), default=None, metavar="N",  # descent.MAX_STEPS
               help="Stop after N steps (default 1000, at most 10,000,000).")
@@ -503,8 +499,7 @@ def descend_command(
 
 
 @click.command("graph", context_settings=PASS_BINDINGS)
-@words_argument()
-@file_option()
+@program_options()
 @click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "pdf", "mermaid", "tree"]),
               default=None,
               help="Graphviz source, SVG/PNG/PDF (need Graphviz), Mermaid, or a terminal tree"

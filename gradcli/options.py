@@ -125,6 +125,34 @@ def file_option() -> Any:
     )
 
 
+#: Where --bindings FILE is kept for program_and_bindings (the option is not a parameter
+#: of the command functions: every command that takes bindings gets it by one decorator).
+_BINDINGS_FILE = "gradcli.bindings_file"
+
+
+def _remember_bindings_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_BINDINGS_FILE] = value
+
+
+def bindings_option() -> Any:
+    return click.option(
+        "--bindings", "bindings_file", default=None, metavar="FILE", expose_value=False,
+        callback=_remember_bindings_file, shell_complete=file_completion,
+        help='Read bindings from FILE, a JSON object such as {"w": 0.5, "b": -1};'
+        " bindings on the command line override it.",
+    )
+
+
+def program_options() -> Any:
+    """SOURCE [BINDINGS], --file PATH and --bindings FILE: how every command that
+    evaluates a program is given the program and its bindings."""
+
+    def decorate(command: Any) -> Any:
+        return words_argument()(file_option()(bindings_option()(command)))
+
+    return decorate
+
+
 def output_option(several: bool = False) -> Any:
     if several:
         return click.option(
@@ -189,8 +217,9 @@ def wrt_names(wrt: str | None) -> list[str] | None:
 
 def program_and_bindings(words: tuple[str, ...], file: str | None) -> tuple[str, dict[str, str]]:
     """SOURCE and the bindings, after the words that are not bindings: ``-h`` (help,
-    unless the program uses ``h``) and a mistyped long option (``--jsn``)."""
-    from .arguments import read_source, split_words
+    unless the program uses ``h``) and a mistyped long option (``--jsn``). The bindings
+    of ``--bindings FILE`` come first; the command line's override them."""
+    from .arguments import read_bindings_file, read_source, split_words
 
     ctx = click.get_current_context()
     try:
@@ -201,6 +230,9 @@ def program_and_bindings(words: tuple[str, ...], file: str | None) -> tuple[str,
         raise
     text = read_source(source, file)
     not_bindings(ctx, words, text)
+    path = ctx.meta.get(_BINDINGS_FILE)
+    if path is not None:
+        bindings = {**read_bindings_file(path), **bindings}
     return text, bindings
 
 
