@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .display import Picture
     from .errors import EXIT_CODES, GradError, Span
     from .evaluate import NodeResult, Result
+    from .fit import FitResult, fit
     from .gradcheck import CheckResult, CheckRow, check
     from .graph import Graph, Node, lower
     from .jacobian import Jacobian, jacobian
@@ -47,6 +48,7 @@ __all__ = [
     "CheckRow",
     "DescentResult",
     "Exact",
+    "FitResult",
     "GradError",
     "Graph",
     "Jacobian",
@@ -63,6 +65,7 @@ __all__ = [
     "descend",
     "evaluate",
     "exact_of",
+    "fit",
     "jacobian",
     "lower",
     "mark_answers",
@@ -102,6 +105,8 @@ _LAZY = {
     "CheckResult": "gradcheck",
     "CheckRow": "gradcheck",
     "descend": "descent",
+    "fit": "fit",
+    "FitResult": "fit",
     "DescentResult": "descent",
     "exact_of": "exact",
     "Exact": "exact",

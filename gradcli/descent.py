@@ -149,7 +149,55 @@ class DescentResult:
             return None
 
 
-class _Thinned:
+class Rule:
+    """One of the update rules (``gd``, ``momentum``, ``adam``) with its state: the
+    one place they are written, for ``descend`` and ``fit`` alike. :meth:`step`
+    returns the new point and leaves ``x`` as it was (the last good point)."""
+
+    def __init__(
+        self, method: str, lr: float, n: int, *, sign: float = 1.0, momentum: float = DEFAULT_MOMENTUM,
+        beta1: float = DEFAULT_BETA1, beta2: float = DEFAULT_BETA2, adam_eps: float = DEFAULT_ADAM_EPS,
+    ) -> None:
+        self.method = method
+        self.lr = lr
+        self.sign = sign  # -1: climb (the same rules on −f)
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.adam_eps = adam_eps
+        self.vel = [0.0] * n  # momentum's velocity, Adam's first moment
+        self.sq = [0.0] * n  # Adam's second moment
+        self.b1t = self.b2t = 1.0
+
+    def hyper(self) -> dict[str, float]:
+        """The rule's own settings, as the JSON output lists them."""
+        if self.method == "momentum":
+            return {"momentum": self.momentum}
+        if self.method == "adam":
+            return {"beta1": self.beta1, "beta2": self.beta2, "adam_eps": self.adam_eps}
+        return {}
+
+    def step(self, x: list[float], g: list[float]) -> list[float]:
+        lr, sign = self.lr, self.sign
+        if self.method == "gd":
+            return [xi - sign * lr * gi for xi, gi in zip(x, g, strict=True)]
+        if self.method == "momentum":
+            momentum = self.momentum
+            self.vel = [momentum * vi + sign * gi for vi, gi in zip(self.vel, g, strict=True)]
+            return [xi - lr * vi for xi, vi in zip(x, self.vel, strict=True)]
+        beta1, beta2 = self.beta1, self.beta2
+        self.b1t *= beta1
+        self.b2t *= beta2
+        b1t, b2t, eps = self.b1t, self.b2t, self.adam_eps
+        self.vel = [beta1 * mi + (1 - beta1) * sign * gi for mi, gi in zip(self.vel, g, strict=True)]
+        self.sq = [beta2 * si + (1 - beta2) * gi * gi for si, gi in zip(self.sq, g, strict=True)]
+        return [
+            xi - lr * (mi / (1 - b1t)) / (math.sqrt(si / (1 - b2t)) + eps)
+            for xi, mi, si in zip(x, self.vel, self.sq, strict=True)
+        ]
+
+
+class Thinned:
     """The rows of a path of unknown length, thinned as it grows: rows at multiples of
     a stride that doubles whenever the buffer holds more than ``capacity`` (memory
     stays flat for any number of steps; the stride stays small beside the spacing of
@@ -232,7 +280,7 @@ def descend(
     at the starting point raises :class:`GradError`; one part-way is returned in
     :attr:`DescentResult.error` with the last good point.
     """
-    _check_options(lr, steps, tol, method, history, momentum, beta1, beta2, adam_eps)
+    check_options(lr, steps, tol, method, history, momentum, beta1, beta2, adam_eps)
     graph = source if isinstance(source, Graph) else compile(source, output)
     raw = dict(bindings or {})
     raw.update(kw_bindings)
@@ -247,22 +295,16 @@ def descend(
     wanted = wanted_nodes(graph, [i for i in ids if i is not None])
     x = [point[name] for name in names]
     sign = -1.0 if maximize else 1.0  # climbing is descending on −f
-    n = len(names)
-    vel = [0.0] * n  # momentum's velocity, Adam's first moment
-    sq = [0.0] * n  # Adam's second moment
-    b1t = b2t = 1.0
-    path = _Thinned(history, steps)
+    rule = Rule(method, lr, len(names), sign=sign, momentum=momentum, beta1=beta1, beta2=beta2,
+                adam_eps=adam_eps)
+    path = Thinned(history, steps)
 
     def finish(
         step: int, value: float, norm: float, x: list[float], g: list[float],
         error: GradError | None, error_step: int | None, diverged: bool,
     ) -> DescentResult:
         last = Step(step, value, norm, dict(zip(names, x, strict=True)))
-        hyper: dict[str, float] = {}
-        if method == "momentum":
-            hyper = {"momentum": momentum}
-        elif method == "adam":
-            hyper = {"beta1": beta1, "beta2": beta2, "adam_eps": adam_eps}
+        hyper = rule.hyper()
         return DescentResult(
             source=graph.source,
             output=graph.output_name,
@@ -317,20 +359,7 @@ def descend(
             if norm < tol or step >= steps:
                 break
             # One update of the chosen rule, on a copy: the current point stays the last good one.
-            if method == "gd":
-                new = [xi - sign * lr * gi for xi, gi in zip(x, g, strict=True)]
-            elif method == "momentum":
-                vel = [momentum * vi + sign * gi for vi, gi in zip(vel, g, strict=True)]
-                new = [xi - lr * vi for xi, vi in zip(x, vel, strict=True)]
-            else:
-                b1t *= beta1
-                b2t *= beta2
-                vel = [beta1 * mi + (1 - beta1) * sign * gi for mi, gi in zip(vel, g, strict=True)]
-                sq = [beta2 * si + (1 - beta2) * gi * gi for si, gi in zip(sq, g, strict=True)]
-                new = [
-                    xi - lr * (mi / (1 - b1t)) / (math.sqrt(si / (1 - b2t)) + adam_eps)
-                    for xi, mi, si in zip(x, vel, sq, strict=True)
-                ]
+            new = rule.step(x, g)
             try:
                 for name, xi in zip(names, new, strict=True):
                     if not math.isfinite(xi):
@@ -343,7 +372,7 @@ def descend(
                 new_g = gradient_at(new_values)
                 new_norm = norm_of(new_g)
             except GradError as err:
-                error, error_step = _at_step(err, step + 1, graph.source), step + 1
+                error, error_step = at_step(err, step + 1, graph.source), step + 1
                 for name, xi in zip(names, x, strict=True):  # back to the last good point
                     point[name] = xi
                 break
@@ -382,7 +411,7 @@ def _diverging(window: int, start: float, now: float, lr: float, maximize: bool,
     )
 
 
-def _at_step(err: GradError, step: int, source: str) -> GradError:
+def at_step(err: GradError, step: int, source: str) -> GradError:
     """The same error, its message prefixed with the step that walked into it."""
     stepped = GradError(err.kind, f"step {step}: {err.message}", err.span, err.source or source)
     if err.stage is not None and err.node is not None:  # where it was born, kept
@@ -417,7 +446,7 @@ def _descent_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     return names
 
 
-def _check_options(
+def check_options(
     lr: float, steps: int, tol: float, method: str, history: int,
     momentum: float, beta1: float, beta2: float, adam_eps: float,
 ) -> None:

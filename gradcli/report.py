@@ -154,7 +154,9 @@ def print_descent(
 
 
 @contextmanager
-def progress_bar(total: int, *, maximize: bool = False) -> Iterator[Progress | None]:
+def progress_bar(
+    total: int, *, maximize: bool = False, description: str | None = None, value_label: str = "f"
+) -> Iterator[Progress | None]:
     """A rich progress bar on standard error while the descent runs, when standard
     error is a terminal; None (no bar, no cost) otherwise. Redraws at most 20 times a
     second, so the bar does not slow the loop."""
@@ -173,7 +175,8 @@ def progress_bar(total: int, *, maximize: bool = False) -> Iterator[Progress | N
         console=console,
         transient=True,  # the bar is scaffolding: the result replaces it
     )
-    task = bar.add_task("ascending" if maximize else "descending", total=total or 1, status="")
+    description = description or ("ascending" if maximize else "descending")
+    task = bar.add_task(description, total=total or 1, status="")
     last = 0.0
 
     def update(step: int, value: float, grad_norm: float) -> None:
@@ -181,7 +184,7 @@ def progress_bar(total: int, *, maximize: bool = False) -> Iterator[Progress | N
         now = time.monotonic()
         if now - last >= 0.05:
             last = now
-            bar.update(task, completed=step, status=f"f {value:.6g}  |gradient| {grad_norm:.2g}")
+            bar.update(task, completed=step, status=f"{value_label} {value:.6g}  |gradient| {grad_norm:.2g}")
 
     with bar:
         yield update

@@ -290,9 +290,12 @@ class Source:
 
     def __init__(
         self, np: Any, graph: Graph, lines: LineReader, fmt: str, defaults: dict[str, float],
-        grid_names: Sequence[str], rows_per_chunk: int,
+        grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True,
     ) -> None:
+        """``passthrough``: False when nothing is written per row (``fit``), so other
+        columns and keys are ignored, whatever their names."""
         self.np = np
+        self.passthrough = passthrough
         self.graph = graph
         self.defaults = defaults
         self.grid_names = set(grid_names)
@@ -336,11 +339,12 @@ class Source:
                     "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
                 )
         inputs = self.graph.inputs
-        _check_reserved(self.graph, [h for h in self.header if h not in inputs])
+        if self.passthrough:
+            _check_reserved(self.graph, [h for h in self.header if h not in inputs])
         missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
         if missing:
             raise GradError("binding", _no_column(missing, self.header))
-        self.extra_names = [h for h in self.header if h not in inputs]
+        self.extra_names = [h for h in self.header if h not in inputs] if self.passthrough else []
 
     def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, list[str] | None]]:
         """Chunks of rows: (rows, None) from csv.reader, or (None, lines) when the
@@ -470,7 +474,7 @@ class Source:
         """A chunk line by line: blank lines skipped, a line that is not a JSON
         object becomes that row's error, and keys beyond the inputs pass through."""
         inputs = self.graph.inputs
-        reserved = _reserved_names(self.graph)
+        reserved = _reserved_names(self.graph) if self.passthrough else set()
         objects: list[dict[str, Any]] = []
         errors: dict[int, GradError] = {}
         extras: list[dict[str, Any] | None] = []

@@ -1,0 +1,168 @@
+"""One step of a fit: the mean loss over a minibatch and its gradient toward the
+parameters, vectorised over the rows.
+
+A :class:`Plan` is made once per fit from the graph: the nodes that depend on
+nothing but constants are folded to numbers, every other node becomes an entry of
+a flat list (its array rule from :mod:`gradcli.ops` and the slots of its
+operands), and the reverse pass keeps only the edges on a path from a parameter
+to the output. A step is then two loops over those lists and one sum per
+parameter: nothing is looked up, checked or allocated per node beyond NumPy's
+own arrays. Rows are taken :data:`~gradcli.vectorised.COMPUTE_ROWS` at a time,
+so a full batch of a million rows stays in the cache and in constant memory.
+
+This path makes no error of its own: where the loss or a gradient is not finite,
+:meth:`Plan.step` returns None and the fit evaluates that minibatch again with
+:func:`~gradcli.vectorised.evaluate_columns`, the batch engine, which says which
+row failed and why, as ``eval`` would at that row. A program with a lazy ``if``
+always takes that path (each row evaluates only the branch it takes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .evaluate import wanted_nodes
+from .graph import Graph
+from .vectorised import COMPUTE_ROWS
+
+
+class Plan:
+    """The compiled step of a fit of ``graph``: ``columns`` are read from the data,
+    ``params`` fitted, ``constants`` held fixed."""
+
+    def __init__(
+        self, np: Any, graph: Graph, columns: Sequence[str], params: Sequence[str],
+        constants: Mapping[str, float],
+    ) -> None:
+        self.np = np
+        self.graph = graph
+        self.columns = list(columns)
+        self.params = list(params)
+        self.usable = not graph.branches
+        nodes = graph.nodes
+        n = len(nodes)
+        # kind of each slot: 0 a number (folded), 1 a parameter (a float per step),
+        # 2 varies by row (an array)
+        kind = [0] * n
+        const: list[Any] = [None] * n
+        self.param_slot = [graph.inputs[name] for name in self.params]
+        self.column_slot = [graph.inputs[name] for name in self.columns]
+        forward: list[tuple[int, Any, tuple[int, ...]]] = []
+        for node in nodes:
+            if node.op is None:
+                if node.kind == "var":
+                    if node.name in constants:
+                        const[node.id] = float(constants[node.name])  # type: ignore[index]
+                    elif node.name in self.params:
+                        kind[node.id] = 1
+                    else:
+                        kind[node.id] = 2
+                else:
+                    const[node.id] = float(node.value)
+                continue
+            k = max((kind[i] for i in node.inputs), default=0)
+            if k == 0:
+                # Only numbers: folded once, by the scalar rule (a math error here is the
+                # same at every row; the careful path reports it).
+                try:
+                    value = node.op.forward(*(const[i] for i in node.inputs))
+                except Exception:  # any failure: the careful path says what it is
+                    self.usable = False
+                    value = math.nan
+                const[node.id] = value
+                if not (isinstance(value, float) and math.isfinite(value)):
+                    self.usable = False
+                continue
+            kind[node.id] = k
+            forward.append((node.id, node.op.vforward, node.inputs))
+        self.kind = kind
+        self.const = const
+        self.forward = forward
+        wanted = wanted_nodes(graph, [i for i in self.param_slot if i is not None])
+        backward: list[tuple[int, tuple[int, ...], list[tuple[int, int, Any]]]] = []
+        for node in reversed(nodes):
+            if node.op is None or not wanted[node.id]:
+                continue
+            edges = [(k, i, node.op.vgrads[k]) for k, i in enumerate(node.inputs) if wanted[i]]
+            if edges:
+                backward.append((node.id, node.inputs, edges))
+        self.backward = backward
+        self.size = n
+        self.output_varies = kind[-1] == 2
+
+    def step(
+        self, data: Mapping[str, Any], rows: Any, x: Sequence[float]
+    ) -> tuple[float, list[float]] | None:
+        """The mean loss over ``rows`` of ``data`` (an index array, or a slice) at the
+        parameters ``x``, and its gradient; None when anything is not finite."""
+        np = self.np
+        cols = [data[name][rows] for name in self.columns]
+        count = len(cols[0]) if cols else 0
+        if count == 0:
+            return None
+        total = 0.0
+        grad = [0.0] * len(self.params)
+        for start in range(0, count, COMPUTE_ROWS):
+            stop = min(count, start + COMPUTE_ROWS)
+            part = cols if stop - start == count else [c[start:stop] for c in cols]
+            try:
+                result = self._chunk(np, part, stop - start, x)
+            except (ArithmeticError, ValueError):
+                result = None
+            if result is None:
+                return None
+            loss, g = result
+            total += loss
+            for j, gj in enumerate(g):
+                grad[j] += gj
+        mean = total / count
+        grad = [gj / count for gj in grad]
+        if not math.isfinite(mean) or not all(map(math.isfinite, grad)):
+            return None
+        return mean, grad
+
+    def _chunk(
+        self, np: Any, cols: list[Any], n: int, x: Sequence[float]
+    ) -> tuple[float, list[float]] | None:
+        """Sums over one chunk of rows: the loss and each parameter's gradient."""
+        values = list(self.const)
+        for slot, value in zip(self.param_slot, x, strict=True):
+            if slot is not None:
+                values[slot] = np.float64(value)  # NumPy's arithmetic: 1/0 is inf, not an exception
+        for slot, col in zip(self.column_slot, cols, strict=True):
+            if slot is not None:
+                values[slot] = col
+        for i, rule, inputs in self.forward:
+            values[i] = rule(np, *[values[j] for j in inputs])
+        out = values[-1]
+        loss = float(out.sum()) if self.output_varies else float(out) * n
+        if not math.isfinite(loss):
+            return None
+        grads: list[Any] = [None] * self.size
+        grads[-1] = 1.0
+        for i, inputs, edges in self.backward:
+            g = grads[i]
+            if g is None:
+                continue
+            args = [values[j] for j in inputs]
+            out = values[i]
+            for _k, j, rule in edges:
+                local = rule(np, *args, out)
+                if type(local) is float and (local == 1.0 or local == -1.0):
+                    contribution = g if local == 1.0 else -g
+                else:
+                    contribution = g * local
+                before = grads[j]
+                grads[j] = contribution if before is None else before + contribution
+        sums = []
+        for slot in self.param_slot:
+            g = None if slot is None else grads[slot]
+            if g is None:
+                sums.append(0.0)
+            elif getattr(g, "ndim", 0):
+                sums.append(float(g.sum()))
+            else:
+                sums.append(float(g) * n)
+        return loss, sums

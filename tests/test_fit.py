@@ -1,0 +1,234 @@
+"""gradcli fit: the training loop over data, against closed forms and scikit-learn,
+deterministic by seed, and every bad input refused before any step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradcli
+from gradcli.fit import FitInterrupted, fit
+
+LINEAR = "(w0*x0 + w1*x1 + b - y)^2"
+LOGISTIC = "p = sigmoid(w0*x0 + w1*x1 + b); -(y*log(p) + (1-y)*log(1-p))"
+
+
+def linear_data(n: int = 200, seed: int = 1, noise: float = 0.3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x0, x1 = rng.normal(size=n), rng.normal(size=n)
+    return {"x0": x0, "x1": x1, "y": 1.5 * x0 - 2.0 * x1 + 0.5 + noise * rng.normal(size=n)}
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray]) -> str:
+    names = list(columns)
+    rows = zip(*columns.values(), strict=True)
+    lines = [",".join(names)] + [",".join(repr(float(v)) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_linear_least_squares_equals_the_closed_form() -> None:
+    data = linear_data()
+    r = fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, lr=0.2, epochs=5000, tol=1e-12)
+    assert r.converged and r.error is None
+    design = np.c_[data["x0"], data["x1"], np.ones(len(data["y"]))]
+    exact = np.linalg.lstsq(design, data["y"], rcond=None)[0]
+    got = [r.params["w0"], r.params["w1"], r.params["b"]]
+    assert np.allclose(got, exact, rtol=0, atol=1e-6)
+
+
+def test_logistic_regression_equals_scikit_learns_unpenalised_solution() -> None:
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(2)
+    n = 400
+    x0, x1 = rng.normal(size=n), rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * x0 - x1 + 0.3)))).astype(float)
+    r = fit(LOGISTIC, {"x0": x0, "x1": x1, "y": y}, params=["w0", "w1", "b"], w0=0, w1=0, b=0,
+            lr=1.0, epochs=20000, tol=1e-10)
+    assert r.converged
+    model = sklearn.LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(np.c_[x0, x1], y)
+    want = [*model.coef_[0], model.intercept_[0]]
+    assert np.allclose([r.params["w0"], r.params["w1"], r.params["b"]], want, rtol=0, atol=1e-4)
+
+
+def test_the_same_seed_gives_bit_identical_json(run_cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", linear_data())
+    args = ("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0", "-b", "0",
+            "--batch-size", "16", "--epochs", "7", "--method", "adam", "--lr", "0.05", "--json")
+    first = run_cli(*args, "--seed", "3")
+    again = run_cli(*args, "--seed", "3")
+    other = run_cli(*args, "--seed", "4")
+    assert first[0] == again[0] == other[0] == 0
+    assert first[1] == again[1]
+    assert first[1] != other[1]
+
+
+def test_shuffling_changes_the_path_but_not_the_optimum() -> None:
+    # No noise: every minibatch has the same minimum, so stochastic steps reach it exactly.
+    data = linear_data(noise=0.0)
+    runs = [
+        fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, lr=0.05, batch_size=10, epochs=400,
+            seed=seed, tol=1e-9)
+        for seed in (0, 1)
+    ]
+    assert runs[0].history[1].point != runs[1].history[1].point
+    for r in runs:
+        assert r.converged
+        assert np.allclose([r.params["w0"], r.params["w1"], r.params["b"]], [1.5, -2.0, 0.5], atol=1e-6)
+
+
+def test_no_shuffle_takes_the_rows_in_order_whatever_the_seed() -> None:
+    data = linear_data()
+    a, b = (fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, batch_size=7, epochs=3, seed=s,
+                shuffle=False) for s in (0, 9))
+    assert a.params == b.params
+    # In order, by hand: each minibatch's mean gradient, one gd step each.
+    w = np.zeros(3)
+    design = np.c_[data["x0"], data["x1"], np.ones(200)]
+    for _ in range(3):
+        for start in range(0, 200, 7):
+            rows = design[start:start + 7]
+            residual = rows @ w - data["y"][start:start + 7]
+            w = w - 0.01 * (2 * rows.T @ residual / len(rows))
+    assert np.allclose([a.params["w0"], a.params["w1"], a.params["b"]], w, rtol=1e-12, atol=1e-12)
+
+
+def test_a_minibatch_size_that_does_not_divide_the_rows_takes_a_short_last_step() -> None:
+    data = {name: col[:10] for name, col in linear_data().items()}
+    r = fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, batch_size=3, epochs=5, tol=0)
+    assert (r.epochs, r.steps, r.batch_size, r.rows) == (5, 20, 3, 10)
+
+
+def test_python_api_takes_lists_arrays_and_paths(tmp_path: Path) -> None:
+    data = linear_data(20)
+    path = write_csv(tmp_path / "d.csv", data)
+    kwargs = {"params": ["w0", "w1", "b"], "w0": 0, "w1": 0, "b": 0, "epochs": 5}
+    from_arrays = gradcli.fit(LINEAR, data, **kwargs)
+    from_lists = gradcli.fit(LINEAR, {k: v.tolist() for k, v in data.items()}, **kwargs)
+    from_path = gradcli.fit(LINEAR, path, **kwargs)
+    assert from_arrays.params == from_lists.params == from_path.params
+
+
+def test_fit_save_then_eval_batch_with_the_saved_bindings(run_cli, tmp_path: Path) -> None:
+    data = linear_data(50)
+    path = write_csv(tmp_path / "d.csv", data)
+    saved = tmp_path / "params.json"
+    code, _, err = run_cli("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0",
+                           "-b", "0", "--lr", "0.2", "--epochs", "2000", "--save", str(saved))
+    assert code == 0, err
+    params = json.loads(saved.read_text(encoding="utf-8"))
+    assert list(params) == ["w0", "w1", "b"]
+    code, out, err = run_cli("eval", "w0*x0 + w1*x1 + b", "--bindings", str(saved), "--batch", path)
+    assert code == 0, err
+    predictions = [json.loads(line)["value"] for line in out.splitlines()]
+    want = params["w0"] * data["x0"] + params["w1"] * data["x1"] + params["b"]
+    assert np.allclose(predictions, want, rtol=1e-12)
+
+
+def test_json_has_every_key(run_cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", linear_data(30))
+    code, out, _ = run_cli("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0",
+                           "-b", "0", "--epochs", "3", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    for key in ("source", "params", "loss", "rows", "epochs", "steps", "converged", "method", "lr",
+                "batch_size", "seed", "history", "error"):
+        assert key in obj
+    assert obj["rows"] == 30 and obj["epochs"] == 3 and obj["error"] is None
+    assert [row["epoch"] for row in obj["history"]] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("csv", "args", "message"),
+    [
+        ("x,y\n1,2\n", ("--params", "a", "-a", "0", "(a*x - z)^2"), "no column z"),
+        ("x,y\n1,2\n3,abc\n", ("--params", "a", "-a", "0"), "line 3: the value of y is not a number: abc"),
+        ("x,y\n1,2\n3,\n", ("--params", "a", "-a", "0"), "line 3: missing a value for y"),
+        ("x,y\n", ("--params", "a", "-a", "0"), "a header but no rows"),
+        ("", ("--params", "a", "-a", "0"), "no rows"),
+        ("x,y,a\n1,2,3\n", ("--params", "a", "-a", "0"), "a is fitted (--params) and is also a column"),
+        ("x,y\n1,2\n", ("--params", "a"), "a parameter needs a starting value"),
+        ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--batch-size", "0"), "--batch-size 0: at least 1"),
+        ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--epochs", "-1"), "--epochs -1: at least 0"),
+        ("x,y\n1,2\n", ("--params", "q", "-a", "0"), "the program has no input q"),
+        ("x,y\n1,2\n", ("--params", "a,a", "-a", "0"), "a is named twice"),
+        ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--method", "newton"), "--method newton"),
+    ],
+)
+def test_bad_input_is_a_usage_error_before_any_step(
+    run_cli, tmp_path: Path, csv: str, args: tuple[str, ...], message: str
+) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(csv, encoding="utf-8")
+    source = args[-1] if not args[-1].startswith("-") and "(" in args[-1] else "(a*x - y)^2"
+    rest = args[:-1] if source == args[-1] else args
+    code, out, err = run_cli("fit", source, "--data", str(path), *rest)
+    assert code == 2, err
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_jsonl_row_that_is_not_json_names_its_line(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"x": 1, "y": 2}\n\n{"x": 2, "y": oops}\n', encoding="utf-8")
+    code, _, err = run_cli("fit", "(a*x - y)^2", "--data", str(path), "--params", "a", "-a", "0")
+    assert code == 2
+    assert "d.jsonl line 3" in err and "not JSON" in err
+
+
+def test_a_math_error_mid_way_names_the_step_and_the_line_and_saves_nothing(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n1,-5\n2,-4\n", encoding="utf-8")
+    saved = tmp_path / "p.json"
+    code, out, err = run_cli("fit", "(log(a*x) - y)^2", "--data", str(path), "--params", "a", "-a", "1",
+                             "--lr", "1", "--json", "--save", str(saved))
+    assert code == 1
+    obj = json.loads(out)
+    assert obj["params"] == {"a": -8.693147180559945}  # the parameters reached, printed
+    assert obj["steps"] == 1 and obj["loss"] is None
+    assert obj["error"]["step"] == 2 and obj["error"]["data_line"] == 2 and obj["error"]["kind"] == "domain"
+    assert "step 2:" in err and "d.csv line 2" in err
+    assert not saved.exists()
+
+
+def test_ctrl_c_keeps_the_last_good_parameters() -> None:
+    calls = []
+
+    def progress(epoch: int, loss: float, norm: float) -> None:
+        calls.append(epoch)
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(FitInterrupted) as stop:
+        fit(LINEAR, linear_data(), params=["w0", "w1", "b"], w0=0, w1=0, b=0, progress=progress)
+    result = stop.value.result
+    assert result.epochs == 3 and result.steps == 3
+    assert result.error is not None and result.error.kind == "interrupted"
+    assert result.good and result.loss is not None
+
+
+def test_the_compiled_step_agrees_with_the_batch_engine() -> None:
+    from gradcli.api import compile
+    from gradcli.fit import _careful
+    from gradcli.fitdata import read_data
+    from gradcli.fitplan import Plan
+
+    data = linear_data(100)
+    data["y"] = (data["y"] > 0).astype(float)
+    others = ("abs(w0*x0 - y) + max(w1, x1)^2 + b^2*x1", "tanh(w0*x0 + b)^2 / (1 + w1^2)")
+    for source in (LINEAR, LOGISTIC, *others):
+        graph = compile(source)
+        names = ["w0", "w1", "b"] if "w1" in graph.inputs else ["w0", "b"]
+        table = read_data(np, graph, data, names, {})
+        plan = Plan(np, graph, list(table.columns), names, table.constants)
+        point = [0.3, -0.7, 0.2][: len(names)]
+        for rows in (slice(0, 100), np.arange(0, 100, 3)):
+            fast = plan.step(table.columns, rows, point)
+            slow = _careful(np, graph, table, names, rows, point)
+            assert fast is not None
+            assert np.allclose(fast[0], slow[0], rtol=1e-12)
+            assert np.allclose(fast[1], slow[1], rtol=1e-12, atol=1e-15)
