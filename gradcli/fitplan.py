@@ -76,7 +76,10 @@ class Plan:
                     self.usable = False
                 continue
             kind[node.id] = k
-            forward.append((node.id, node.op.vforward, node.inputs))
+            rule = node.op.vforward
+            if node.op.name == "pow" and kind[node.inputs[1]] == 0 and const[node.inputs[1]] == 2.0:
+                rule = _square  # x^2, the squared loss: a product, not a general power
+            forward.append((node.id, rule, node.inputs))
         self.kind = kind
         self.const = const
         self.forward = forward
@@ -86,6 +89,8 @@ class Plan:
             if node.op is None or not wanted[node.id]:
                 continue
             edges = [(k, i, node.op.vgrads[k]) for k, i in enumerate(node.inputs) if wanted[i]]
+            if node.op.name == "pow" and kind[node.inputs[1]] == 0 and const[node.inputs[1]] == 2.0:
+                edges = [(0, node.inputs[0], _dsquare)] if wanted[node.inputs[0]] else []
             if edges:
                 backward.append((node.id, node.inputs, edges))
         self.backward = backward
@@ -166,3 +171,11 @@ class Plan:
             else:
                 sums.append(float(g) * n)
         return loss, sums
+
+
+def _square(np: Any, x: Any, y: Any) -> Any:
+    return x * x
+
+
+def _dsquare(np: Any, x: Any, y: Any, out: Any) -> Any:
+    return 2.0 * x
