@@ -236,7 +236,7 @@ def _train(
             fast = plan.step(columns, rows, point)
             if fast is not None:
                 return fast
-        return _careful(np, graph, table, names, rows, point)
+        return careful_step(np, graph, table, names, rows, point)
 
     def norm_of(g: list[float]) -> float:
         return math.hypot(*g)
@@ -351,7 +351,7 @@ def _result(
     )
 
 
-def _careful(
+def careful_step(
     np: Any, graph: Graph, table: Any, names: list[str], rows: Any, x: list[float]
 ) -> tuple[float, list[float]]:
     """The minibatch through the batch engine: its mean loss and gradient, or the

@@ -50,6 +50,9 @@ class Plan:
         self.param_slot = [graph.inputs[name] for name in self.params]
         self.column_slot = [graph.inputs[name] for name in self.columns]
         forward: list[tuple[int, Any, tuple[int, ...]]] = []
+        # Rules that share work between the passes (sigmoid's exp(-|x|)), by node.
+        self.side: dict[int, Any] = {}
+        fused: dict[int, Any] = {}
         for node in nodes:
             if node.op is None:
                 if node.kind == "var":
@@ -78,7 +81,9 @@ class Plan:
             kind[node.id] = k
             rule = node.op.vforward
             if node.op.name == "pow" and kind[node.inputs[1]] == 0 and const[node.inputs[1]] == 2.0:
-                rule = _square  # x^2, the squared loss: a product, not a general power
+                rule = square  # x^2, the squared loss: a product, not a general power
+            elif node.op.name == "sigmoid":
+                rule, fused[node.id] = sigmoid_rules(self.side, node.id)
             forward.append((node.id, rule, node.inputs))
         self.kind = kind
         self.const = const
@@ -90,7 +95,9 @@ class Plan:
                 continue
             edges = [(k, i, node.op.vgrads[k]) for k, i in enumerate(node.inputs) if wanted[i]]
             if node.op.name == "pow" and kind[node.inputs[1]] == 0 and const[node.inputs[1]] == 2.0:
-                edges = [(0, node.inputs[0], _dsquare)] if wanted[node.inputs[0]] else []
+                edges = [(0, node.inputs[0], dsquare)] if wanted[node.inputs[0]] else []
+            elif node.id in fused:
+                edges = [(0, node.inputs[0], fused[node.id])] if wanted[node.inputs[0]] else []
             if edges:
                 backward.append((node.id, node.inputs, edges))
         self.backward = backward
@@ -145,37 +152,58 @@ class Plan:
         loss = float(out.sum()) if self.output_varies else float(out) * n
         if not math.isfinite(loss):
             return None
+        # A node that varies by row gets a gradient per row (an array, or one number
+        # for every row); a node that does not (a parameter, w^2) gets the sum over
+        # the rows at once (never np.dot: BLAS threads fight for a busy machine's cores).
         grads: list[Any] = [None] * self.size
-        grads[-1] = 1.0
+        grads[-1] = 1.0 if self.output_varies else float(n)
+        kind = self.kind
         for i, inputs, edges in self.backward:
             g = grads[i]
             if g is None:
                 continue
             args = [values[j] for j in inputs]
             out = values[i]
+            by_row = kind[i] == 2
             for _k, j, rule in edges:
                 local = rule(np, *args, out)
-                if type(local) is float and (local == 1.0 or local == -1.0):
+                if by_row and kind[j] != 2:  # into a sum over the rows
+                    g_array = getattr(g, "ndim", 0) > 0
+                    if getattr(local, "ndim", 0) > 0:
+                        contribution = (g * local).sum() if g_array else local.sum() * g
+                    else:
+                        contribution = (g.sum() if g_array else g * n) * local
+                elif type(local) is float and (local == 1.0 or local == -1.0):
                     contribution = g if local == 1.0 else -g
                 else:
                     contribution = g * local
                 before = grads[j]
                 grads[j] = contribution if before is None else before + contribution
-        sums = []
-        for slot in self.param_slot:
-            g = None if slot is None else grads[slot]
-            if g is None:
-                sums.append(0.0)
-            elif getattr(g, "ndim", 0):
-                sums.append(float(g.sum()))
-            else:
-                sums.append(float(g) * n)
-        return loss, sums
+        return loss, [0.0 if i is None or grads[i] is None else float(grads[i]) for i in self.param_slot]
 
 
-def _square(np: Any, x: Any, y: Any) -> Any:
+def square(np: Any, x: Any, y: Any) -> Any:
     return x * x
 
 
-def _dsquare(np: Any, x: Any, y: Any, out: Any) -> Any:
+def dsquare(np: Any, x: Any, y: Any, out: Any) -> Any:
     return 2.0 * x
+
+
+def sigmoid_rules(side: dict[int, Any], i: int) -> tuple[Any, Any]:
+    """sigmoid's array rules (:func:`gradcli.numerics.vsigmoid`, ``vdsigmoid``), the
+    same operations in the same order, so the same bits; the backward rule reuses
+    the forward's exp(-|x|) instead of computing it again."""
+
+    def forward(np: Any, x: Any) -> Any:
+        z = np.exp(-np.abs(x))
+        d = 1.0 + z
+        side[i] = (z, d)
+        # 1/d where x ≥ 0, else z/d: one division of the numerator picked (same bits)
+        return np.where(x >= 0, 1.0, z) / d
+
+    def backward(np: Any, x: Any, out: Any) -> Any:
+        z, d = side[i]
+        return np.where(x <= 0, out * (1.0 - out), z / (d * d))
+
+    return forward, backward

@@ -213,7 +213,7 @@ def test_ctrl_c_keeps_the_last_good_parameters() -> None:
 
 def test_the_compiled_step_agrees_with_the_batch_engine() -> None:
     from gradcli.api import compile
-    from gradcli.fit import _careful
+    from gradcli.fit import careful_step
     from gradcli.fitdata import read_data
     from gradcli.fitplan import Plan
 
@@ -228,7 +228,49 @@ def test_the_compiled_step_agrees_with_the_batch_engine() -> None:
         point = [0.3, -0.7, 0.2][: len(names)]
         for rows in (slice(0, 100), np.arange(0, 100, 3)):
             fast = plan.step(table.columns, rows, point)
-            slow = _careful(np, graph, table, names, rows, point)
+            slow = careful_step(np, graph, table, names, rows, point)
             assert fast is not None
             assert np.allclose(fast[0], slow[0], rtol=1e-12)
             assert np.allclose(fast[1], slow[1], rtol=1e-12, atol=1e-15)
+
+
+def test_the_readme_shows_the_neurons_real_training(run_cli, tmp_path: Path) -> None:
+    """The README's fit of the neuron: the command's output as the README shows it,
+    and the saved parameters classifying every point right."""
+    import re
+    import shlex
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Training the neuron on data", 1)[1]
+    command = re.search(r"```sh\n(gradcli fit .*?)\n```", section, re.S).group(1).replace("\\\n", " ")
+    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    words = shlex.split(command)[1:]
+    words = [str(REPO / w) if w == "docs/neuron.csv" else str(tmp_path / w) if w == "neuron.json" else w
+             for w in words]
+    code, out, _ = run_cli(*words)
+    assert code == 0
+    assert "\n".join(line.rstrip() for line in out.rstrip().splitlines()) == shown
+    code, out, _ = run_cli("eval", "(sigmoid(w0*x0 + w1*x1 + w2) > 0.5) == y", "--bindings",
+                           str(tmp_path / "neuron.json"), "--batch", str(REPO / "docs" / "neuron.csv"))
+    values = [json.loads(line)["value"] for line in out.splitlines()]
+    assert len(values) == 400 and sum(values) == 400
+
+
+def test_the_steps_own_rules_are_the_op_tables_bit_for_bit() -> None:
+    """The compiled step's sigmoid (which shares exp(-|x|) between the passes) and its
+    x^2 give the very bits of the op table's array rules, at ordinary and extreme points."""
+    from gradcli.fitplan import dsquare, sigmoid_rules, square
+    from gradcli.ops import FUNCTIONS, OPERATORS
+
+    x = np.random.default_rng(0).normal(scale=30, size=10_000)
+    x[:8] = [0.0, -0.0, 1e-300, -745.0, 745.0, -36.0, 36.0, 709.8]
+    forward, backward = sigmoid_rules({}, 0)
+    sigmoid, power = FUNCTIONS["sigmoid"][1], OPERATORS["pow"]
+    with np.errstate(all="ignore"):  # the op table's rule for x^2 divides by x
+        out = forward(np, x)
+        assert np.array_equal(out, sigmoid.vforward(np, x))
+        assert np.array_equal(backward(np, x, out), sigmoid.vgrads[0](np, x, out))
+        assert np.array_equal(square(np, x, 2.0), power.vforward(np, x, 2.0))
+        assert np.array_equal(dsquare(np, x, 2.0, x * x), power.vgrads[0](np, x, 2.0, x * x))
