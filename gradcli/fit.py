@@ -308,8 +308,7 @@ def _train(
             norm = norm_of(g)
         except (_Failed, KeyboardInterrupt):
             loss = norm = None
-        if loss is not None and norm is not None and last_row.point != dict(zip(names, x, strict=True)):
-            last_row = Step(epoch, loss, norm, dict(zip(names, x, strict=True)))
+        # The history keeps whole epochs: the point reached part-way is the result's own.
         result = _result(graph, table, names, x, loss, norm, g, step, epoch, size, seed, shuffle, tol,
                          epochs, method, lr, rule, path.pick(last_row), error, error_step, None)
         raise FitInterrupted(result) from None

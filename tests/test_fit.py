@@ -209,6 +209,38 @@ def test_ctrl_c_keeps_the_last_good_parameters() -> None:
     assert result.epochs == 3 and result.steps == 3
     assert result.error is not None and result.error.kind == "interrupted"
     assert result.good and result.loss is not None
+    assert [row.step for row in result.history] == [0, 1, 2, 3]
+
+
+def test_ctrl_c_part_way_through_an_epoch_keeps_the_history_of_whole_epochs() -> None:
+    data = linear_data()
+    calls = 0
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    import gradcli.descent as descent
+
+    original = descent.Rule.step
+
+    def step(self, x, g):  # a stand-in that counts, and stops the 30th step
+        nonlocal calls
+        calls += 1
+        if calls == 30:
+            raise Stop
+        return original(self, x, g)
+
+    descent.Rule.step = step  # type: ignore[method-assign]
+    try:
+        with pytest.raises(FitInterrupted) as stop:
+            fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, batch_size=20, epochs=5)
+    finally:
+        descent.Rule.step = original  # type: ignore[method-assign]
+    result = stop.value.result
+    assert (result.steps, result.epochs) == (29, 2)
+    assert [row.step for row in result.history] == [0, 1, 2]
+    assert result.history[0].point == {"w0": 0.0, "w1": 0.0, "b": 0.0}
+    assert result.params != result.history[-1].point
 
 
 def test_the_compiled_step_agrees_with_the_batch_engine() -> None:
@@ -274,3 +306,29 @@ def test_the_steps_own_rules_are_the_op_tables_bit_for_bit() -> None:
         assert np.array_equal(backward(np, x, out), sigmoid.vgrads[0](np, x, out))
         assert np.array_equal(square(np, x, 2.0), power.vforward(np, x, 2.0))
         assert np.array_equal(dsquare(np, x, 2.0, x * x), power.vgrads[0](np, x, 2.0, x * x))
+
+
+def test_ctrl_c_in_a_real_process_prints_the_last_good_parameters_and_saves_them(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from conftest import gradcli_executable
+
+    path = write_csv(tmp_path / "d.csv", linear_data(20))
+    saved = tmp_path / "p.json"
+    proc = subprocess.Popen(
+        [gradcli_executable(), "fit", LINEAR, "--data", str(path), "--params", "w0,w1,b", "--w0", "0",
+         "--w1", "0", "-b", "0", "--batch-size", "1", "--epochs", "10000000", "--tol", "0", "--json",
+         "--save", str(saved)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    obj = json.loads(out)
+    assert obj["error"]["kind"] == "interrupted" and obj["steps"] > 0
+    assert err.startswith(f"error: interrupted at step {obj['steps']:,} ")
+    assert json.loads(saved.read_text(encoding="utf-8")) == obj["params"]
