@@ -28,7 +28,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import compile, evaluate, run
+    from .api import compile, diff, evaluate, run
+    from .derive import DerivativeProgram, DerivativeValues
     from .descent import DescentResult, descend
     from .display import Picture
     from .errors import EXIT_CODES, GradError, Span
@@ -46,6 +47,8 @@ __all__ = [
     "EXIT_CODES",
     "CheckResult",
     "CheckRow",
+    "DerivativeProgram",
+    "DerivativeValues",
     "DescentResult",
     "Exact",
     "FitResult",
@@ -63,6 +66,7 @@ __all__ = [
     "check",
     "compile",
     "descend",
+    "diff",
     "evaluate",
     "exact_of",
     "fit",
@@ -91,6 +95,9 @@ _LAZY = {
     "compile": "api",
     "evaluate": "api",
     "run": "api",
+    "diff": "api",
+    "DerivativeProgram": "derive",
+    "DerivativeValues": "derive",
     "EXIT_CODES": "errors",
     "GradError": "errors",
     "Span": "errors",

@@ -17,6 +17,11 @@ from .bindings import resolve_point, resolve_wrt
 from .evaluate import Result, value_and_grad
 from .graph import Graph, lower, lower_outputs
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .derive import DerivativeProgram
+    from .syntax import Program
+
 
 def run(
     graph: Graph,
@@ -97,3 +102,50 @@ def evaluate(
     point = dict(bindings or {})
     point.update(kw_bindings)
     return run(compile(source, output), point, wrt)
+
+
+def parse_and_lower(source: str, outputs: list[str] | None = None) -> tuple[Program, Graph, list[int]]:
+    """:func:`compile_program` that keeps the parsed program too (its statements as
+    written, which ``diff`` prints first)."""
+    from .parse import parse
+
+    collecting = gc.isenabled()
+    gc.disable()  # as in compile_program
+    try:
+        program = parse(source)
+        graph, ids = lower_outputs(program, outputs)
+        gc.freeze()
+        gc.unfreeze()
+        return program, graph, ids
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def diff(
+    source: str,
+    wrt: Iterable[str] | None = None,
+    order: int = 1,
+    *,
+    output: str | None = None,
+) -> DerivativeProgram:
+    """The derivative of ``source`` as a program (``gradcli diff``)::
+
+        >>> d = diff("q = x + y; f = q * z", order=1)
+        >>> print(d.text, end="")
+        q = x + y
+        f = q * z
+        df_dx = z
+        df_dy = z
+        df_dz = q
+
+    ``wrt`` names inputs or named statements (default: every input); ``order`` is 1
+    or 2 (then also ∂²f/∂a∂b for each pair); ``output`` names the statement to
+    differentiate (default: the last). The result has the program as ``text`` (and
+    :meth:`~gradcli.derive.DerivativeProgram.format` for LaTeX, Python, NumPy and
+    JSON) and as ``graph``, and evaluates it: ``d.evaluate({"x": 1.0, ...})``.
+    """
+    from .derive import derivative_program
+
+    program, graph, _ = parse_and_lower(source, None if output is None else [output])
+    return derivative_program(graph, None if wrt is None else list(wrt), order, program=program)

@@ -1,0 +1,297 @@
+"""A derivative program as text: gradcli's own language, LaTeX, Python, NumPy, JSON.
+
+:func:`layout` decides once which nodes of a :class:`~gradcli.derive.DerivativeProgram`
+become statements and under which names; each format then writes those statements
+with its own spelling of the operations. The program's statements come first (in
+the language: as the source wrote them, so the printed program takes the same
+bindings), then the shared intermediate statements, then one statement per
+derivative: ``d<out>_d<name>``, and ``d2<out>_d<a>_d<b>`` at second order.
+
+A node gets a statement of its own when it is used more than once (unless its text is
+a few characters, ``cos(x)``) or when its text would grow past a line's worth;
+otherwise it is written inline where it is used. So every text is bounded and the
+output is linear in the size of the graph. Introduced names never collide with a
+name of the program, a function or a constant.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .derive import DerivativeProgram
+from .graph import Node, format_literal
+from .ops import CONSTANTS, FUNCTIONS
+
+#: Texts up to this long are written inline even where shared; single uses up to
+#: INLINE_MAX. Past that a node gets a name.
+SHARED_INLINE = 12
+INLINE_MAX = 60
+
+_PRECEDENCE = {
+    "lt": 0, "le": 0, "gt": 0, "ge": 0, "eq": 0, "ne": 0,
+    "add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4,
+}
+_ATOM = 5
+
+
+class Layout:
+    """Which nodes are statements, and in what order.
+
+    ``labels[i]`` is the name by which node ``i`` is referred to (None: written
+    inline). ``body`` lists the statements after the source's own, in order, as
+    ``(name, node id)``; ``derivatives`` lists ``(name, node id)`` per derivative
+    (wrt order, first order then second), with ``defined`` the names among them whose
+    statement is already in ``body`` (a derivative that others use). ``given`` marks
+    the nodes defined by the source's statements when they are written as the source
+    wrote them."""
+
+    def __init__(self) -> None:
+        self.labels: list[str | None] = []
+        self.body: list[tuple[str, int]] = []
+        self.derivatives: list[tuple[str, int]] = []
+        self.defined: set[str] = set()
+        self.names: dict[Any, str] = {}  # "x" or ("x", "y") -> derivative statement name
+        self.output_label = ""
+        self.source_lines: list[str] = []  # the source statements, as written (text only)
+        self.lines: list[str] = []  # the body and derivative statements, in the language
+
+
+def _fresh(wanted: str, taken: set[str]) -> str:
+    name, n = wanted, 0
+    while name in taken:
+        n += 1
+        name = f"{wanted}_{n}"
+    taken.add(name)
+    return name
+
+
+def _program_names(dp: DerivativeProgram) -> set[str]:
+    graph = dp.graph
+    return {*graph.inputs, *graph.names, *FUNCTIONS, *CONSTANTS}
+
+
+def layout(dp: DerivativeProgram, *, as_written: bool = True) -> Layout:
+    """Name the statements of ``dp``. ``as_written``: the source's statements are
+    printed from its text (``dp.program`` is needed), so the nodes they name are known
+    by those names; otherwise every statement is written from the graph."""
+    graph = dp.graph
+    nodes = graph.nodes
+    out = Layout()
+    taken = _program_names(dp)
+    label = graph.output_label()
+    out.output_label = label
+    as_written = as_written and dp.program is not None
+    # the source's statements
+    if as_written:
+        _source_lines(dp, out, taken)
+    # the derivative statements' names
+    roots: dict[int, str] = {}
+    for name, i in dp.first.items():
+        stmt = _fresh(f"d{label}_d{name}", taken)
+        out.names[name] = stmt
+        out.derivatives.append((stmt, i))
+        roots.setdefault(i, stmt)
+    for (a, b), i in dp.second.items():
+        stmt = _fresh(f"d2{label}_d{a}_d{b}", taken)
+        out.names[(a, b)] = stmt
+        out.derivatives.append((stmt, i))
+        roots.setdefault(i, stmt)
+    hints = {i: name for name, i in dp.adjoints.items() if i not in roots}
+
+    labels: list[str | None] = [None] * len(nodes)
+    for node in nodes:
+        if node.op is None:
+            labels[node.id] = node.name if node.name is not None else None
+    given = bytearray(len(nodes))
+    for node in nodes[: dp.base]:
+        if node.names and node.op is not None:
+            labels[node.id] = node.names[0]
+            given[node.id] = as_written
+    labels[dp.value] = labels[dp.value] or label
+    given[dp.value] = as_written
+
+    # which nodes the printed statements need, and how often each is used
+    need = bytearray(len(nodes))
+    uses = [0] * len(nodes)
+    starts = list(roots) if as_written else [dp.value, *roots]
+    for i in starts:
+        need[i] = 1
+        uses[i] += 1
+    for i in range(len(nodes) - 1, -1, -1):
+        if need[i] and not given[i]:
+            for j in nodes[i].inputs:
+                need[j] = 1
+                uses[j] += 1
+
+    texts: list[str] = [""] * len(nodes)
+    precs = [_ATOM] * len(nodes)
+    t = 0
+    for node in nodes:
+        i = node.id
+        if not need[i]:
+            continue
+        if node.op is None:
+            texts[i], precs[i] = leaf_text(node)
+            continue
+        if given[i]:
+            texts[i], precs[i] = labels[i], _ATOM  # type: ignore[assignment]
+            continue
+        text, prec = op_text(node, texts, precs)
+        named = labels[i] is not None  # a statement of the source, written from the graph
+        if not named and (len(text) > INLINE_MAX or (uses[i] > 1 and len(text) > SHARED_INLINE)):
+            if i in roots and roots[i] not in out.defined:
+                labels[i] = roots[i]
+                out.defined.add(roots[i])
+            elif i in hints:
+                labels[i] = _fresh(f"d{label}_d{hints[i]}", taken)
+            else:
+                t += 1
+                while f"t{t}" in taken:
+                    t += 1
+                labels[i] = _fresh(f"t{t}", taken)
+            named = True
+        if named:
+            out.body.append((labels[i], i))  # type: ignore[arg-type]
+            out.lines.append(f"{labels[i]} = {text}")
+            texts[i], precs[i] = labels[i], _ATOM  # type: ignore[assignment]
+        else:
+            texts[i], precs[i] = text, prec
+    out.labels = labels
+    for name, i in out.derivatives:
+        if not (name in out.defined and labels[i] == name):
+            out.lines.append(f"{name} = {texts[i]}")
+    return out
+
+
+def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
+    """The source's statements as written; a bare expression gets the output's
+    display name (or, when another statement is the output, a fresh one)."""
+    from .syntax import Assign
+
+    program = dp.program
+    source = program.source
+    last = len(program.statements) - 1
+    for index, stmt in enumerate(program.statements):
+        written = source[stmt.span.start : stmt.span.end]
+        if isinstance(stmt, Assign):
+            out.source_lines.append(written)
+            continue
+        if index == last and dp.graph.output_name is None:
+            name = out.output_label
+        else:
+            name = _fresh("f" if "f" not in taken else "out", taken)
+        out.source_lines.append(f"{name} = {written}")
+
+
+def leaf_text(node: Node) -> tuple[str, int]:
+    if node.name is not None:
+        return node.name, _ATOM
+    text = format_literal(node.value)
+    return text, (_PRECEDENCE["neg"] if text.startswith("-") else _ATOM)
+
+
+def op_text(node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
+    """The node written in the language from its inputs' texts (a name, or inline)."""
+    op = node.op
+    assert op is not None
+    parts = [texts[i] for i in node.inputs]
+    if op.symbol is None:
+        return f"{op.name}({', '.join(parts)})", _ATOM
+    prec = _PRECEDENCE[op.name]
+    if op.arity == 1:
+        inner = parts[0]
+        if precs[node.inputs[0]] <= prec:  # -(a + b), -(-a), -(-2)
+            inner = f"({inner})"
+        return f"-{inner}", prec
+    left, right = node.inputs
+    lt, rt = parts
+    if precs[left] < prec or (op.name == "pow" and precs[left] <= prec) or (prec == 0 and precs[left] == 0):
+        lt = f"({lt})"
+    # floats do not associate: a + (b + c) and a * (b / c) keep their parentheses
+    if precs[right] < prec or (op.name != "pow" and precs[right] <= prec):
+        rt = f"({rt})"
+    if op.name == "pow":
+        return f"{lt}^{rt}", prec
+    return f"{lt} {op.symbol} {rt}", prec
+
+
+# --- the formats ---------------------------------------------------------------------------
+
+
+def program_text(dp: DerivativeProgram, lay: Layout | None = None) -> str:
+    """The derivative program in gradcli's language, one statement a line."""
+    with _no_gc():
+        lay = lay or layout(dp)
+        return "\n".join([*lay.source_lines, *lay.lines]) + "\n"
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic GC off while a large text is built: strings make no cycles, and the
+    collector would rescan the graph's nodes again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _Language:
+    """Spelling of the language itself (the layout's texts)."""
+
+    def leaf(self, node: Node) -> tuple[str, int]:
+        return leaf_text(node)
+
+    def op(self, node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
+        return op_text(node, texts, precs)
+
+    def name(self, name: str) -> str:
+        return name
+
+    def statement(self, name: str, text: str) -> str:
+        return f"{name} = {text}"
+
+
+def _statements(dp: DerivativeProgram, lay: Layout, fmt: Any) -> list[str]:
+    """The body and the derivative statements in ``fmt``'s spelling."""
+    nodes = dp.graph.nodes
+    texts: list[str] = [""] * len(nodes)
+    precs = [_ATOM] * len(nodes)
+    lines: list[str] = []
+    targets = [i for _, i in lay.body] + [i for _, i in lay.derivatives]
+    # everything the statements use, in topological order (ids ascend)
+    body = {i: name for name, i in lay.body}
+    need = bytearray(len(nodes))
+    for i in targets:
+        need[i] = 1
+    for i in range(len(nodes) - 1, -1, -1):
+        if need[i] and (lay.labels[i] is None or i in body):
+            for j in nodes[i].inputs:
+                need[j] = 1
+    for node in nodes:
+        i = node.id
+        if not need[i]:
+            continue
+        if node.op is None:
+            texts[i], precs[i] = fmt.leaf(node)
+        elif lay.labels[i] is not None and i not in body:
+            texts[i], precs[i] = fmt.name(lay.labels[i]), _ATOM  # a statement of the source
+        else:
+            texts[i], precs[i] = fmt.op(node, texts, precs)
+        if i in body:
+            lines.append(fmt.statement(body[i], texts[i]))
+            texts[i], precs[i] = fmt.name(body[i]), _ATOM
+    for name, i in lay.derivatives:
+        if name in lay.defined and body.get(i) == name:
+            continue  # its statement is in the body: others use it
+        lines.append(fmt.statement(name, texts[i]))
+    return lines
+
+
+#: Every format by name: a function of the derivative program to its text.
+FORMATS: dict[str, Any] = {"text": program_text}
