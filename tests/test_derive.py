@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +73,9 @@ def _eval_or_none(source: str, point: dict[str, float], **kw: object) -> gradcli
 
 
 @given(kinky_programs(), kink_points)
-def test_a_derivative_program_gives_evals_gradient_kinks_included(source: str, point: dict[str, float]) -> None:
+def test_a_derivative_program_gives_evals_gradient_kinks_included(
+    source: str, point: dict[str, float]
+) -> None:
     try:
         program = gradcli.diff(source)
     except GradError as err:  # a program of constants only
@@ -194,7 +195,8 @@ def test_second_order_is_evals_gradient_of_the_first_derivative_kinks_included(
         except GradError:
             continue
         for j, b in enumerate(second.wrt):
-            assert close(values.hessian[i][j], row.gradient[b]) or close(values.hessian[j][i], row.gradient[b]), (
+            got = row.gradient[b]
+            assert close(values.hessian[i][j], got) or close(values.hessian[j][i], got), (
                 source, used, a, b, values.hessian, row.gradient)
 
 
