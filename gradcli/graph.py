@@ -22,12 +22,17 @@ if TYPE_CHECKING:
     from .display import Picture
 
 
+#: A node's span is packed as ``start << 32 | end`` when its end is below this.
+_SPAN_LIMIT = 1 << 32
+_SPAN_MASK = _SPAN_LIMIT - 1
+
+
 class Node:
     """One node of the graph. ``kind`` is ``"var"``, ``"const"`` or ``"op"``; an op
     node has ``op`` and ``inputs`` (node ids); a const node has ``value``. ``names``
     are the statements that name this node, in order."""
 
-    __slots__ = ("end", "id", "inputs", "kind", "name", "names", "op", "start", "value")
+    __slots__ = ("_span", "id", "inputs", "kind", "name", "names", "op", "value")
 
     def __init__(
         self,
@@ -43,9 +48,11 @@ class Node:
         self.kind = kind
         self.op = op
         self.inputs = inputs
-        # The span's two ends, not the span itself: a tuple per node is 64 bytes that
-        # a graph of 10^6 nodes would keep only for its error messages and pictures.
-        self.start, self.end = span
+        # The span's two ends packed in one int (``start`` and ``end`` read them): a
+        # tuple per node is 64 bytes, two ints 64 with their slots, this one 40, and a
+        # graph of 10^6 nodes keeps its spans only for error messages and pictures.
+        start, end = span
+        self._span = start << 32 | end if 0 <= end < _SPAN_LIMIT and start >= 0 else (start, end)
         self.name = name  # the variable or constant name; None for numbers and ops
         self.value = value  # a const node's value
         self.names: list[str] | None = None
@@ -54,6 +61,27 @@ class Node:
     def span(self) -> Span:
         """Where the node's expression is in the source (its first occurrence)."""
         return Span(self.start, self.end)
+
+    @property
+    def start(self) -> int:
+        span = self._span
+        return span >> 32 if type(span) is int else span[0]
+
+    @start.setter
+    def start(self, start: int) -> None:
+        self.__init_span(start, self.end)
+
+    @property
+    def end(self) -> int:
+        span = self._span
+        return span & _SPAN_MASK if type(span) is int else span[1]
+
+    @end.setter
+    def end(self, end: int) -> None:
+        self.__init_span(self.start, end)
+
+    def __init_span(self, start: int, end: int) -> None:
+        self._span = start << 32 | end if 0 <= end < _SPAN_LIMIT and start >= 0 else (start, end)
 
     @property
     def op_name(self) -> str:
