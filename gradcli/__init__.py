@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .fit import FitResult, fit
     from .gradcheck import CheckResult, CheckRow, check
     from .graph import Graph, Node, lower
+    from .hessian import HessianResult, hessian
     from .jacobian import Jacobian, jacobian
     from .syntax import Program
     from .traces import Trace, trace
@@ -54,6 +55,7 @@ __all__ = [
     "FitResult",
     "GradError",
     "Graph",
+    "HessianResult",
     "Jacobian",
     "Marking",
     "Node",
@@ -70,6 +72,7 @@ __all__ = [
     "evaluate",
     "exact_of",
     "fit",
+    "hessian",
     "jacobian",
     "lower",
     "mark_answers",
@@ -107,6 +110,8 @@ _LAZY = {
     "Node": "graph",
     "lower": "graph",
     "jacobian": "jacobian",
+    "hessian": "hessian",
+    "HessianResult": "hessian",
     "Jacobian": "jacobian",
     "check": "gradcheck",
     "CheckResult": "gradcheck",

@@ -419,15 +419,16 @@ def _mark_answers(
 
 @click.command("descend", context_settings=PASS_BINDINGS)
 @program_options()
-@click.option("--lr", type=Real(), default=None, metavar="R", help="Learning rate (default 0.01).")
+@click.option("--lr", type=Real(), default=None, metavar="R",
+              help="Learning rate (default 0.01; 1 with --method newton).")
 @click.option("--steps", type=Count(0, 10_000_000, "steps"), default=None, metavar="N",  # descent.MAX_STEPS
               help="Stop after N steps (default 1000, at most 10,000,000).")
 @click.option("--tol", type=Real(), default=None, metavar="T",
               help="Stop when the gradient norm is under T (default 1e-6).")
 @click.option("--wrt", default=None, metavar="x,y",
               help="Descend on these inputs; the others stay fixed (default: all).")
-@click.option("--method", type=click.Choice(["gd", "momentum", "adam"]), default="gd", show_default=True,
-              help="Update rule.")
+@click.option("--method", type=click.Choice(["gd", "momentum", "adam", "newton"]), default="gd",
+              show_default=True, help="Update rule (newton: x −= lr·H⁻¹g, with the Hessian).")
 @click.option("--maximize", is_flag=True, help="Climb: gradient ascent.")
 @click.option("--momentum", type=Real(), default=None, metavar="MU",
               help="momentum: the velocity decay (default 0.9).")
@@ -465,6 +466,7 @@ def descend_command(
     \b
       gradcli descend "(x-3)^2 + (y+1)^2" -x 0 -y 0 --lr 0.1
       gradcli descend "(1-x)^2 + 100(y-x^2)^2" -x -1.2 -y 1 --method adam --steps 6000
+      gradcli descend "(1-x)^2 + 100(y-x^2)^2" -x -1.2 -y 1 --method newton
     """
     from .descent import DEFAULT_STEPS, DescentInterrupted, descend
 

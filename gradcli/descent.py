@@ -14,7 +14,10 @@ point by one of three rules:
   with ``μ = 0.9``;
 - ``adam`` (Kingma & Ba 2015): ``m = β1·m + (1−β1)·g``, ``v = β2·v + (1−β2)·g²``,
   ``x −= lr · m̂ / (√v̂ + ε)`` with bias-corrected ``m̂, v̂``, ``β1 = 0.9``,
-  ``β2 = 0.999``, ``ε = 1e-8``.
+  ``β2 = 0.999``, ``ε = 1e-8``;
+- ``newton``: ``x −= lr · H⁻¹g`` with the Hessian H of :mod:`gradcli.hessian`
+  (``lr`` = 1 by default): a singular or non-finite Hessian stops the descent like a
+  math error, at the last good point.
 
 ``maximize`` climbs instead (the same rules on −f). A math error part-way (the
 path walks into ``log`` of a negative number) stops the descent: the result keeps
@@ -35,9 +38,11 @@ from .errors import GradError, shorten
 from .evaluate import backward, forward, wanted_nodes
 from .graph import Graph, format_literal, suggest
 
-METHODS = ("gd", "momentum", "adam")
+METHODS = ("gd", "momentum", "adam", "newton")
 
 DEFAULT_LR = 0.01
+#: Newton's step is a whole step to the stationary point of the local quadratic.
+DEFAULT_NEWTON_LR = 1.0
 DEFAULT_STEPS = 1000
 DEFAULT_TOL = 1e-6
 DEFAULT_HISTORY = 11  # first, last, and every tenth of the way between
@@ -49,7 +54,7 @@ MAX_STEPS = 10_000_000
 #: Steps in a row whose value rises (and gradient grows) before a descent is called
 #: diverging: gradient descent with a small enough rate never rises; momentum and Adam
 #: may overshoot for a while, so they get longer.
-DIVERGING_STEPS = {"gd": 10, "momentum": 50, "adam": 50}
+DIVERGING_STEPS = {"gd": 10, "momentum": 50, "adam": 50, "newton": 10}
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_BETA1 = 0.9
 DEFAULT_BETA2 = 0.999
@@ -256,7 +261,7 @@ def descend(
     *,
     output: str | None = None,
     wrt: Iterable[str] | None = None,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     steps: int = DEFAULT_STEPS,
     tol: float = DEFAULT_TOL,
     method: str = "gd",
@@ -278,8 +283,11 @@ def descend(
     ``source`` is a program or a compiled :class:`~gradcli.graph.Graph`. Descends on
     the inputs named by ``wrt`` (default: all), the others held fixed. A math error
     at the starting point raises :class:`GradError`; one part-way is returned in
-    :attr:`DescentResult.error` with the last good point.
+    :attr:`DescentResult.error` with the last good point. ``lr`` defaults to 0.01,
+    and to 1 for ``method="newton"``.
     """
+    if lr is None:
+        lr = DEFAULT_NEWTON_LR if method == "newton" else DEFAULT_LR
     check_options(lr, steps, tol, method, history, momentum, beta1, beta2, adam_eps)
     graph = source if isinstance(source, Graph) else compile(source, output)
     raw = dict(bindings or {})
@@ -293,6 +301,11 @@ def descend(
     # Only gradients toward the descended inputs: one toward an input held fixed is
     # never computed, so it cannot stop the descent (sqrt'(0) for a fixed x = 0).
     wanted = wanted_nodes(graph, [i for i in ids if i is not None])
+    second = None
+    if method == "newton":  # the first-derivative program, built once for every step
+        from .hessian import SecondOrder
+
+        second = SecondOrder(graph, names)
     x = [point[name] for name in names]
     sign = -1.0 if maximize else 1.0  # climbing is descending on −f
     rule = Rule(method, lr, len(names), sign=sign, momentum=momentum, beta1=beta1, beta2=beta2,
@@ -333,14 +346,21 @@ def descend(
         grads = backward(graph, values, wanted)
         return [0.0 if i is None else (grads[i] or 0.0) for i in ids]
 
+    def evaluate_at() -> tuple[list[float], list[float], Any]:
+        """The values (the output last), the gradient and, for Newton, the Hessian."""
+        if second is None:
+            values = forward(graph, point)
+            return values, gradient_at(values), None
+        at = second.at(point)
+        return [at.value], [at.gradient[name] for name in names], at.hessian
+
     def norm_of(g: list[float]) -> float:
         norm = math.hypot(*g)  # hypot, not sqrt(sum of squares): no overflow on the way
         if not math.isfinite(norm):
             raise GradError("overflow", "the gradient norm is too large for a float")
         return norm
 
-    values = forward(graph, point)  # a math error at the start is the user's point: exit 1
-    g = gradient_at(values)
+    values, g, hess = evaluate_at()  # a math error at the start is the user's point: exit 1
     norm = norm_of(g)
     step = 0
     error: GradError | None = None
@@ -359,8 +379,13 @@ def descend(
             if norm < tol or step >= steps:
                 break
             # One update of the chosen rule, on a copy: the current point stays the last good one.
-            new = rule.step(x, g)
+            # (Newton's step is solved below, where a singular Hessian stops the descent.)
+            new = x if method == "newton" else rule.step(x, g)
             try:
+                if method == "newton":  # the same step up or down: to where the gradient is 0
+                    from .hessian import newton_step
+
+                    new = [xi - lr * di for xi, di in zip(x, newton_step(hess, g, names), strict=True)]
                 for name, xi in zip(names, new, strict=True):
                     if not math.isfinite(xi):
                         raise GradError(
@@ -368,8 +393,7 @@ def descend(
                             f"{name} is no longer a finite number: the descent diverged (try a smaller --lr)",
                         )
                     point[name] = xi
-                new_values = forward(graph, point)
-                new_g = gradient_at(new_values)
+                new_values, new_g, new_hess = evaluate_at()
                 new_norm = norm_of(new_g)
             except GradError as err:
                 error, error_step = at_step(err, step + 1, graph.source), step + 1
@@ -378,7 +402,7 @@ def descend(
                 break
             rising = rising + 1 if sign * (new_values[-1] - values[-1]) > 0 and new_norm > norm else 0
             # One assignment: Ctrl-C lands before it or after it, never half-way.
-            x, values, g, norm, step = new, new_values, new_g, new_norm, step + 1
+            x, values, g, hess, norm, step = new, new_values, new_g, new_hess, new_norm, step + 1
             if rising >= window:
                 diverged = True
                 value = values[-1]

@@ -1,0 +1,290 @@
+"""Second derivatives: the Hessian of a program's output at a point.
+
+The first derivatives come from the derivative engine (:mod:`gradcli.derive`): the
+gradient as a graph of the same operations, built once per program. The Hessian is
+that graph differentiated once more, in forward mode: one pass over its nodes in
+topological order carries, for every node, its derivative toward each of the ``wrt``
+inputs at once (a NumPy vector of length n), each step ``ṫ = Σ ∂node/∂input · ṫ_input``
+with the local derivatives of the operation table (:mod:`gradcli.ops`), the rules
+the evaluator's reverse loop uses. Row a of the Hessian is the vector of the node
+∂f/∂a. A lazy ``if`` in the derivative graph (the engine's guards, the program's own
+branches) is followed down the branch taken only, so a derivative that is undefined
+only where nothing flows through it is never computed.
+
+One forward pass and one tangent pass per point: an n-input Hessian costs about one
+evaluation of the first-derivative program (≤ 5× the source's nodes) with vectors of
+n numbers, not n reverse passes. The upper triangle (row a, column b ≥ a) is
+computed and mirrored, so the matrix is exactly symmetric, as
+``derivative_program(order=2)`` gives it.
+
+NumPy is imported when a Hessian is computed, never by ``import gradcli`` or ``eval``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import GradError
+from .graph import Graph
+
+
+class HessianResult:
+    """The value, gradient and Hessian of a program's output at a point.
+
+    ``wrt`` are the names of the rows and columns, in order; ``hessian[i][j]`` is
+    ∂²f/∂wrt[i]∂wrt[j] (a list of lists of floats, symmetric); ``gradient`` maps
+    every name of ``wrt`` to ∂f/∂name; ``inputs`` is the point."""
+
+    __slots__ = ("gradient", "graph", "hessian", "inputs", "output", "source", "value", "wrt")
+
+    def __init__(
+        self,
+        graph: Graph,
+        value: float,
+        inputs: dict[str, float],
+        wrt: list[str],
+        gradient: dict[str, float],
+        hessian: list[list[float]],
+    ) -> None:
+        self.graph = graph
+        self.source = graph.source
+        self.output = graph.output_name
+        self.value = value
+        self.inputs = inputs
+        self.wrt = wrt
+        self.gradient = gradient
+        self.hessian = hessian
+
+    def __repr__(self) -> str:
+        return f"HessianResult(value={self.value!r}, gradient={self.gradient!r}, hessian={self.hessian!r})"
+
+    @property
+    def unused(self) -> list[str]:
+        return self.graph.unused()
+
+    def to_json(self, *, source: bool = True) -> dict[str, Any]:
+        """``eval --json``'s object, plus ``wrt`` and ``hessian`` (what ``hessian --json`` prints)."""
+        out: dict[str, Any] = {}
+        if source:
+            out["source"] = self.source
+        out["output"] = self.output
+        out["value"] = self.value
+        out["inputs"] = dict(self.inputs)
+        out["gradient"] = dict(self.gradient)
+        unused = self.graph.unused()
+        if unused:
+            out["unused"] = unused
+        out["wrt"] = list(self.wrt)
+        out["hessian"] = [list(row) for row in self.hessian]
+        return out
+
+
+class SecondOrder:
+    """A program made ready for Hessians at many points (``descend --method newton``
+    evaluates one at every step): the first-derivative program is built once."""
+
+    def __init__(self, graph: Graph, wrt: Iterable[str] | None = None) -> None:
+        from .derive import derivative_program
+
+        self.graph = graph
+        self.wrt = hessian_names(graph, wrt)
+        self.program = derivative_program(graph, self.wrt, order=1)
+        dgraph = self.program.graph
+        self.first = [self.program.first[name] for name in self.wrt]
+        # the wrt inputs' nodes (None: the output does not use it; its row is 0)
+        self.seeds = [graph.inputs[name] for name in self.wrt]
+        self.outputs = [self.program.value, *self.first]
+        # Which nodes of the derivative graph depend on a wrt input: only those carry
+        # a tangent. One loop, inputs before consumers.
+        moving = bytearray(len(dgraph.nodes))
+        for i in self.seeds:
+            if i is not None:
+                moving[i] = 1
+        for node in dgraph.nodes:
+            if not moving[node.id] and any(moving[j] for j in node.inputs):
+                moving[node.id] = 1
+        self.moving = moving
+
+    def at(self, bindings: Mapping[str, Any]) -> HessianResult:
+        """Value, gradient and Hessian at a point (bindings as :func:`gradcli.run` takes them)."""
+        from .bindings import resolve_point
+        from .evaluate import forward
+
+        point = resolve_point(self.graph, bindings)
+        dgraph = self.program.graph
+        try:
+            values = forward(dgraph, point, self.outputs)
+        except GradError as err:
+            raise self._undefined(err, "") from None
+        tangents = self._tangents(values)
+        n = len(self.wrt)
+        hessian = [[0.0] * n for _ in range(n)]
+        for a, node in enumerate(self.first):
+            row = tangents[node]
+            if row is None:
+                continue
+            entries = row.tolist()
+            for b in range(a, n):
+                hessian[a][b] = hessian[b][a] = entries[b] + 0.0  # + 0.0: no -0.0 from a product
+        for a, row_values in enumerate(hessian):
+            for b, v in enumerate(row_values):
+                if not math.isfinite(v):
+                    raise GradError(
+                        "overflow",
+                        f"overflow: ∂²f/∂{self.wrt[a]}∂{self.wrt[b]} is too large for a float",
+                    )
+        gradient = {name: values[i] + 0.0 for name, i in zip(self.wrt, self.first, strict=True)}
+        return HessianResult(self.graph, values[self.program.value], point, self.wrt, gradient, hessian)
+
+    def _tangents(self, values: list[float]) -> list[Any]:
+        """Forward mode over the derivative graph: each moving node's derivative toward
+        every wrt input, a vector (None: 0 toward all of them)."""
+        from .evaluate import describe_call
+        from .ops import Undefined
+        from .vectorised import load_numpy
+
+        np = load_numpy()
+        nodes = self.program.graph.nodes
+        moving = self.moving
+        n = len(self.wrt)
+        tangents: list[Any] = [None] * len(nodes)
+        eye = np.eye(n)
+        for k, i in enumerate(self.seeds):
+            if i is not None:
+                tangents[i] = eye[k]
+        for node in nodes:
+            op = node.op
+            i = node.id
+            if op is None or not moving[i]:
+                continue
+            out = values[i]
+            if out != out:  # not evaluated: a branch not taken
+                continue
+            inputs = node.inputs
+            args = [values[j] for j in inputs]
+            acc = None
+            for k, j in enumerate(inputs):
+                t = tangents[j]
+                if t is None or args[k] != args[k]:
+                    continue
+                try:
+                    local = op.grads[k](*args, out)
+                except (Undefined, ValueError, ZeroDivisionError, OverflowError) as exc:
+                    raise self._second(node, describe_call(node, args), exc) from None
+                if local == 0:
+                    continue
+                if not math.isfinite(local):
+                    raise self._second(node, describe_call(node, args), None)
+                term = t if local == 1 else local * t
+                acc = term if acc is None else acc + term
+            tangents[i] = acc
+        return tangents
+
+    def _second(self, node: Any, call: str, exc: BaseException | None) -> GradError:
+        """A local derivative that fails in the derivative graph: the second derivative
+        is undefined at this point (``sqrt''(0)``), at the source operation it belongs to."""
+        why = f": {exc}" if exc is not None and str(exc) else ""
+        return GradError(
+            "gradient",
+            f"undefined second derivative: the derivative of {call} cannot be computed here{why}",
+            node.span,
+            self.graph.source,
+        )
+
+    def _undefined(self, err: GradError, order: str) -> GradError:
+        """An error in the derivative program's forward pass: in the source's own nodes
+        it is the error eval gives; in a derivative node, an undefined derivative."""
+        if err.node is None or err.node < self.program.base:
+            return err
+        err.message = f"undefined {order}derivative: {err.message}"
+        if err.kind == "division_by_zero":
+            err.kind = "gradient"
+        return err
+
+
+def hessian_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    """The Hessian's rows and columns: inputs (default every input, in order of first
+    appearance), each once. A named statement is refused: it is computed by the
+    program, so a second derivative toward it is not that of a free variable."""
+    from .graph import suggest
+
+    if not graph.inputs:
+        raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
+    if wrt is None:
+        return list(graph.inputs)
+    names: list[str] = []
+    inputs = ", ".join(graph.inputs)
+    for name in wrt:
+        if name in graph.names:
+            raise GradError(
+                "usage",
+                f"--wrt {name}: {name} is computed by the program; a Hessian is toward inputs ({inputs})",
+            )
+        if name not in graph.inputs:
+            raise GradError(
+                "usage",
+                f"--wrt {name}: the program has no input {name}{suggest(name, graph.inputs)};"
+                f" its inputs are {inputs}",
+            )
+        if name in names:
+            raise GradError("usage", f"--wrt {name}: {name} is named twice")
+        names.append(name)
+    if not names:
+        raise GradError("usage", "--wrt: give at least one input")
+    return names
+
+
+def hessian(
+    source: str | Graph,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    output: str | None = None,
+    wrt: Iterable[str] | None = None,
+    **kw_bindings: Any,
+) -> HessianResult:
+    """Value, gradient and Hessian of ``source`` at a point::
+
+        >>> h = hessian("x^2*y", x=2, y=3)
+        >>> h.value, h.gradient, h.hessian
+        (12.0, {'x': 12.0, 'y': 4.0}, [[6.0, 4.0], [4.0, 0.0]])
+
+    ``wrt`` picks the inputs (rows and columns, in that order; default every input).
+    ``source`` is a program or a compiled :class:`~gradcli.graph.Graph`. Raises
+    :class:`~gradcli.errors.GradError` for anything wrong, a second derivative that
+    is undefined at the point included."""
+    from .api import compile
+
+    point = dict(bindings or {})
+    point.update(kw_bindings)
+    graph = source if isinstance(source, Graph) else compile(source, output)
+    return SecondOrder(graph, wrt).at(point)
+
+
+#: A Hessian whose condition number is past this is singular for Newton's step: the
+#: solution would keep no correct digit (about 1/ε of float64).
+SINGULAR_CONDITION = 1e15
+
+
+def newton_step(hess: list[list[float]], g: list[float], names: list[str]) -> list[float]:
+    """H⁻¹g, Newton's step (the point moves by −lr times it). A singular Hessian
+    (``x^4`` at 0, a linear program, a flat direction) or a step that is not finite is
+    a math error of kind ``singular``."""
+    from .vectorised import load_numpy
+
+    np = load_numpy()
+    h = np.array(hess, dtype=np.float64)
+    condition = float(np.linalg.cond(h)) if h.size else math.inf
+    if not condition < SINGULAR_CONDITION:  # NaN and inf included
+        shown = "infinite" if not math.isfinite(condition) else f"{condition:.3g}"
+        raise GradError(
+            "singular",
+            f"the Hessian toward {', '.join(names)} is singular here (condition number {shown}):"
+            " Newton's step H⁻¹g is undefined; --method gd or another starting point may help",
+        )
+    step = np.linalg.solve(h, np.array(g, dtype=np.float64))
+    if not np.all(np.isfinite(step)):
+        raise GradError("singular", "Newton's step H⁻¹g is not a finite number here")
+    return [float(v) for v in step]
