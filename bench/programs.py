@@ -9,6 +9,7 @@ own parser and to the peers.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 #: The wide programs' inputs: x0 … x19, bound to values in [-0.9, 0.9].
@@ -50,8 +51,9 @@ _TEMPLATES = (
 )
 
 
-def wide(ops: int, seed: int = 3) -> Program:
-    """W3: about ``ops`` operation nodes over 20 variables (exact count in ``.ops``)."""
+def wide(ops: int, seed: int = 3, variables: tuple[str, ...] = WIDE_VARIABLES) -> Program:
+    """W3: about ``ops`` operation nodes over ``variables`` (default the 20 of
+    WIDE_VARIABLES; exact count in ``.ops``)."""
     rng = random.Random(seed)
     # Bottom-up: a row of leaves, then rows of combinations until one expression is
     # left; the row is sized so that the total comes out near ``ops``.
@@ -61,7 +63,7 @@ def wide(ops: int, seed: int = 3) -> Program:
         if rng.random() < 0.1:
             row.append((f"{rng.randint(1, 9) / 10}", 0))
         else:
-            row.append((rng.choice(WIDE_VARIABLES), 0))
+            row.append((rng.choice(variables), 0))
     while len(row) > 1:
         nxt: list[tuple[str, int]] = []
         for k in range(0, len(row) - 1, 2):
@@ -74,8 +76,8 @@ def wide(ops: int, seed: int = 3) -> Program:
             nxt.append(row[-1])
         row = nxt
     source, count = row[0]
-    values = {v: round(rng.uniform(-0.9, 0.9), 3) for v in WIDE_VARIABLES}
-    used = {v: values[v] for v in WIDE_VARIABLES if v in source}
+    values = {v: round(rng.uniform(-0.9, 0.9), 3) for v in variables}
+    used = {v: values[v] for v in variables if re.search(rf"\b{v}\b", source)}
     return Program(f"wide {ops:.0e}", source, used, count)
 
 
