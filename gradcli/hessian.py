@@ -138,6 +138,98 @@ class SecondOrder:
         gradient = {name: values[i] + 0.0 for name, i in zip(self.wrt, self.first, strict=True)}
         return HessianResult(self.graph, values[self.program.value], point, self.wrt, gradient, hessian)
 
+    def mean_at(self, bindings: Mapping[str, Any], columns: Mapping[str, Any]) -> HessianResult:
+        """Value, gradient and Hessian of the output's mean over rows of data (a loss
+        averaged over a data set, for Newton's method in a training loop).
+
+        ``columns`` binds the data inputs, each to a sequence of row values (all of
+        one length, at least one row); ``bindings`` binds the others (the parameters,
+        usually ``wrt``) to one value each. The derivative program runs over NumPy
+        arrays, one pass for every row at once; a row whose value or derivatives are
+        not finite is evaluated alone, so its error is the one :meth:`at` gives, with
+        the row's number (from 1)."""
+        from .bindings import resolve_point
+        from .vectorised import load_numpy
+
+        np = load_numpy()
+        scalars = {name: value for name, value in bindings.items() if name not in columns}
+        data = {name: np.ascontiguousarray(columns[name], dtype=np.float64).reshape(-1) for name in columns}
+        rows = {len(col) for col in data.values()}
+        if len(rows) != 1 or 0 in rows:
+            raise GradError("usage", "the data columns must have one length, at least one row")
+        (count,) = rows
+        # the bindings checked as at one point: a missing or unknown name, a bad value
+        point = resolve_point(self.graph, {**scalars, **{name: float(col[0]) for name, col in data.items()}})
+        values, tangents = self._array_pass(np, {**point, **data}, count)
+        n = len(self.wrt)
+        value = np.broadcast_to(values[self.program.value], (count,))
+        grads = [np.broadcast_to(values[i], (count,)) for i in self.first]
+        rows_h = [
+            np.zeros((count, n)) if tangents[i] is None else np.broadcast_to(tangents[i], (count, n))
+            for i in self.first
+        ]
+        bad = ~np.isfinite(value)
+        for g, h in zip(grads, rows_h, strict=True):
+            bad |= ~np.isfinite(g) | ~np.all(np.isfinite(h), axis=1)
+        for r in np.flatnonzero(bad).tolist()[:1]:  # the first row that fails says why
+            try:
+                self.at({**scalars, **{name: float(col[r]) for name, col in data.items()}})
+            except GradError as err:
+                err.message = f"row {r + 1}: {err.message}"
+                raise
+        mean_h = [[0.0] * n for _ in range(n)]
+        for a, h in enumerate(rows_h):
+            col_means = h.mean(axis=0).tolist()
+            for b in range(a, n):
+                mean_h[a][b] = mean_h[b][a] = col_means[b] + 0.0
+        gradient = {name: float(g.mean()) + 0.0 for name, g in zip(self.wrt, grads, strict=True)}
+        inputs = {name: point[name] for name in self.graph.inputs if name not in data}
+        return HessianResult(self.graph, float(value.mean()), inputs, self.wrt, gradient, mean_h)
+
+    def _array_pass(self, np: Any, columns: Mapping[str, Any], count: int) -> tuple[list[Any], list[Any]]:
+        """The derivative program's values and tangents over arrays of rows: tangents
+        are (rows, n) arrays. Both sides of an ``if`` are computed (NaN where a side
+        fails) and the condition picks, values and tangents alike."""
+        from .ops import IF
+
+        nodes = self.program.graph.nodes
+        moving = self.moving
+        n = len(self.wrt)
+        values: list[Any] = [None] * len(nodes)
+        tangents: list[Any] = [None] * len(nodes)
+        eye = np.eye(n)
+        for k, i in enumerate(self.seeds):
+            if i is not None:
+                tangents[i] = np.broadcast_to(eye[k], (count, n))
+        with np.errstate(all="ignore"):
+            for node in nodes:
+                op = node.op
+                i = node.id
+                if op is None:
+                    values[i] = columns[node.name] if node.kind == "var" else np.float64(node.value)
+                    continue
+                args = [values[j] for j in node.inputs]
+                out = values[i] = op.vforward(np, *args)  # type: ignore[misc]
+                if not moving[i]:
+                    continue
+                inputs = node.inputs
+                if op is IF:
+                    ta, tb = tangents[inputs[1]], tangents[inputs[2]]
+                    if ta is not None or tb is not None:
+                        pick = np.asarray(args[0] != 0)[..., None]
+                        tangents[i] = np.where(pick, 0.0 if ta is None else ta, 0.0 if tb is None else tb)
+                    continue
+                acc = None
+                for k, j in enumerate(inputs):
+                    t = tangents[j]
+                    if t is None:
+                        continue
+                    local = np.asarray(op.vgrads[k](np, *args, out), dtype=np.float64)  # type: ignore[index]
+                    term = local[..., None] * t if local.ndim else float(local) * t
+                    acc = term if acc is None else acc + term
+                tangents[i] = acc
+        return values, tangents
+
     def _tangents(self, values: list[float]) -> list[Any]:
         """Forward mode over the derivative graph: each moving node's derivative toward
         every wrt input, a vector (None: 0 toward all of them)."""

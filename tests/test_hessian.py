@@ -166,3 +166,37 @@ def test_many_inputs(n: int) -> None:
     source = " + ".join(f"{a}*{b}" for a in names for b in names)  # (Σx)² : Hessian all 2
     h = gradcli.hessian(source, {name: 0.5 for name in names})
     assert h.hessian == [[2.0] * n for _ in range(n)]
+
+
+def test_the_mean_over_rows_is_the_mean_of_each_rows_hessian() -> None:
+    import numpy as np
+
+    from gradcli.hessian import SecondOrder
+
+    graph = gradcli.compile("(sigmoid(w0*x0 + w1*x1 + b) - t)^2 + if(x0 > 0, w0^2*x0, abs(w1))")
+    second = SecondOrder(graph, ["w0", "w1", "b"])
+    rng = np.random.default_rng(1)
+    columns = {"x0": rng.normal(size=40), "x1": rng.normal(size=40), "t": rng.uniform(size=40)}
+    params = {"w0": 0.5, "w1": -0.3, "b": 0.1}
+    mean = second.mean_at(params, columns)
+    rows = [second.at({**params, **{k: float(v[r]) for k, v in columns.items()}}) for r in range(40)]
+    assert _close(mean.value, sum(r.value for r in rows) / 40, 1e-14)
+    for name in mean.wrt:
+        assert _close(mean.gradient[name], sum(r.gradient[name] for r in rows) / 40, 1e-14)
+    want = np.mean([r.hessian for r in rows], axis=0)
+    assert np.allclose(mean.hessian, want, rtol=1e-13, atol=1e-15)
+    assert mean.inputs == params
+
+
+def test_the_mean_over_rows_names_the_row_that_fails() -> None:
+    from gradcli.hessian import SecondOrder
+
+    second = SecondOrder(gradcli.compile("log(w*x)"), ["w"])
+    with pytest.raises(gradcli.GradError) as info:
+        second.mean_at({"w": 1.0}, {"x": [1.0, 2.0, -3.0, -4.0]})
+    assert info.value.message.startswith("row 3: log(-3)")
+    with pytest.raises(gradcli.GradError) as info:
+        second.mean_at({"w": 1.0}, {"x": [1.0], "y": [2.0]})
+    assert info.value.kind == "binding"
+    with pytest.raises(gradcli.GradError):
+        second.mean_at({"w": 1.0}, {"x": []})
