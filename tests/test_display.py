@@ -15,10 +15,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from strategies import points, programs
 from test_imports import _modules_after
 
 import gradcli
-from gradcli.display import MAX_ROWS, MAX_TREE_LINES, Picture
+from gradcli.display import MAX_ROWS, MAX_TREE_LINES, Picture, tree_html
 
 needs_graphviz = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)"
@@ -151,6 +153,20 @@ def test_a_large_trace_shows_its_first_and_last_rows_and_says_how_many_it_left_o
     rows = cells(r._repr_html_())
     assert len(rows) == 1 + 1 + MAX_ROWS + 1  # the header, the output, the names shown, the note
     assert rows[-1][0] == "x299"
+
+
+@given(programs(), points())
+def test_every_program_displays_its_table_trace_and_tree(source: str, point: dict[str, float]) -> None:
+    """A display that fails returns None (the plain repr stays): none may fail here."""
+    g = gradcli.compile(source)
+    r = gradcli.run(g, {name: point[name] for name in g.inputs})
+    table, trace = r._repr_html_(), r.trace()._repr_html_()
+    assert table is not None and trace is not None
+    rows = cells(trace)
+    assert len(rows) == 1 + len(r.nodes)
+    assert [row[0] for row in rows[1:]] == [str(n.id) for n in r.nodes]
+    assert rows[-1][-1] == "1"  # ∂f/∂f
+    assert '<pre class="gradcli-tree"' in tree_html(r, "no Graphviz here")  # the picture without Graphviz
 
 
 # --- escaping ----------------------------------------------------------------------------------
