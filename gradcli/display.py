@@ -24,8 +24,9 @@ from .graph import Graph
 from .render import DEFAULT_PRECISION, format_number, short_title
 
 if TYPE_CHECKING:
-    from .descent import DescentResult
+    from .descent import DescentResult, Step
     from .evaluate import NodeResult, Result
+    from .fit import FitResult
     from .jacobian import Jacobian
 
 #: Rows of a table shown in a notebook: past this, the first and last halves with a
@@ -213,36 +214,71 @@ def trace_html(result: Result, precision: int | None = DEFAULT_PRECISION) -> str
 # --- a descent ------------------------------------------------------------------------------
 
 
-def descent_html(descent: DescentResult, precision: int | None = DEFAULT_PRECISION) -> str:
-    """``descend``'s outcome as HTML: a line that says how it ended, then the thinned
-    path (step, value, gradient norm, each descended variable)."""
-    f = descent.output_label
-    if descent.error is not None:
-        ended = f"stopped at step {descent.error_step}: {descent.error.message}"
-    elif descent.converged:
-        ended = f"converged after {descent.steps:,} steps"
-    else:
-        ended = f"not converged after {descent.steps:,} steps"
-    point = ", ".join(f"{name} = {format_number(v, precision)}" for name, v in descent.inputs.items())
-    summary = (
-        f'<p><b>{_e(ended)}</b>: {_e(f)} = {_e(format_number(descent.value, precision))}'
-        f" at {_e(point)} (gradient norm {_e(format_number(descent.grad_norm, precision))})</p>"
-    )
-    names = list(descent.wrt)
-    head = _header("step", f, "‖gradient‖", *names, right=tuple(range(3 + len(names))))
-    picked, left_out = _thinned(len(descent.history))
+def _path_table(source: str, headers: tuple[str, str, str], names: list[str], history: list[Step]) -> str:
+    """A thinned path (descend's steps, fit's epochs): the counter, the value, the
+    gradient norm, then each moving variable."""
+    head = _header(*headers, *names, right=tuple(range(3 + len(names))))
+    picked, left_out = _thinned(len(history))
     rows = []
     for n, k in enumerate(picked):
         if left_out and n == MAX_ROWS // 2:
             rows.append(_left_out_row(3 + len(names), left_out, "history"))
-        row = descent.history[k]
-        cells = "".join(_number_cell(row.point.get(name), precision) for name in names)
+        row = history[k]
+        cells = "".join(_number_cell(row.point.get(name), precision=DEFAULT_PRECISION) for name in names)
         rows.append(
             f"<tr>{_text_cell(f'{row.step:,}', right=True)}"
-            f"{_number_cell(row.value, precision, GREEN)}{_number_cell(row.grad_norm, precision, RED)}"
-            f"{cells}</tr>"
+            f"{_number_cell(row.value, DEFAULT_PRECISION, GREEN)}"
+            f"{_number_cell(row.grad_norm, DEFAULT_PRECISION, RED)}{cells}</tr>"
         )
-    return summary + _table(short_title(descent.source, 80), head, rows)
+    return _table(short_title(source, 80), head, rows)
+
+
+def _point(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} = {format_number(v)}" for name, v in values.items())
+
+
+def _stopped(message: str, step: int | None) -> str:
+    """How a run stopped by an error ended (its message may name the step already)."""
+    if step is None or message.startswith(f"step {step}:"):
+        return f"stopped: {message}"
+    return f"stopped at step {step}: {message}"
+
+
+def descent_html(descent: DescentResult) -> str:
+    """``descend``'s outcome as HTML: a line that says how it ended, then the thinned
+    path (step, value, gradient norm, each descended variable)."""
+    f = descent.output_label
+    if descent.error is not None:
+        ended = _stopped(descent.error.message, descent.error_step)
+    elif descent.converged:
+        ended = f"converged after {descent.steps:,} steps"
+    else:
+        ended = f"not converged after {descent.steps:,} steps"
+    summary = (
+        f"<p><b>{_e(ended)}</b>: {_e(f)} = {_e(format_number(descent.value))}"
+        f" at {_e(_point(descent.inputs))} (gradient norm {_e(format_number(descent.grad_norm))})</p>"
+    )
+    headers = ("step", f, "‖gradient‖")
+    return summary + _path_table(descent.source, headers, list(descent.wrt), descent.history)
+
+
+def fit_html(fit: FitResult) -> str:
+    """``fit``'s outcome as HTML: how it ended, the fitted parameters and the mean
+    loss over every row, then the thinned history (epoch, mean loss, gradient norm,
+    each parameter)."""
+    if fit.error is not None:
+        ended = _stopped(fit.error.message, fit.error_step)
+    elif fit.converged:
+        ended = f"converged after {fit.epochs:,} epochs ({fit.steps:,} steps)"
+    else:
+        ended = f"not converged after {fit.epochs:,} epochs ({fit.steps:,} steps)"
+    summary = (
+        f"<p><b>{_e(ended)}</b>: {_e(_point(fit.params))}; mean loss {_e(format_number(fit.loss))}"
+        f" over {fit.rows:,} row{'s' if fit.rows != 1 else ''}"
+        f" (gradient norm {_e(format_number(fit.grad_norm))})</p>"
+    )
+    headers = ("epoch", "mean loss", "‖gradient‖")
+    return summary + _path_table(fit.source, headers, list(fit.params), fit.history)
 
 
 # --- a picture ----------------------------------------------------------------------------------

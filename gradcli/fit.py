@@ -132,6 +132,14 @@ class FitResult:
             "error": err,
         }
 
+    def _repr_html_(self) -> str | None:  # Jupyter: the outcome and the thinned history
+        try:
+            from .display import fit_html
+
+            return fit_html(self)
+        except Exception:  # a repr never raises: the plain repr stays
+            return None
+
 
 class _Failed(Exception):
     """A minibatch whose loss or gradient is not a number: the error and the row."""

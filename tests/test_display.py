@@ -299,7 +299,33 @@ def test_a_descent_shows_how_it_ended_and_its_path() -> None:
 def test_a_descent_stopped_by_a_math_error_says_where() -> None:
     d = gradcli.descend("log(x)", x=1, lr=10)
     assert d.error is not None
-    assert f"stopped at step {d.error_step}" in d._repr_html_()
+    assert f"<b>stopped: step {d.error_step}: log(-9) is outside the domain" in d._repr_html_()
+
+
+# --- fits ----------------------------------------------------------------------------------------
+
+
+def test_a_fit_shows_its_parameters_loss_and_history() -> None:
+    r = gradcli.fit(
+        "(a*x + b - y)^2", {"x": [0, 1, 2, 3], "y": [1, 3, 5, 7]}, params=["a", "b"], a=0, b=0,
+        lr=0.1, epochs=2000,
+    )
+    text = bundle(r)["text/html"]
+    assert f"<b>converged after {r.epochs} epochs ({r.steps} steps)</b>: a = 2, b = 0.999999" in text
+    assert "over 4 rows" in text
+    rows = cells(text)
+    assert rows[0] == ["epoch", "mean loss", "‖gradient‖", "a", "b"]
+    assert rows[1] == ["0", "21", "18.7883", "0", "0"]
+    assert rows[-1][0] == str(r.epochs)
+
+
+def test_a_fit_stopped_by_a_math_error_says_where() -> None:
+    r = gradcli.fit("log(w) * x", {"x": [1.0]}, params=["w"], w=1, lr=2, epochs=3)  # w: 1, then -1
+    assert r.error is not None
+    text = r._repr_html_()
+    assert "<b>stopped: step 2: log(-1) is outside the domain of log(x) (x &gt; 0)" in text
+    assert "(at row 1 of the data)</b>" in text
+    assert "over 1 row " in text
 
 
 # --- start-up ------------------------------------------------------------------------------------
