@@ -27,9 +27,10 @@ KERNEL = "gradcli-test"
 REGENERATE = "regenerate it: jupyter execute --inplace docs/tutorial.ipynb"
 
 
-def run(nb: Any, root: Path) -> Any:
+def run(nb: Any, root: Path, cwd: Path | None = None) -> Any:
     """Execute ``nb`` in a fresh kernel of this Python (a kernel spec under ``root``,
-    a Jupyter path of its own): raises CellExecutionError at the first failing cell."""
+    a Jupyter path of its own), in the folder ``cwd`` (Jupyter's is the notebook's):
+    raises CellExecutionError at the first failing cell."""
     spec = root / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(
@@ -40,8 +41,9 @@ def run(nb: Any, root: Path) -> Any:
         }),
         encoding="utf-8",
     )
-    work = root / "work"
-    work.mkdir(exist_ok=True)
+    if cwd is None:
+        cwd = root / "work"
+        cwd.mkdir(exist_ok=True)
     env = {
         "JUPYTER_PATH": str(root),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
@@ -52,7 +54,7 @@ def run(nb: Any, root: Path) -> Any:
             mp.setenv(key, value)
         client = nbclient.NotebookClient(
             nb, kernel_name=KERNEL, timeout=120, startup_timeout=120,
-            resources={"metadata": {"path": str(work)}},
+            resources={"metadata": {"path": str(cwd)}},
         )
         client.execute()
     return nb
@@ -66,7 +68,10 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Any:
     nb.cells.append(nbformat.v4.new_code_cell(
         "import sys, gradcli\nprint(sys.executable)\nprint(gradcli.__file__)"
     ))
-    return run(nb, tmp_path_factory.mktemp("jupyter"))
+    before = sorted(TUTORIAL.parent.iterdir())
+    done = run(nb, tmp_path_factory.mktemp("jupyter"), TUTORIAL.parent)  # it reads neuron.csv there
+    assert sorted(TUTORIAL.parent.iterdir()) == before, "the tutorial left a file in docs/"
+    return done
 
 
 def test_a_cell_that_raises_fails_the_run(tmp_path: Path) -> None:
@@ -130,6 +135,14 @@ def test_the_tutorial_s_neuron_and_descent_agree_with_the_tutorials(executed: An
     descent = cell_after(executed, "gradcli.descend(loss")
     assert "same weights as by hand: True" in "".join(texts(descent))
     assert "not converged after 200 steps" in descent.outputs[-1].data["text/html"]
+
+
+def test_the_tutorial_s_fit_learns_the_line_that_labelled_the_data(executed: Any) -> None:
+    fitted = cell_after(executed, "trained = gradcli.fit(").outputs[-1].data["text/html"]
+    assert "<b>not converged after 30 epochs (390 steps)</b>" in fitted and "over 400 rows" in fitted
+    assert "w0 = 6.54876, w1 = -3.40149, w2 = 1.43191" in fitted  # as the README's gradcli fit prints
+    classified = "".join(texts(cell_after(executed, "classified right")))
+    assert "400 of 400 points classified right" in classified
 
 
 def test_the_tutorial_s_pictures_are_svg_with_graphviz_and_a_tree_without(executed: Any) -> None:
