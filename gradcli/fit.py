@@ -240,11 +240,12 @@ def _train(
 
     def evaluate(rows: Any, point: list[float]) -> tuple[float, list[float]]:
         """Mean loss and gradient over ``rows`` (an index array or a slice) at ``point``."""
+        count = len(rows) if not isinstance(rows, slice) else min(rows.stop, n) - rows.start
         if plan.usable:
-            fast = plan.step(columns, rows, point)
+            fast = plan.step(columns, rows, count, point)
             if fast is not None:
                 return fast
-        return careful_step(np, graph, table, names, rows, point)
+        return careful_step(np, graph, table, names, rows, count, point)
 
     def norm_of(g: list[float]) -> float:
         return math.hypot(*g)
@@ -359,14 +360,13 @@ def _result(
 
 
 def careful_step(
-    np: Any, graph: Graph, table: Any, names: list[str], rows: Any, x: list[float]
+    np: Any, graph: Graph, table: Any, names: list[str], rows: Any, count: int, x: list[float]
 ) -> tuple[float, list[float]]:
     """The minibatch through the batch engine: its mean loss and gradient, or the
     error of its first failing row (as ``eval`` would give it at that row)."""
     from .vectorised import evaluate_columns
 
     cols = {name: col[rows] for name, col in table.columns.items()}
-    count = len(next(iter(cols.values()))) if cols else (rows.stop - rows.start)
     for name, value in zip(names, x, strict=True):
         cols[name] = np.full(count, value)
     for name, value in table.constants.items():

@@ -129,6 +129,10 @@ def _from_mapping(
     if len(sizes) > 1:
         listed = ", ".join(f"{name} {len(col):,}" for name, col in columns.items())
         raise GradError("usage", f"the data's columns differ in length: {listed}")
+    if not sizes:  # the loss uses no column: the data's columns still say how many rows
+        sizes = {len(values) for values in data.values() if hasattr(values, "__len__")}
+        if len(sizes) > 1:
+            raise GradError("usage", "the data's columns differ in length")
     rows = sizes.pop() if sizes else 0
     if rows == 0:
         raise GradError("usage", "the data has no rows: there is nothing to fit")
@@ -246,11 +250,11 @@ def _from_file(
     return Data(columns, constants, rows, what, runs)
 
 
-def _param_is_column(name: str, what: str = "the data") -> GradError:
+def _param_is_column(name: str, what: str = "from Python") -> GradError:
     return GradError(
         "usage",
-        f"{shorten(name)} is fitted (--params) and is also a column of {what}: rename the column"
-        " or the parameter",
+        f"{shorten(name)} is fitted (--params) and is also a column of the data ({what}): rename"
+        " the column or the parameter",
     )
 
 

@@ -105,13 +105,12 @@ class Plan:
         self.output_varies = kind[-1] == 2
 
     def step(
-        self, data: Mapping[str, Any], rows: Any, x: Sequence[float]
+        self, data: Mapping[str, Any], rows: Any, count: int, x: Sequence[float]
     ) -> tuple[float, list[float]] | None:
-        """The mean loss over ``rows`` of ``data`` (an index array, or a slice) at the
-        parameters ``x``, and its gradient; None when anything is not finite."""
+        """The mean loss over ``rows`` of ``data`` (an index array, or a slice; ``count``
+        rows) at the parameters ``x``, and its gradient; None when anything is not finite."""
         np = self.np
         cols = [data[name][rows] for name in self.columns]
-        count = len(cols[0]) if cols else 0
         if count == 0:
             return None
         total = 0.0

@@ -149,7 +149,7 @@ def test_json_has_every_key(run_cli, tmp_path: Path) -> None:
         ("x,y\n1,2\n3,\n", ("--params", "a", "-a", "0"), "line 3: missing a value for y"),
         ("x,y\n", ("--params", "a", "-a", "0"), "a header but no rows"),
         ("", ("--params", "a", "-a", "0"), "no rows"),
-        ("x,y,a\n1,2,3\n", ("--params", "a", "-a", "0"), "a is fitted (--params) and is also a column"),
+        ("x,y,a\n1,2,3\n", ("--params", "a", "-a", "0"), "is fitted (--params) and is also a column"),
         ("x,y\n1,2\n", ("--params", "a"), "a parameter needs a starting value"),
         ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--batch-size", "0"), "--batch-size 0: at least 1"),
         ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--epochs", "-1"), "--epochs -1: at least 0"),
@@ -259,8 +259,9 @@ def test_the_compiled_step_agrees_with_the_batch_engine() -> None:
         plan = Plan(np, graph, list(table.columns), names, table.constants)
         point = [0.3, -0.7, 0.2][: len(names)]
         for rows in (slice(0, 100), np.arange(0, 100, 3)):
-            fast = plan.step(table.columns, rows, point)
-            slow = careful_step(np, graph, table, names, rows, point)
+            count = 100 if isinstance(rows, slice) else len(rows)
+            fast = plan.step(table.columns, rows, count, point)
+            slow = careful_step(np, graph, table, names, rows, count, point)
             assert fast is not None
             assert np.allclose(fast[0], slow[0], rtol=1e-12)
             assert np.allclose(fast[1], slow[1], rtol=1e-12, atol=1e-15)
@@ -332,3 +333,31 @@ def test_ctrl_c_in_a_real_process_prints_the_last_good_parameters_and_saves_them
     assert obj["error"]["kind"] == "interrupted" and obj["steps"] > 0
     assert err.startswith(f"error: interrupted at step {obj['steps']:,} ")
     assert json.loads(saved.read_text(encoding="utf-8")) == obj["params"]
+
+
+@pytest.mark.parametrize("batch_size", [None, 2, 3])
+def test_a_loss_that_uses_no_column_is_the_same_at_every_row(batch_size: int | None) -> None:
+    r = fit("(w - 3)^2", {"x": [1.0, 2.0, 3.0, 4.0]}, params=["w"], w=0, lr=0.5, epochs=50,
+            batch_size=batch_size)
+    assert r.converged and r.params["w"] == 3.0
+
+
+def test_json_lines_from_standard_input_and_a_forced_format(run_cli) -> None:
+    rows = "".join(f'{{"x": {x}, "y": {2 * x + 1}}}\n' for x in range(5))
+    args = ("fit", "(a*x + b - y)^2", "--data", "-", "--params", "a,b", "-a", "0", "-b", "0", "--lr", "0.1",
+            "--epochs", "3000", "--json")
+    code, out, err = run_cli(*args, stdin=rows)
+    assert code == 0, err
+    params = json.loads(out)["params"]
+    assert abs(params["a"] - 2) < 1e-5 and abs(params["b"] - 1) < 1e-5
+    code, _, err = run_cli(*args, "--input-format", "csv", stdin=rows)
+    assert code == 2 and "no column" in err
+    code, _, err = run_cli("fit", "-", "--data", "-", "--params", "a", "-a", "0", stdin=rows)
+    assert code == 2 and "cannot both be read from standard input" in err
+
+
+def test_a_json_lines_row_may_not_give_a_parameter(run_cli) -> None:
+    code, _, err = run_cli("fit", "(a*x - y)^2", "--data", "-", "--params", "a", "-a", "0",
+                           stdin='{"x": 1, "y": 2}\n{"x": 2, "y": 4, "a": 1}\n')
+    assert code == 2
+    assert "a is fitted (--params) and is also a column of the data (standard input line 2)" in err
