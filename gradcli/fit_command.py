@@ -89,9 +89,9 @@ def fit_command(
 
     \b
       gradcli fit "(a*x + b - y)^2" --data points.csv --params a,b -a 0 -b 0 --lr 0.1
-      gradcli fit "p = sigmoid(w0*x0 + w1*x1 + b); -(y*log(p) + (1-y)*log(1-p))" \\
-          --data train.csv --params w0,w1,b --w0 0 --w1 0 -b 0 --method adam --batch-size 32 \\
-          --epochs 20 --lr 0.05 --save params.json
+      gradcli fit "z = w0*x0 + w1*x1 + b; softplus(z) - y*z" --data train.csv \\
+          --params w0,w1,b --w0 0 --w1 0 -b 0 --method adam --batch-size 32 --epochs 20 \\
+          --lr 0.05 --save params.json      # logistic regression (cross-entropy)
       gradcli eval "sigmoid(w0*x0 + w1*x1 + b)" --bindings params.json --batch test.csv
     """
     from .arguments import split_words
