@@ -83,7 +83,7 @@ def bench_step(n: int, runs: int) -> list[str]:
     plan = Plan(np, graph, list(table.columns), PARAMS, table.constants)
     w = [0.3, -0.2, 0.1]
     everything = slice(0, n)
-    ours = plan.step(table.columns, everything, w)
+    ours = plan.step(table.columns, everything, n, w)
     theirs = numpy_step(data, w)
     assert ours is not None and np.allclose(ours[1], theirs[1], rtol=1e-10), (ours, theirs)
     rows = []
@@ -91,7 +91,7 @@ def bench_step(n: int, runs: int) -> list[str]:
     inner = max(1, 200_000 // n)
     for _ in range(runs):  # interleaved, so a noisy machine slows both alike
         samples["numpy"].append(median_time(lambda: numpy_step(data, w), inner)[0])
-        samples["gradcli"].append(median_time(lambda: plan.step(table.columns, everything, w), inner)[0])
+        samples["gradcli"].append(median_time(lambda: plan.step(table.columns, everything, n, w), inner)[0])
     base = statistics.median(samples["numpy"])
     for name in ("numpy", "gradcli"):
         m = statistics.median(samples[name])
