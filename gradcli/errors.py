@@ -41,7 +41,7 @@ EXIT_CODES: dict[str, ExitStatus] = {
     "overflow": ExitStatus.MATH,  # exp(1000), 1e308*10: a value that is not a finite float
     "gradient": ExitStatus.MATH,  # an undefined local gradient: sqrt'(0), x^y toward y with x < 0
     "diverged": ExitStatus.MATH,  # `gradcli descend`: the value keeps going the wrong way (lr too large)
-    "singular": ExitStatus.MATH,  # `descend --method newton`: a Hessian that cannot be solved
+    "singular": ExitStatus.MATH,  # `descend`/`fit --method newton`: a Hessian that cannot be solved
     # usage errors (exit 2)
     "syntax": ExitStatus.USAGE,  # the text is not a program
     "name": ExitStatus.USAGE,  # unknown function or constant misuse, assigning twice, use before assignment

@@ -44,6 +44,11 @@ from .graph import Graph, suggest
 
 METHODS = ("gd", "momentum", "adam", "newton")
 DEFAULT_EPOCHS = 100
+#: Newton's step is a whole step to the quadratic model's minimum: lr 1.
+DEFAULT_NEWTON_LR = 1.0
+#: A Hessian whose condition number is past this is singular for Newton's step: the
+#: solution would keep no correct digit (about 1/ε of float64).
+SINGULAR_CONDITION = 1e15
 #: The most epochs a fit may ask for; more is refused up front.
 MAX_EPOCHS = 10_000_000
 
@@ -96,11 +101,10 @@ class FitResult:
 
     @property
     def good(self) -> bool:
-        """Whether the parameters are a good point: finished, or stopped by Ctrl-C
-        where the loss is still a number (what ``--save`` may write)."""
-        if self.error is None:
-            return True
-        return self.error.kind == "interrupted" and self.loss is not None
+        """Whether the parameters are a good point, which ``--save`` may write: the fit
+        finished, or it stopped (Ctrl-C, a singular Hessian, a step too far) where the
+        mean loss over every row is still a number."""
+        return self.error is None or self.loss is not None
 
     def to_json(self) -> dict[str, Any]:
         err = None
@@ -160,7 +164,7 @@ def fit(
     output: str | None = None,
     epochs: int = DEFAULT_EPOCHS,
     batch_size: int | None = None,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     method: str = "gd",
     seed: int = 0,
     shuffle: bool = True,
@@ -191,12 +195,13 @@ def fit(
     from .vectorised import load_numpy
 
     np = load_numpy()
-    if method == "newton":
-        raise GradError(
-            "usage",
-            "--method newton: fit cannot use second derivatives yet; use gd, momentum or adam",
-        )
-    check_options(lr, 0, tol, method, history, momentum, beta1, beta2, adam_eps)
+    if method not in METHODS:
+        raise GradError("usage", f"--method {method}: the methods are {', '.join(METHODS)}")
+    if lr is None:
+        lr = DEFAULT_NEWTON_LR if method == "newton" else DEFAULT_LR
+    # descend's checks of the shared settings (its rules are gd, momentum and adam)
+    check_options(lr, 0, tol, "gd" if method == "newton" else method, history, momentum, beta1, beta2,
+                  adam_eps)
     _check_counts(epochs, batch_size, seed)
     graph = source if isinstance(source, Graph) else compile(source, output)
     names = _param_names(graph, params)
@@ -250,6 +255,8 @@ def _train(
     def norm_of(g: list[float]) -> float:
         return math.hypot(*g)
 
+    newton = _Newton(np, graph, table, names) if method == "newton" else None
+
     path = Thinned(history, epochs)
     step = 0
     epoch = 0
@@ -271,6 +278,19 @@ def _train(
         while norm >= tol and epoch < epochs:
             order = rng.permutation(n) if rng is not None else None
             for start in range(0, n, size):
+                if newton is not None:
+                    rows = (order[start:start + size] if order is not None else slice(start, start + size))
+                    try:
+                        new = newton.step(rows, x, lr)
+                    except _Failed as failed:
+                        row = failed.row
+                        if row is not None and order is not None:
+                            row = int(order[start + row])
+                        elif row is not None:
+                            row = start + row
+                        raise _Failed(failed.error, row) from None
+                    x, step = new, step + 1
+                    continue
                 if full:
                     batch_g = g
                 else:
@@ -304,7 +324,11 @@ def _train(
         # the pass over every row after them, met the error.
         error_step, error_row = step + 1, failed.row
         error = at_step(_located(failed.error, table, error_row), error_step, graph.source)
-        loss = norm = None
+        try:  # a singular Hessian or a step too far stops at a point that is still good
+            loss, g = evaluate(everything, x)
+            norm = norm_of(g)
+        except _Failed:
+            loss = norm = None
     except KeyboardInterrupt:
         error = GradError(
             "interrupted",
@@ -357,6 +381,57 @@ def _result(
         error_row=error_row,
         error_line=table.line_of(error_row) if error_row is not None else None,
     )
+
+
+class _Newton:
+    """``--method newton``: each step moves by −lr·H⁻¹g, with g and H the gradient
+    and the Hessian of the mean loss over the minibatch, from the second-order
+    derivative program (:func:`gradcli.derive.derivative_program`) evaluated over
+    the minibatch's rows."""
+
+    def __init__(self, np: Any, graph: Graph, table: Any, names: list[str]) -> None:
+        from .derive import derivative_program
+
+        self.np = np
+        self.table = table
+        self.names = names
+        self.program = derivative_program(graph, names, 2)
+
+    def step(self, rows: Any, x: list[float], lr: float) -> list[float]:
+        np, table, names = self.np, self.table, self.names
+        cols = {name: col[rows] for name, col in table.columns.items()}
+        count = len(next(iter(cols.values()))) if cols else (
+            len(rows) if not isinstance(rows, slice) else min(rows.stop, table.rows) - rows.start
+        )
+        for name, value in zip(names, x, strict=True):
+            cols[name] = np.full(count, value)
+        for name, value in table.constants.items():
+            cols[name] = np.full(count, value)
+        out = self.program.evaluate_arrays(cols)
+        if out["errors"]:
+            r = min(out["errors"])
+            raise _Failed(out["errors"][r], r)
+        g = np.array([float(np.add.reduce(out["gradient"][name])) / count for name in names])
+        h = np.array([[float(np.add.reduce(cell)) / count for cell in row] for row in out["hessian"]])
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+            too_large = GradError("overflow", "the mean gradient or Hessian is too large for a float")
+            raise _Failed(too_large, None)
+        condition = float(np.linalg.cond(h))
+        if not condition < SINGULAR_CONDITION:  # NaN and inf included
+            shown = "infinite" if not math.isfinite(condition) else f"{condition:.3g}"
+            raise _Failed(GradError(
+                "singular",
+                f"the Hessian of the mean loss toward {', '.join(names)} is singular here (condition"
+                f" number {shown}): Newton's step H⁻¹g is undefined; --method gd may help",
+            ), None)
+        direction = np.linalg.solve(h, g)
+        new = [xi - lr * float(di) for xi, di in zip(x, direction, strict=True)]
+        for name, xi in zip(names, new, strict=True):
+            if not math.isfinite(xi):
+                raise _Failed(GradError(
+                    "overflow", f"{name} is no longer a finite number: the fit diverged (try a smaller --lr)"
+                ), None)
+        return new
 
 
 def careful_step(

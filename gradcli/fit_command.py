@@ -36,7 +36,8 @@ from .options import (
               help="Passes over the data at most (default 100).")
 @click.option("--batch-size", type=Count(1), default=None, metavar="B",
               help="Rows per step (default: every row, full-batch gradient descent).")
-@click.option("--lr", type=Real(), default=None, metavar="R", help="Learning rate (default 0.01).")
+@click.option("--lr", type=Real(), default=None, metavar="R",
+              help="Learning rate (default 0.01; 1 for newton).")
 @click.option("--method", type=click.Choice(["gd", "momentum", "adam", "newton"]), default="gd",
               show_default=True, help="Update rule.")
 @click.option("--seed", type=Count(0), default=0, show_default=True, metavar="S",
@@ -171,7 +172,7 @@ def print_fit(result: Any, precision: int | None, file: IO[str] | None = None) -
     elif result.error is not None:
         line = (
             f"stopped by a math error at step {result.error_step:,} ({how}; {rows});"
-            f" the parameters after {steps}:"
+            f" the {'last good ' if result.loss is not None else ''}parameters after {steps}:"
         )
     elif result.converged:
         line = (

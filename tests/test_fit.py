@@ -155,7 +155,6 @@ def test_json_has_every_key(run_cli, tmp_path: Path) -> None:
         ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--epochs", "-1"), "--epochs -1: at least 0"),
         ("x,y\n1,2\n", ("--params", "q", "-a", "0"), "the program has no input q"),
         ("x,y\n1,2\n", ("--params", "a,a", "-a", "0"), "a is named twice"),
-        ("x,y\n1,2\n", ("--params", "a", "-a", "0", "--method", "newton"), "--method newton"),
     ],
 )
 def test_bad_input_is_a_usage_error_before_any_step(
@@ -361,3 +360,39 @@ def test_a_json_lines_row_may_not_give_a_parameter(run_cli) -> None:
                            stdin='{"x": 1, "y": 2}\n{"x": 2, "y": 4, "a": 1}\n')
     assert code == 2
     assert "a is fitted (--params) and is also a column of the data (standard input line 2)" in err
+
+
+def test_newton_fits_least_squares_in_one_step() -> None:
+    data = linear_data()
+    r = fit(LINEAR, data, params=["w0", "w1", "b"], w0=0, w1=0, b=0, method="newton")
+    design = np.c_[data["x0"], data["x1"], np.ones(len(data["y"]))]
+    exact = np.linalg.lstsq(design, data["y"], rcond=None)[0]
+    assert (r.converged, r.steps, r.lr) == (True, 1, 1.0)
+    assert np.allclose([r.params["w0"], r.params["w1"], r.params["b"]], exact, rtol=0, atol=1e-10)
+
+
+def test_newton_reaches_scikit_learns_logistic_regression_in_a_few_steps() -> None:
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(5)
+    x0, x1 = rng.normal(size=300), rng.normal(size=300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-(1.5 * x0 - x1)))).astype(float)
+    r = fit(LOGISTIC, {"x0": x0, "x1": x1, "y": y}, params=["w0", "w1", "b"], w0=0, w1=0, b=0,
+            method="newton", tol=1e-10)
+    assert r.converged and r.steps < 15
+    model = sklearn.LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(np.c_[x0, x1], y)
+    want = [*model.coef_[0], model.intercept_[0]]
+    assert np.allclose([r.params["w0"], r.params["w1"], r.params["b"]], want, rtol=0, atol=1e-6)
+
+
+def test_newton_stops_at_a_singular_hessian_with_the_last_good_parameters(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n0,1\n1,3\n2,5\n", encoding="utf-8")
+    saved = tmp_path / "p.json"
+    code, out, err = run_cli("fit", "((a+b)*x - y)^2", "--data", str(path), "--params", "a,b", "-a", "0",
+                             "-b", "0", "--method", "newton", "--json", "--save", str(saved))
+    assert code == 1
+    obj = json.loads(out)
+    assert obj["error"]["kind"] == "singular" and obj["error"]["step"] == 1
+    assert obj["params"] == {"a": 0.0, "b": 0.0} and obj["loss"] == 35 / 3
+    assert "singular" in err
+    assert json.loads(saved.read_text(encoding="utf-8")) == {"a": 0.0, "b": 0.0}  # a good point
