@@ -32,7 +32,9 @@ from .descent import (
     DEFAULT_HISTORY,
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
+    DEFAULT_NEWTON_LR,
     DEFAULT_TOL,
+    METHODS,
     Rule,
     Step,
     Thinned,
@@ -42,13 +44,7 @@ from .descent import (
 from .errors import GradError, shorten
 from .graph import Graph, suggest
 
-METHODS = ("gd", "momentum", "adam", "newton")
 DEFAULT_EPOCHS = 100
-#: Newton's step is a whole step to the quadratic model's minimum: lr 1.
-DEFAULT_NEWTON_LR = 1.0
-#: A Hessian whose condition number is past this is singular for Newton's step: the
-#: solution would keep no correct digit (about 1/ε of float64).
-SINGULAR_CONDITION = 1e15
 #: The most epochs a fit may ask for; more is refused up front.
 MAX_EPOCHS = 10_000_000
 
@@ -199,9 +195,7 @@ def fit(
         raise GradError("usage", f"--method {method}: the methods are {', '.join(METHODS)}")
     if lr is None:
         lr = DEFAULT_NEWTON_LR if method == "newton" else DEFAULT_LR
-    # descend's checks of the shared settings (its rules are gd, momentum and adam)
-    check_options(lr, 0, tol, "gd" if method == "newton" else method, history, momentum, beta1, beta2,
-                  adam_eps)
+    check_options(lr, 0, tol, method, history, momentum, beta1, beta2, adam_eps)  # descend's checks
     _check_counts(epochs, batch_size, seed)
     graph = source if isinstance(source, Graph) else compile(source, output)
     names = _param_names(graph, params)
@@ -398,6 +392,8 @@ class _Newton:
         self.program = derivative_program(graph, names, 2)
 
     def step(self, rows: Any, x: list[float], lr: float) -> list[float]:
+        from .hessian import newton_step
+
         np, table, names = self.np, self.table, self.names
         cols = {name: col[rows] for name, col in table.columns.items()}
         count = len(next(iter(cols.values()))) if cols else (
@@ -416,16 +412,11 @@ class _Newton:
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
             too_large = GradError("overflow", "the mean gradient or Hessian is too large for a float")
             raise _Failed(too_large, None)
-        condition = float(np.linalg.cond(h))
-        if not condition < SINGULAR_CONDITION:  # NaN and inf included
-            shown = "infinite" if not math.isfinite(condition) else f"{condition:.3g}"
-            raise _Failed(GradError(
-                "singular",
-                f"the Hessian of the mean loss toward {', '.join(names)} is singular here (condition"
-                f" number {shown}): Newton's step H⁻¹g is undefined; --method gd may help",
-            ), None)
-        direction = np.linalg.solve(h, g)
-        new = [xi - lr * float(di) for xi, di in zip(x, direction, strict=True)]
+        try:  # descend's Newton step: H⁻¹g, a singular Hessian refused by its condition number
+            direction = newton_step(h.tolist(), g.tolist(), names)
+        except GradError as err:
+            raise _Failed(err, None) from None
+        new = [xi - lr * di for xi, di in zip(x, direction, strict=True)]
         for name, xi in zip(names, new, strict=True):
             if not math.isfinite(xi):
                 raise _Failed(GradError(
