@@ -38,6 +38,7 @@ import click  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .commands import COMMANDS  # noqa: E402
+from .diff_command import diff_command  # noqa: E402
 from .errors import ExitStatus, GradError, format_error  # noqa: E402
 from .fit_command import fit_command  # noqa: E402
 from .hessian_command import hessian_command  # noqa: E402
@@ -89,7 +90,7 @@ class _Group(click.Group):
 
 
 cli.__class__ = _Group  # the group above is built by click's decorator
-for _command in [*COMMANDS, fit_command, hessian_command]:
+for _command in [*COMMANDS, fit_command, hessian_command, diff_command]:
     cli.add_command(_command)
 
 

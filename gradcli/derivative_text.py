@@ -73,15 +73,18 @@ def _program_names(dp: DerivativeProgram) -> set[str]:
     return {*graph.inputs, *graph.names, *FUNCTIONS, *CONSTANTS}
 
 
-def layout(dp: DerivativeProgram, *, as_written: bool = True) -> Layout:
-    """Name the statements of ``dp``. ``as_written``: the source's statements are
-    printed from its text (``dp.program`` is needed), so the nodes they name are known
-    by those names; otherwise every statement is written from the graph."""
+def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool = True) -> Layout:
+    """Name the statements of ``dp`` (or of several programs of one graph: one per
+    output). ``as_written``: the source's statements are printed from its text
+    (``dp.program`` is needed), so the nodes they name are known by those names;
+    otherwise every statement is written from the graph."""
+    dps = dp if isinstance(dp, list) else [dp]
+    dp = dps[0]
     graph = dp.graph
     nodes = graph.nodes
     out = Layout()
     taken = _program_names(dp)
-    label = graph.output_label()
+    label = dp.output_label
     out.output_label = label
     as_written = as_written and dp.program is not None
     # the source's statements
@@ -89,17 +92,23 @@ def layout(dp: DerivativeProgram, *, as_written: bool = True) -> Layout:
         _source_lines(dp, out, taken)
     # the derivative statements' names
     roots: dict[int, str] = {}
-    for name, i in dp.first.items():
-        stmt = _fresh(f"d{label}_d{name}", taken)
-        out.names[name] = stmt
-        out.derivatives.append((stmt, i))
-        roots.setdefault(i, stmt)
-    for (a, b), i in dp.second.items():
-        stmt = _fresh(f"d2{label}_d{a}_d{b}", taken)
-        out.names[(a, b)] = stmt
-        out.derivatives.append((stmt, i))
-        roots.setdefault(i, stmt)
-    hints = {i: name for name, i in dp.adjoints.items() if i not in roots}
+    hints: dict[int, str] = {}
+    for each in dps:
+        mine = each.output_label
+        keys: dict = out.names if len(dps) == 1 else out.names.setdefault(mine, {})
+        for name, i in each.first.items():
+            stmt = _fresh(f"d{mine}_d{name}", taken)
+            keys[name] = stmt
+            out.derivatives.append((stmt, i))
+            roots.setdefault(i, stmt)
+        for (a, b), i in each.second.items():
+            stmt = _fresh(f"d2{mine}_d{a}_d{b}", taken)
+            keys[(a, b)] = stmt
+            out.derivatives.append((stmt, i))
+            roots.setdefault(i, stmt)
+        for name, i in each.adjoints.items():
+            if i not in roots:
+                hints.setdefault(i, f"d{mine}_d{name}")
 
     labels: list[str | None] = [None] * len(nodes)
     for node in nodes:
@@ -110,13 +119,14 @@ def layout(dp: DerivativeProgram, *, as_written: bool = True) -> Layout:
         if node.names and node.op is not None:
             labels[node.id] = node.names[0]
             given[node.id] = as_written
-    labels[dp.value] = labels[dp.value] or label
-    given[dp.value] = as_written
+    for each in dps:
+        labels[each.value] = labels[each.value] or each.output_label
+        given[each.value] = as_written
 
     # which nodes the printed statements need, and how often each is used
     need = bytearray(len(nodes))
     uses = [0] * len(nodes)
-    starts = list(roots) if as_written else [dp.value, *roots]
+    starts = list(roots) if as_written else [*(each.value for each in dps), *roots]
     for i in starts:
         need[i] = 1
         uses[i] += 1
@@ -141,12 +151,14 @@ def layout(dp: DerivativeProgram, *, as_written: bool = True) -> Layout:
             continue
         text, prec = op_text(node, texts, precs)
         named = labels[i] is not None  # a statement of the source, written from the graph
-        if not named and (len(text) > INLINE_MAX or (uses[i] > 1 and len(text) > SHARED_INLINE)):
+        alone = i in roots and uses[i] == 1  # a derivative no other statement uses: its own line
+        long = len(text) > INLINE_MAX or (uses[i] > 1 and len(text) > SHARED_INLINE)
+        if not named and not alone and long:
             if i in roots and roots[i] not in out.defined:
                 labels[i] = roots[i]
                 out.defined.add(roots[i])
             elif i in hints:
-                labels[i] = _fresh(f"d{label}_d{hints[i]}", taken)
+                labels[i] = _fresh(hints[i], taken)
             else:
                 t += 1
                 while f"t{t}" in taken:
@@ -221,7 +233,7 @@ def op_text(node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
 # --- the formats ---------------------------------------------------------------------------
 
 
-def program_text(dp: DerivativeProgram, lay: Layout | None = None) -> str:
+def program_text(dp: DerivativeProgram | list[DerivativeProgram], lay: Layout | None = None) -> str:
     """The derivative program in gradcli's language, one statement a line."""
     with _no_gc():
         lay = lay or layout(dp)
@@ -295,3 +307,332 @@ def _statements(dp: DerivativeProgram, lay: Layout, fmt: Any) -> list[str]:
 
 #: Every format by name: a function of the derivative program to its text.
 FORMATS: dict[str, Any] = {"text": program_text}
+
+
+# --- Python and NumPy -----------------------------------------------------------------------
+
+_PY_HELPERS = {
+    "sign": "def sign(x):\n    return (x > 0) - (x < 0) + 0.0\n",
+    "sigmoid": (
+        "def sigmoid(x):\n    if x >= 0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
+        "    z = math.exp(x)\n    return z / (1.0 + z)\n"
+    ),
+    "relu": "def relu(x):\n    return x if x > 0 else 0.0\n",
+    "softplus": "def softplus(x):\n    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n",
+    "cbrt": "def cbrt(x):\n    return math.copysign(abs(x) ** (1.0 / 3.0), x)\n",
+    "logsumexp": (
+        "def logsumexp(*xs):\n    m = max(xs)\n"
+        "    return m + math.log(math.fsum(math.exp(x - m) for x in xs))\n"
+    ),
+    "clip": "def clip(x, lo, hi):\n    return min(max(x, lo), hi)\n",
+}
+_NP_HELPERS = {
+    "sigmoid": (
+        "def sigmoid(x):\n    z = np.exp(-np.abs(x))\n"
+        "    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))\n"
+    ),
+    "erf": "def erf(x):\n    return np.vectorize(math.erf, otypes=[float])(x)\n",
+    "logsumexp": (
+        "def logsumexp(*xs):\n    out = xs[0]\n    for x in xs[1:]:\n"
+        "        out = np.logaddexp(out, x)\n    return out\n"
+    ),
+}
+_PY_MATH = {"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+            "asinh", "acosh", "atanh", "erf", "log2", "log10", "atan2", "hypot"}
+_NP_NAMES = {"exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos",
+             "tan": "tan", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh",
+             "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
+             "log2": "log2", "log10": "log10", "atan2": "arctan2", "abs": "abs", "sign": "sign",
+             "cbrt": "cbrt"}
+_CMP_SYMBOL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+_CONSTANTS_PY = {"pi": "math.pi", "e": "math.e", "tau": "math.tau"}
+
+
+class _Python:
+    """Python's spelling: the math module, and a few helpers defined in the module."""
+
+    numpy = False
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names  # program name -> Python identifier
+        self.helpers: set[str] = set()
+
+    def name(self, name: str) -> str:
+        return self.names.get(name, name)
+
+    def leaf(self, node: Node) -> tuple[str, int]:
+        if node.kind == "const":
+            if node.name is not None:
+                return _CONSTANTS_PY[node.name], _ATOM
+            text = repr(float(node.value))
+            return text, (_PRECEDENCE["neg"] if text.startswith("-") else _ATOM)
+        return self.name(node.name or ""), _ATOM
+
+    def statement(self, name: str, text: str) -> str:
+        return f"    {self.name(name)} = {text}"
+
+    def call(self, name: str, args: list[str]) -> str:
+        joined = ", ".join(args)
+        if self.numpy:
+            if name in _NP_NAMES:
+                return f"np.{_NP_NAMES[name]}({joined})"
+            if name in _NP_HELPERS:
+                self.helpers.add(name)
+                return f"{name}({joined})"
+            if name == "relu":
+                return f"np.maximum({joined}, 0.0)"
+            if name == "softplus":
+                return f"np.logaddexp(0.0, {joined})"
+            if name in ("max", "min"):
+                out = args[0]
+                for a in args[1:]:
+                    out = f"np.{'maximum' if name == 'max' else 'minimum'}({out}, {a})"
+                return out
+            if name == "hypot":
+                if len(args) == 1:
+                    return f"np.abs({args[0]})"
+                out = args[0]
+                for a in args[1:]:
+                    out = f"np.hypot({out}, {a})"
+                return out
+            if name == "sum":
+                return f"({' + '.join(args)})"
+            if name == "mean":
+                return f"(({' + '.join(args)}) / {len(args)})"
+            if name == "clip":
+                return f"np.minimum(np.maximum({args[0]}, {args[1]}), {args[2]})"
+        else:
+            if name in _PY_MATH:
+                return f"math.{name}({joined})"
+            if name == "ln":
+                return f"math.log({joined})"
+            if name in ("abs", "max", "min"):
+                return f"{name}({joined})"
+            if name == "sum":
+                return f"math.fsum(({joined},))"
+            if name == "mean":
+                return f"(math.fsum(({joined},)) / {len(args)})"
+            self.helpers.add(name)
+            return f"{name}({joined})"
+        raise AssertionError(f"no spelling for {name}")  # pragma: no cover
+
+    def op(self, node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
+        op = node.op
+        assert op is not None
+        name = op.name
+        args = [texts[i] for i in node.inputs]
+        if name in ("add", "sub", "mul", "div", "neg"):
+            return op_text(node, texts, precs)
+        np = self.numpy
+        if name in _CMP_SYMBOL:
+            test = f"{args[0]} {_CMP_SYMBOL[name]} {args[1]}"
+            return (f"np.where({test}, 1.0, 0.0)" if np else f"float({test})"), _ATOM
+        if name == "if":
+            if np:
+                return f"np.where({args[0]} != 0, {args[1]}, {args[2]})", _ATOM
+            return f"({args[1]} if {args[0]} != 0 else {args[2]})", _ATOM
+        if name == "pow":
+            return (f"np.power({args[0]}, {args[1]})" if np else f"math.pow({args[0]}, {args[1]})"), _ATOM
+        if name == "log" and len(args) == 2:
+            log = "np.log" if np else "math.log"
+            return f"({log}({args[0]}) / {log}({args[1]}))", _ATOM
+        return self.call(name, args), _ATOM
+
+
+def _python_names(dp: DerivativeProgram, lay: Layout, numpy: bool) -> dict[str, str]:
+    """Program names that Python would read otherwise (a keyword, a name the module
+    uses, a name Python's NFKC normalisation would merge with another) renamed."""
+    import keyword
+    import unicodedata
+
+    used = {*dp.graph.inputs, *(name for name, _ in lay.body), *(name for name, _ in lay.derivatives)}
+    reserved = {*keyword.kwlist, *keyword.softkwlist, "math", "np", "float", "abs", "max", "min",
+                "value_and_grad", "value_grad_hessian", *_PY_HELPERS, *_NP_HELPERS}
+    out: dict[str, str] = {}
+    taken = set(used)
+    for k, name in enumerate(sorted(used)):
+        normal = unicodedata.normalize("NFKC", name)
+        if name in reserved or not name.isidentifier() or normal != name:
+            out[name] = _fresh(f"v{k}_", taken)
+    return out
+
+
+def program_python(dp: DerivativeProgram, *, numpy: bool = False) -> str:
+    """A Python module that imports only math (and NumPy for ``numpy``) and defines
+    ``value_and_grad(<inputs in order>)`` returning ``(value, (d_1, ..., d_n))``; at
+    order 2 also ``value_grad_hessian``, returning the Hessian's rows too."""
+    with _no_gc():
+        lay = layout(dp, as_written=False)
+        fmt = _Python(_python_names(dp, lay, numpy))
+        fmt.numpy = numpy
+        body = _statements(dp, lay, fmt)
+    if numpy:  # np.where computes both branches of an if: no warnings from the other
+        body = ['    with np.errstate(all="ignore"):', *("    " + line for line in body)]
+    elif dp.graph.branches:
+        # a statement here may belong to a branch of if that is not taken, where its
+        # value is not defined (Python computes every statement): NaN there
+        body = [part for line in body for part in (
+            "    try:", "    " + line, "    except (ValueError, ArithmeticError):",
+            f"        {line.split(' = ', 1)[0].strip()} = math.nan")]
+    params = ", ".join(fmt.name(n) for n in dp.graph.inputs)
+
+    def out(name: str) -> str:  # NumPy: a constant derivative is an array too
+        return f"np.zeros(shape) + {name}" if numpy else name
+
+    first = [out(fmt.name(lay.names[n])) for n in dp.wrt]
+    grads = f"({', '.join(first)}{',' if len(first) == 1 else ''})"
+    value = out(fmt.name(lay.labels[dp.value] or lay.output_label))
+    if numpy:
+        body = [*body, f"    shape = np.broadcast({params}{',' if len(dp.graph.inputs) == 1 else ''}).shape"]
+    what = "NumPy arrays, element-wise" if numpy else "floats"
+    lines = [f'"""The derivative program written by gradcli diff, over {what}."""', "", "import math"]
+    if numpy:
+        lines.append("import numpy as np")
+    helpers = _NP_HELPERS if numpy else _PY_HELPERS
+    for name in sorted(fmt.helpers):
+        lines += ["", "", helpers[name].rstrip("\n")]
+    lines += ["", ""]
+    if dp.order == 1:
+        lines.append(f"def value_and_grad({params}):")
+        lines.append(f'    """The value and the gradient toward {", ".join(dp.wrt)}."""')
+        lines += body
+        lines.append(f"    return {value}, {grads}")
+    else:
+        rows = []
+        for a in dp.wrt:
+            row = [out(fmt.name(lay.names[(a, b)] if (a, b) in lay.names else lay.names[(b, a)]))
+                   for b in dp.wrt]
+            rows.append(f"({', '.join(row)}{',' if len(row) == 1 else ''})")
+        hessian = f"({', '.join(rows)}{',' if len(rows) == 1 else ''})"
+        lines.append(f"def value_grad_hessian({params}):")
+        lines.append(f'    """The value, the gradient and the Hessian toward {", ".join(dp.wrt)}."""')
+        lines += body
+        lines.append(f"    return {value}, {grads}, {hessian}")
+        lines += ["", ""]
+        lines.append(f"def value_and_grad({params}):")
+        lines.append(f'    """The value and the gradient toward {", ".join(dp.wrt)}."""')
+        lines.append(f"    value, grad, _ = value_grad_hessian({params})")
+        lines.append("    return value, grad")
+    return "\n".join(lines) + "\n"
+
+
+# --- LaTeX ------------------------------------------------------------------------------------
+
+_TEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "ln": r"\ln", "sin": r"\sin", "cos": r"\cos",
+                  "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "max": r"\max",
+                  "min": r"\min", "asin": r"\arcsin", "acos": r"\arccos", "atan": r"\arctan",
+                  "log2": r"\log_{2}", "log10": r"\log_{10}"}
+_TEX_CMP = {"lt": "<", "le": r"\le", "gt": ">", "ge": r"\ge", "eq": "=", "ne": r"\ne"}
+
+
+class _Latex:
+    """LaTeX's spelling: ``\\frac``, ``\\cdot``, ``\\sqrt``, ``\\exp``, ..."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def name(self, name: str) -> str:
+        from .latex import name as tex_name
+
+        return self.names.get(name) or tex_name(name)
+
+    def leaf(self, node: Node) -> tuple[str, int]:
+        from .latex import name as tex_name
+
+        if node.name is not None:
+            return (tex_name(node.name) if node.name != "e" else "e"), _ATOM
+        text = format_literal(node.value)
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        return text, (_PRECEDENCE["neg"] if text.startswith("-") else _ATOM)
+
+    def statement(self, name: str, text: str) -> str:
+        return rf"{self.name(name)} &= {text} \\"
+
+    def op(self, node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
+        op = node.op
+        assert op is not None
+        name = op.name
+        args = [texts[i] for i in node.inputs]
+        if name == "div":
+            return rf"\frac{{{args[0]}}}{{{args[1]}}}", _ATOM
+        if name == "pow":
+            base = args[0] if precs[node.inputs[0]] > _PRECEDENCE["pow"] else rf"\left({args[0]}\right)"
+            return f"{{{base}}}^{{{args[1]}}}", _PRECEDENCE["pow"]
+        if name in ("add", "sub", "mul", "neg"):
+            text, prec = op_text(node, texts, precs)
+            return text.replace(" * ", r" \cdot "), prec
+        if name in _TEX_CMP:
+            return rf"\left[{args[0]} {_TEX_CMP[name]} {args[1]}\right]", _ATOM
+        if name == "sqrt":
+            return rf"\sqrt{{{args[0]}}}", _ATOM
+        if name == "cbrt":
+            return rf"\sqrt[3]{{{args[0]}}}", _ATOM
+        if name == "abs":
+            return rf"\left|{args[0]}\right|", _ATOM
+        command = _TEX_FUNCTIONS.get(name) or rf"\operatorname{{{name}}}"
+        return rf"{command}\left({', '.join(args)}\right)", _ATOM
+
+
+def program_latex(dp: DerivativeProgram) -> str:
+    """The derivative program as an ``align*`` block (a fragment for a document whose
+    preamble loads amsmath), each statement a line, derivatives as ∂ fractions."""
+    from .latex import name as tex_name
+
+    with _no_gc():
+        lay = layout(dp, as_written=False)
+        names: dict[str, str] = {}
+        out = tex_name(lay.output_label)
+        for key, stmt in lay.names.items():
+            if isinstance(key, tuple):
+                a, b = key
+                pa, pb = tex_name(a), tex_name(b)
+                below = rf"\partial {pa}^{{2}}" if a == b else rf"\partial {pa}\,\partial {pb}"
+                names[stmt] = rf"\frac{{\partial^{{2}} {out}}}{{{below}}}"
+            else:
+                names[stmt] = rf"\frac{{\partial {out}}}{{\partial {tex_name(key)}}}"
+        for stmt, _ in lay.body:
+            if stmt not in names and stmt.startswith("t") and stmt[1:].isdigit():
+                names[stmt] = f"t_{{{stmt[1:]}}}"
+        for name, i in dp.adjoints.items():
+            label = lay.labels[i] if i < len(lay.labels) else None
+            if label is not None and label not in names and label != name:
+                names[label] = rf"\frac{{\partial {out}}}{{\partial {tex_name(name)}}}"
+        lines = _statements(dp, lay, _Latex(names))
+    if lines:
+        lines[-1] = lines[-1].removesuffix(r" \\")
+    return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}\n"
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def program_json(dp: DerivativeProgram) -> str:
+    """One JSON object: the source, the output, ``wrt``, the order, the program's text,
+    each derivative's statement name, and the node counts of the source and of the
+    derivative program."""
+    from .render import dumps
+
+    lay = layout(dp)
+    text = program_text(dp, lay)
+    derivatives = {key if isinstance(key, str) else ",".join(key): stmt for key, stmt in lay.names.items()}
+    obj = {
+        "source": dp.source,
+        "output": lay.output_label,
+        "wrt": list(dp.wrt),
+        "order": dp.order,
+        "program": text,
+        "derivatives": derivatives,
+        "nodes": dp.base,
+        "derivative_nodes": len(dp.graph.nodes),
+    }
+    return dumps(obj)
+
+
+FORMATS.update({
+    "latex": program_latex,
+    "python": program_python,
+    "numpy": lambda dp: program_python(dp, numpy=True),
+    "json": program_json,
+})

@@ -437,6 +437,7 @@ class DerivativeProgram:
         second: dict[tuple[str, str], int],
         adjoints: dict[str, int],
         program: Any = None,
+        label: str | None = None,
     ) -> None:
         self.graph = graph
         self.base = base
@@ -447,6 +448,7 @@ class DerivativeProgram:
         self.second = second
         self.adjoints = adjoints
         self.program = program  # the parsed source (its statements), when known
+        self.label = label  # the output's display name, when not the graph's own output
 
     def __repr__(self) -> str:
         return (f"<DerivativeProgram of order {self.order} toward {self.wrt}:"
@@ -459,7 +461,7 @@ class DerivativeProgram:
     @property
     def output_label(self) -> str:
         """The output's display name: its statement name, or ``f`` (``out``, ...)."""
-        return self.graph.output_label()
+        return self.label or self.graph.output_label()
 
     @property
     def text(self) -> str:
@@ -598,38 +600,74 @@ def derivative_program(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _derivative_program(graph, names, order, program)
+        return _derivative_program(graph, names, order, program)[0]
     finally:
         if collecting:
             gc.enable()
 
 
-def _derivative_program(graph: Graph, names: list[str], order: int, program: Any) -> DerivativeProgram:
+def derivative_programs(
+    graph: Graph,
+    outputs: list[tuple[int, str]],
+    wrt: Sequence[str] | None = None,
+    order: int = 1,
+    *,
+    program: Any = None,
+) -> list[DerivativeProgram]:
+    """:func:`derivative_program` for several outputs of one graph (``--output a,b``):
+    ``outputs`` lists each output's node id and statement name; the programs share
+    one graph, so their common nodes are one."""
+    from .bindings import resolve_wrt
+
+    if order not in (1, 2):
+        raise GradError("usage", f"--order {order}: the order is 1 (the gradient) or 2 (with the Hessian)")
+    if not graph.inputs:
+        raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
+    names = resolve_wrt(graph, wrt)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _derivative_program(graph, names, order, program, list(outputs))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _derivative_program(
+    graph: Graph,
+    names: list[str],
+    order: int,
+    program: Any,
+    roots: list[tuple[int, str | None]] | None = None,
+) -> list[DerivativeProgram]:
     G = Builder(graph)
-    root = graph.output
+    roots = roots or [(graph.output, None)]
 
     def node_of(name: str) -> int | None:
         return graph.inputs[name] if name in graph.inputs else graph.names[name]
 
     targets = {name: node_of(name) for name in names}
     wanted = [i for i in targets.values() if i is not None]
-    named = {name: i for name, i in graph.names.items() if i is not None and i != root}
-    found = reverse(G, root, wanted, named.values())
-    first: dict[str, int] = {}
-    for name, i in targets.items():
-        d = found.get(i) if i is not None else None
-        first[name] = G.zero if d is None else d
-    adjoints = {name: d for name, i in named.items() if (d := found.get(i)) is not None}
-    second: dict[tuple[str, str], int] = {}
-    if order == 2:
-        for a_index, a in enumerate(names):
-            later = names[a_index:]
-            row = reverse(G, first[a], [targets[b] for b in later if targets[b] is not None])  # type: ignore[misc]
-            for b in later:
-                i = targets[b]
-                d = row.get(i) if i is not None else None
-                second[(a, b)] = G.zero if d is None else d
-    return _pruned(G, graph, names, order, first, second, adjoints, program)
+    parts = []
+    for root, label in roots:
+        named = {name: i for name, i in graph.names.items() if i is not None and i != root}
+        found = reverse(G, root, wanted, named.values())
+        first: dict[str, int] = {}
+        for name, i in targets.items():
+            d = found.get(i) if i is not None else None
+            first[name] = G.zero if d is None else d
+        adjoints = {name: d for name, i in named.items() if (d := found.get(i)) is not None}
+        second: dict[tuple[str, str], int] = {}
+        if order == 2:
+            for a_index, a in enumerate(names):
+                later = names[a_index:]
+                row = reverse(G, first[a], [targets[b] for b in later if targets[b] is not None])  # type: ignore[misc]
+                for b in later:
+                    i = targets[b]
+                    d = row.get(i) if i is not None else None
+                    second[(a, b)] = G.zero if d is None else d
+        parts.append((root, label, first, second, adjoints))
+    return _pruned(G, graph, names, order, parts, program)
 
 
 def _pruned(
@@ -637,18 +675,17 @@ def _pruned(
     graph: Graph,
     names: list[str],
     order: int,
-    first: dict[str, int],
-    second: dict[tuple[str, str], int],
-    adjoints: dict[str, int],
+    parts: list[tuple[int, str | None, dict[str, int], dict[tuple[str, str], int], dict[str, int]]],
     program: Any,
-) -> DerivativeProgram:
+) -> list[DerivativeProgram]:
     """The program of what the outputs need: the source nodes, then the derivative
     nodes that some output uses (rules make some nodes that none does), renumbered."""
     nodes = G.nodes
     base = G.base
     keep = bytearray(len(nodes))
-    for i in (*first.values(), *second.values()):
-        keep[i] = 1
+    for _, _, first, second, _ in parts:
+        for i in (*first.values(), *second.values()):
+            keep[i] = 1
     for i in range(len(nodes) - 1, base - 1, -1):
         if keep[i]:
             for j in nodes[i].inputs:
@@ -663,14 +700,18 @@ def _pruned(
             kept.append(node)
     out = Graph(kept, graph.inputs, graph.names, graph.output_name, graph.source)
     out.branches = G.has_if or graph.branches
-    return DerivativeProgram(
-        out,
-        base,
-        graph.output,
-        names,
-        order,
-        {name: new_id[i] for name, i in first.items()},
-        {pair: new_id[i] for pair, i in second.items()},
-        {name: new_id[i] for name, i in adjoints.items() if keep[i] or i < base},
-        program,
-    )
+    return [
+        DerivativeProgram(
+            out,
+            base,
+            root,
+            names,
+            order,
+            {name: new_id[i] for name, i in first.items()},
+            {pair: new_id[i] for pair, i in second.items()},
+            {name: new_id[i] for name, i in adjoints.items() if keep[i] or i < base},
+            program,
+            label,
+        )
+        for root, label, first, second, adjoints in parts
+    ]
