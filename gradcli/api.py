@@ -147,5 +147,10 @@ def diff(
     """
     from .derive import derivative_program
 
-    program, graph, _ = parse_and_lower(source, None if output is None else [output])
+    outputs = None if output is None else [output]
+    graph, _ = compile_program(source, outputs)
+    program = None
+    if None in graph.names.values() or None in graph.inputs.values():
+        # statements the output does not need: the syntax tree has them, to print
+        program, graph, _ = parse_and_lower(source, outputs)
     return derivative_program(graph, None if wrt is None else list(wrt), order, program=program)

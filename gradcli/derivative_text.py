@@ -86,7 +86,7 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
     taken = _program_names(dp)
     label = dp.output_label
     out.output_label = label
-    as_written = as_written and dp.program is not None
+    as_written = as_written and (dp.program is not None or complete(dp))
     # the source's statements
     if as_written:
         _source_lines(dp, out, taken)
@@ -178,12 +178,30 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
     return out
 
 
+def complete(dp: DerivativeProgram) -> bool:
+    """Whether every statement and input of the source is in the graph (nothing was
+    left out for --output), so that its statements can be read back from its nodes."""
+    graph = dp.graph
+    return None not in graph.names.values() and None not in graph.inputs.values()
+
+
 def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
     """The source's statements as written; a bare expression gets the output's
     display name (or, when another statement is the output, a fresh one)."""
     from .syntax import Assign
 
     program = dp.program
+    if program is None:  # no syntax tree (a long program): each statement from its node's span
+        source = dp.graph.source
+        for node in dp.graph.nodes[: dp.base]:
+            if node.names:
+                first, *more = node.names
+                out.source_lines.append(f"{first} = {source[node.start:node.end]}")
+                out.source_lines += [f"{name} = {first}" for name in more]
+        if dp.graph.output_name is None:
+            node = dp.graph.nodes[dp.value]
+            out.source_lines.append(f"{out.output_label} = {source[node.start:node.end]}")
+        return
     source = program.source
     last = len(program.statements) - 1
     for index, stmt in enumerate(program.statements):

@@ -122,13 +122,19 @@ class Builder:
         return self.make(op, args)
 
     def add(self, a: int, b: int) -> int:
-        return self.make(_ADD, (a, b))
+        cv, negated = self.const_values, self.negated
+        if a in cv or b in cv or a in negated or b in negated:
+            return self.make(_ADD, (a, b))
+        return self._intern(_ADD, (a, b))  # nothing to simplify: the common case, fast
 
     def sub(self, a: int, b: int) -> int:
         return self.make(_SUB, (a, b))
 
     def mul(self, a: int, b: int) -> int:
-        return self.make(_MUL, (a, b))
+        cv, negated = self.const_values, self.negated
+        if a == b or a in cv or b in cv or a in negated or b in negated:
+            return self.make(_MUL, (a, b))
+        return self._intern(_MUL, (a, b))  # nothing to simplify: the common case, fast
 
     def div(self, a: int, b: int) -> int:
         return self.make(_DIV, (a, b))
@@ -149,6 +155,10 @@ class Builder:
         simpler = self._simplify(op, inputs)
         if simpler is not None:
             return simpler
+        return self._intern(op, inputs)
+
+    def _intern(self, op: Op, inputs: tuple[int, ...]) -> int:
+        """The node ``op(*inputs)`` as it is: the existing one, or a new one."""
         table = self.tables.get(op)
         if table is None:
             table = self.tables[op] = {}

@@ -204,3 +204,19 @@ def test_abs_relu_and_max_have_the_conventional_second_derivatives_at_their_kink
     h = gradcli.diff("abs(x) + relu(y) + max(x, y)", order=2).evaluate({"x": 0, "y": 0})
     assert h.gradient == {"x": 0.5, "y": 0.5}  # abs'(0) = relu'(0) = 0, the tie splits
     assert h.hessian == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_over_arrays_a_derivative_program_gives_each_points_values_and_errors() -> None:
+    import numpy as np
+
+    program = gradcli.diff("sqrt(x) * y + x^3", order=2)
+    xs, ys = np.array([4.0, 0.0, -1.0, 0.25]), np.array([1.0, 2.0, 3.0, 0.5])
+    out = program.evaluate_arrays({"x": xs, "y": ys})
+    assert sorted(out["errors"]) == [1, 2]  # sqrt'(0) and sqrt(-1): the errors evaluate gives
+    assert out["errors"][2].kind == "domain"
+    for k in (0, 3):
+        at = program.evaluate({"x": xs[k], "y": ys[k]})
+        assert out["value"][k] == at.value
+        assert [out["gradient"][n][k] for n in ("x", "y")] == list(at.gradient.values())
+        assert [[h[k] for h in row] for row in out["hessian"]] == at.hessian
+    assert np.isnan(out["value"][1]) and np.isnan(out["hessian"][0][0][2])
