@@ -202,7 +202,7 @@ def _from_file(
             for name in params:
                 if name in header:
                     raise _param_is_column(name, what)
-        parts: dict[str, list[Any]] = {name: [] for name in names}
+        store = ColumnStore(np, line_bound(path) if owned else 0)
         runs: list[tuple[int, Any]] = []
         rows = 0
         for chunk in source.chunks():
@@ -223,7 +223,7 @@ def _from_file(
                             raise _param_is_column(name, f"{what} line {line:,}" if line else what)
             for name in names:
                 if header is None or name in header:
-                    parts[name].append(np.array(chunk.columns[name], dtype=np.float64))  # a copy
+                    store.add(name, chunk.columns[name], rows)
             if numbers is None:
                 runs.append((rows, None))
             elif numbers and numbers[-1] - numbers[0] == len(numbers) - 1:
@@ -244,10 +244,58 @@ def _from_file(
         if header is not None and name not in header:
             constants[name] = defaults[name]  # bound, and no column of that name
             continue
-        pieces = parts.pop(name)
-        columns[name] = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-        del pieces
+        columns[name] = store.finish(name, rows)
     return Data(columns, constants, rows, what, runs)
+
+
+class ColumnStore:
+    """The columns as the chunks arrive. When the file's line count bounds the rows,
+    each column is one array allocated up front and filled in place (its unused tail
+    is never written, so it never takes memory): the data is held once. Otherwise
+    (standard input, or a file that grew while it was read) the chunks are kept as
+    copies and joined, column by column, at the end."""
+
+    def __init__(self, np: Any, capacity: int) -> None:
+        self.np = np
+        self.capacity = capacity
+        self.buffers: dict[str, Any] = {}
+        self.parts: dict[str, list[Any]] = {}
+
+    def add(self, name: str, values: Any, at: int) -> None:
+        np = self.np
+        end = at + len(values)
+        if end <= self.capacity:
+            buffer = self.buffers.get(name)
+            if buffer is None:
+                buffer = self.buffers[name] = np.empty(self.capacity)
+            buffer[at:end] = values
+            return
+        if name in self.buffers:  # past the bound: what is there becomes the first part
+            self.parts[name] = [self.buffers.pop(name)[:at]]
+        self.parts.setdefault(name, []).append(np.array(values, dtype=np.float64))  # a copy
+
+    def finish(self, name: str, rows: int) -> Any:
+        if name in self.buffers:
+            return self.buffers.pop(name)[:rows]
+        pieces = self.parts.pop(name, [])
+        return pieces[0] if len(pieces) == 1 else self.np.concatenate(pieces)
+
+
+def line_bound(path: str) -> int:
+    """More than the rows a regular file can hold (every line end counted, a CRLF
+    twice), read in blocks; 0 when that cannot be known (a pipe, a device)."""
+    import stat
+
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return 0
+            count = 1
+            while block := handle.read(1 << 20):
+                count += block.count(b"\n") + block.count(b"\r")
+            return count
+    except OSError:
+        return 0
 
 
 def _param_is_column(name: str, what: str = "from Python") -> GradError:

@@ -396,3 +396,13 @@ def test_newton_stops_at_a_singular_hessian_with_the_last_good_parameters(run_cl
     assert obj["params"] == {"a": 0.0, "b": 0.0} and obj["loss"] == 35 / 3
     assert "singular" in err
     assert json.loads(saved.read_text(encoding="utf-8")) == {"a": 0.0, "b": 0.0}  # a good point
+
+
+def test_columns_are_filled_in_place_and_a_file_that_outgrows_its_count_still_reads_whole() -> None:
+    from gradcli.fitdata import ColumnStore
+
+    for capacity in (0, 5, 100):  # unknown, too small (the file grew), enough
+        store = ColumnStore(np, capacity)
+        for at in range(0, 12, 4):
+            store.add("x", np.arange(at, at + 4, dtype=float), at)
+        assert store.finish("x", 12).tolist() == list(map(float, range(12)))
