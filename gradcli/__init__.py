@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .graph import Graph, Node, lower
     from .hessian import HessianResult, hessian
     from .jacobian import Jacobian, jacobian
+    from .session import Session
     from .syntax import Program
     from .traces import Trace, trace
 
@@ -62,6 +63,7 @@ __all__ = [
     "NodeResult",
     "Picture",
     "Result",
+    "Session",
     "Span",
     "Trace",
     "__version__",
@@ -127,6 +129,7 @@ _LAZY = {
     "trace": "traces",
     "Trace": "traces",
     "Picture": "display",
+    "Session": "session",
 }
 
 

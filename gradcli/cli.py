@@ -43,6 +43,7 @@ from .errors import ExitStatus, GradError, format_error  # noqa: E402
 from .fit_command import fit_command  # noqa: E402
 from .hessian_command import hessian_command  # noqa: E402
 from .options import COMPLETE_VAR, write_stderr  # noqa: E402
+from .repl_command import repl_command  # noqa: E402
 
 
 @click.group(
@@ -90,7 +91,7 @@ class _Group(click.Group):
 
 
 cli.__class__ = _Group  # the group above is built by click's decorator
-for _command in [*COMMANDS, fit_command, hessian_command, diff_command]:
+for _command in [*COMMANDS, fit_command, hessian_command, diff_command, repl_command]:
     cli.add_command(_command)
 
 

@@ -254,6 +254,10 @@ def use_fast_path(source: str) -> bool:
     return len(source) >= FAST_PATH_MIN_CHARS and os.environ.get("GRADCLI_FAST_PARSE", "1") != "0"
 
 
+#: What a program of no statement (blank, or comments alone) is told.
+EMPTY_PROGRAM = "the program is empty: write an expression such as (x+y)*z"
+
+
 def parse(source: str) -> Program:
     """Parse a program. Raises :class:`GradError` (kind ``"syntax"``) on bad input."""
     statements = None
@@ -273,7 +277,7 @@ def parse(source: str) -> Program:
     except RecursionError:  # pragma: no cover - the parser is iterative; belt and braces
         raise GradError("syntax", "the program is nested too deeply to parse") from None
     if not statements:
-        raise GradError("syntax", "the program is empty: write an expression such as (x+y)*z")
+        raise GradError("syntax", EMPTY_PROGRAM)
     check_statements(statements, source)
     return Program(statements, source)
 
