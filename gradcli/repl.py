@@ -231,7 +231,8 @@ class Repl:
             sys.stdout.write("\n")
 
     def diff(self, name: str | None) -> None:
-        raise GradError("usage", ":diff is not available: this gradcli has no diff command yet")
+        text = self.session.diff(name).text
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def run_lines(repl: Repl, stream: IO[bytes] | None) -> int:

@@ -30,6 +30,7 @@ from .ops import CONSTANTS, FUNCTIONS
 from .syntax import Assign, Expr, Name, postorder
 
 if TYPE_CHECKING:
+    from .derive import DerivativeProgram
     from .evaluate import Result
     from .graph import Graph
 
@@ -388,6 +389,17 @@ class Session:
         point = {name: self.bindings[name] for name in graph.inputs}
         try:
             return run(graph, point, wrt)
+        except GradError as err:
+            raise assembled.rebase(err) from None
+
+    def diff(self, name: str | None = None, order: int = 1) -> DerivativeProgram:
+        """The derivatives of ``name`` (or of the output) as a program, as ``gradcli diff``
+        writes them (:func:`gradcli.diff`)."""
+        from .api import diff
+
+        assembled = _Program(self._needed(self.target(name), self.definitions))
+        try:
+            return diff(assembled.source, order=order)
         except GradError as err:
             raise assembled.rebase(err) from None
 

@@ -18,7 +18,9 @@ smaller share (``--process``) go through the installed command with the standard
 streams closed or full, or a FIFO, a directory or a device for a file. The
 oracle for those: no traceback, no exit 70, an exit code in 0-4, strict JSON,
 one ``error:`` line for a usage error, no raw control character echoed, and a
-time limit per input.
+time limit per input. Another share (``--repl``) feeds the same families, as lines,
+to ``gradcli repl``'s piped mode (``fuzz_repl.repl_lines``): the session must end
+each without a traceback and still answer afterwards.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fuzz_repl import check_repl, repl_lines
 from fuzz_scenarios import PROCESS_FAMILIES, random_scenario, run_scenario_in_process, run_scenario_process
 from fuzzing import FuzzFailure, check_cli_result, check_input, random_input
 
@@ -48,15 +51,17 @@ def _text(seed: int, i: int) -> str:
 
 
 #: The mix: the share of scenarios and of scenarios run as a process (set by main).
-MIX = {"scenarios": 0.3, "process": 0.02}
+MIX = {"scenarios": 0.3, "process": 0.02, "repl": 0.05}
 IN_PROCESS = ["csv", "jsonl", "line_ends", "control", "huge_options", "typos"]
 EXE = str(Path(sys.executable).parent / "gradcli")
 
 
 def _input(seed: int, i: int) -> tuple[str, object]:
-    """Input number ``i``: ("text", source), ("scenario", s) or ("process", s)."""
+    """Input number ``i``: ("text", source), ("scenario", s), ("process", s) or ("repl", lines)."""
     rng = random.Random(seed * 10**9 + i + 7)
     draw = rng.random()
+    if draw > 1 - MIX["repl"]:
+        return "repl", repl_lines(rng)
     if draw < MIX["process"]:
         return "process", random_scenario(rng, rng.choice(PROCESS_FAMILIES))
     if draw < MIX["process"] + MIX["scenarios"]:
@@ -66,6 +71,8 @@ def _input(seed: int, i: int) -> tuple[str, object]:
 
 def _run_one(seed: int, i: int, timeout: float) -> str:
     kind, what = _input(seed, i)
+    if kind == "repl":
+        return check_repl(what, timeout=timeout)  # type: ignore[arg-type]
     if kind == "process":
         return run_scenario_process(what, EXE, timeout=timeout)  # type: ignore[arg-type]
     if kind == "scenario":
@@ -157,10 +164,12 @@ def main() -> int:
                         help="share of inputs that are command-line scenarios, in-process (default 0.3)")
     parser.add_argument("--process", type=float, default=MIX["process"],
                         help="share of scenarios run as a process: streams, odd files (default 0.02)")
+    parser.add_argument("--repl", type=float, default=MIX["repl"],
+                        help="share of inputs fed as lines to gradcli repl's piped mode (default 0.05)")
     parser.add_argument("--families", default=None,
                         help="only these in-process scenario families, comma-separated")
     args = parser.parse_args()
-    MIX.update(scenarios=args.scenarios, process=args.process)
+    MIX.update(scenarios=args.scenarios, process=args.process, repl=args.repl)
     if args.families:
         IN_PROCESS[:] = args.families.split(",")
 
@@ -197,7 +206,8 @@ def main() -> int:
 
     elapsed = time.perf_counter() - started
     print(f"{args.inputs} inputs (seed {args.seed}, scenarios {args.scenarios:g}, process"
-          f" {args.process:g}) in {elapsed:.1f} s, plus {args.exe} through the entry point")
+          f" {args.process:g}, repl {args.repl:g}) in {elapsed:.1f} s,"
+          f" plus {args.exe} through the entry point")
     for outcome, count in sorted(outcomes.items(), key=lambda kv: -kv[1]):
         print(f"  {outcome:40} {count}")
     if failures:

@@ -95,3 +95,18 @@ def test_check_and_descend_load_on_first_use_and_stay_functions() -> None:
         "assert gradcli.check('x*x', {'x': 3}).ok\n"
     )
     assert _modules_after(code) == {"lark"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("eval", "x*y", "-x", "2", "-y", "3", "--json"), ("--help",), ("repl", "--help")],
+    ids=["eval", "help", "repl-help"],
+)
+def test_no_command_but_repl_loads_the_session_or_prompt_toolkit(args: tuple[str, ...]) -> None:
+    code = _cli(*args) + (
+        "import sys\n"
+        "print(sorted(m for m in ('prompt_toolkit', 'gradcli.session', 'gradcli.repl',"
+        " 'gradcli.repl_terminal') if m in sys.modules))\n"
+    )
+    _, out = _run_probe(code)
+    assert out.strip() == "[]"

@@ -111,10 +111,17 @@ def test_help_and_list_and_reset(run_cli: Callable[..., CliResult]) -> None:
     assert "q = x + y\nq * 2\nbindings: x=1\nno definitions yet\nno bindings yet: :bind x=2 y=3\n" in out
 
 
-def test_diff_says_it_is_not_available(run_cli: Callable[..., CliResult]) -> None:
-    code, _, err = _repl(run_cli, "x^2", ":diff")
+def test_diff_writes_the_derivatives_as_a_program(run_cli: Callable[..., CliResult]) -> None:
+    code, out, err = _repl(run_cli, "f = q * z", "q = x + y", "g = x^3", ":diff f", ":diff")
+    assert (code, err) == (0, "")
+    assert out == "q = x + y\nf = q * z\ndf_dx = z\ndf_dy = z\ndf_dz = q\ng = x^3\ndg_dx = 3 * x^2\n"
+
+
+def test_diff_points_an_error_into_the_definition(run_cli: Callable[..., CliResult]) -> None:
+    code, _, err = _repl(run_cli, ":diff", "q = x", ":diff nope")
     assert code == 2
-    assert "error: line 2: :diff is not available" in err
+    assert err.splitlines()[0].startswith("error: line 1: nothing to evaluate yet")
+    assert err.splitlines()[1] == "error: line 3: nothing defines nope; defined: q"
 
 
 def test_comments_and_blank_lines_do_nothing(run_cli: Callable[..., CliResult]) -> None:
