@@ -114,7 +114,11 @@ def _reason(exc: Exception) -> str:
 def open_history(say: Callable[[str], None] = write_stderr) -> History:
     """The history file, made (with its directory) if need be; in memory when it cannot
     be written, said once."""
-    path = history_path()
+    try:
+        path = history_path()
+    except (RuntimeError, KeyError) as exc:  # no home directory to be found
+        say(f"note: history is kept for this session only: no state directory ({_reason(exc)})")
+        return InMemoryHistory()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(path, "ab"):

@@ -238,3 +238,34 @@ def test_fuzz_lines_typed_at_the_terminal_leave_it_alive(tmp_path: Path) -> None
     _line(child, "alive = 6 * 7")
     assert "│ alive (output) │    42 │" in _line(child, "alive")
     assert _leave(child) == 0
+
+
+def test_the_history_lives_in_the_xdg_state_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from gradcli.repl_terminal import history_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert history_path() == tmp_path / "gradcli" / "history"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for unset in ("", "relative/state"):  # a relative path is ignored, as the XDG rules say
+        monkeypatch.setenv("XDG_STATE_HOME", unset)
+        assert history_path() == tmp_path / "home" / ".local" / "state" / "gradcli" / "history"
+
+
+def test_the_lexer_colours_the_languages_tokens() -> None:
+    from gradcli.repl_terminal import GradLexer
+    from gradcli.session import Session
+
+    session = Session()
+    session.enter("q = x + 1")
+    styles = {text: style for style, text in GradLexer(session).fragments("f = sin(q) * pi + nope(2) # c ?")}
+    assert styles["sin"] == "class:function"
+    assert styles["q"] == "class:defined"
+    assert styles["pi"] == "class:constant"
+    assert styles["nope"] == "class:error"  # no such function
+    assert styles["2"] == "class:number"
+    assert styles["# c ?"] == "class:comment"
+    assert styles["*"] == "class:operator"
+    assert GradLexer(session).fragments(":eval q")[0] == ("class:command", ":eval")
+    assert GradLexer(session).fragments(":nope")[0] == ("class:error", ":nope")
