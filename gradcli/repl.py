@@ -36,7 +36,7 @@ ALIASES = {":q": ":quit", ":exit": ":quit", ":h": ":help", ":?": ":help", ":ls":
 #: The pictures ``:graph`` draws (those of ``gradcli graph`` that are text).
 GRAPH_FORMATS = ("tree", "mermaid", "dot")
 
-#: Bytes of one line read from a pipe at most (as a batch line): a longer one is skipped.
+#: Bytes of one line read from a pipe at most (as a batch line): a longer one stops the reading.
 MAX_LINE = 1 << 20
 
 HELP = """\
@@ -237,8 +237,8 @@ class Repl:
 
 def run_lines(repl: Repl, stream: IO[bytes] | None) -> int:
     """Read ``stream`` line by line into ``repl`` (no prompt): the exit status is that of
-    the first line that failed, 0 when none did. A line that is not UTF-8 or is longer
-    than MAX_LINE bytes is an error of its own and is skipped."""
+    the first line that failed, 0 when none did. A line that is not UTF-8 is an error of
+    its own and is skipped; one longer than MAX_LINE bytes stops the reading."""
     if stream is None:  # standard input closed: nothing to read
         return repl.status
     while True:
@@ -249,11 +249,13 @@ def run_lines(repl: Repl, stream: IO[bytes] | None) -> int:
         if not raw:
             break
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):  # the rest of the line, a block at a time
-                raw = stream.readline(1 << 16)
+            # As a batch does: what has no line end in a megabyte is not lines of text
+            # (`< /dev/zero` would never end).
             repl.line_no += 1
-            repl.fail(GradError("usage", f"the line is longer than {MAX_LINE:,} bytes: skipped"))
-            continue
+            repl.fail(GradError(
+                "usage", f"the line is longer than {MAX_LINE:,} bytes: stopped reading (is the input text?)"
+            ))
+            break
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -144,11 +144,24 @@ def test_binary_bytes_are_an_error_of_their_line(run_cli: Callable[..., CliResul
     assert "|     2 |" in out  # line 3
 
 
-def test_a_line_past_the_limit_is_skipped(run_cli: Callable[..., CliResult]) -> None:
-    code, out, err = run_cli("repl", stdin=b"x" * (MAX_LINE + 10) + b"\n2*3\n")
+def test_a_line_past_the_limit_stops_the_reading(run_cli: Callable[..., CliResult]) -> None:
+    code, out, err = run_cli("repl", stdin=b"2*3\n" + b"x" * (MAX_LINE + 10) + b"\n4*5\n")
     assert code == 2
-    assert err == f"error: line 1: the line is longer than {MAX_LINE:,} bytes: skipped\n"
-    assert "|     6 |" in out
+    assert err == (
+        f"error: line 2: the line is longer than {MAX_LINE:,} bytes: stopped reading (is the input text?)\n"
+    )
+    assert "|     6 |" in out and "20" not in out
+
+
+def test_dev_zero_on_standard_input_ends() -> None:
+    # No line end at all: without the limit, the reading would never end.
+    proc = subprocess.run(
+        ["bash", "-c", f"'{gradcli_executable()}' repl < /dev/zero"], capture_output=True, timeout=120
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        f"error: line 1: the line is longer than {MAX_LINE:,} bytes: stopped reading (is the input text?)\n"
+    )
 
 
 def test_a_huge_line_within_the_limit_is_read(run_cli: Callable[..., CliResult]) -> None:
