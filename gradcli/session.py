@@ -393,8 +393,8 @@ class Session:
             raise assembled.rebase(err) from None
 
     def diff(self, name: str | None = None, order: int = 1) -> DerivativeProgram:
-        """The derivatives of ``name`` (or of the output) as a program, as ``gradcli diff``
-        writes them (:func:`gradcli.diff`)."""
+        """The derivatives of ``name`` (or of the output) as a program (:func:`gradcli.diff`,
+        what ``gradcli diff`` writes)."""
         from .api import diff
 
         assembled = _Program(self._needed(self.target(name), self.definitions))
