@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .bindings import coerce_value, resolve_wrt, unknown_binding
+from .columnar import ParquetSource, ParquetWriter, is_parquet, parquet_paths
 from .errors import GradError, shorten
 from .graph import Graph
 from .grids import Grid, parse_grid, single_row, with_grid
@@ -51,7 +52,7 @@ def chunk_rows(graph: Graph) -> int:
     return max(64, min(CHUNK, CHUNK_FLOATS // max(1, len(graph.nodes))))
 
 
-def _defaults(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
+def check_defaults(graph: Graph, bindings: Mapping[str, Any]) -> dict[str, float]:
     """Command-line bindings: checked against the program, each turned into a float."""
     out: dict[str, float] = {}
     for name, raw in bindings.items():
@@ -93,13 +94,14 @@ def run_batch(
     wrt: Iterable[str] | None = None,
     out: IO[str] | None = None,
     stdin: Any = None,
+    out_path: str | None = None,
 ) -> BatchSummary:
     """Evaluate ``graph`` at every row of ``batch`` (a path, or ``-``) times every
-    point of ``grids``, writing one record per point to ``out`` in ``fmt``."""
+    point of ``grids``, writing one record per point to ``out`` in ``fmt``
+    (``jsonl``, ``csv``, or ``parquet`` into the file ``out_path``)."""
     np = load_numpy()
-    out = out if out is not None else sys.stdout
     names = resolve_wrt(graph, wrt)
-    defaults = _defaults(graph, bindings)
+    defaults = check_defaults(graph, bindings)
     grid: list[Grid] = []
     for text in grids:
         name, start, stop, count = parse_grid(graph, text)
@@ -110,21 +112,35 @@ def run_batch(
         grid.append(Grid(name, start, stop, count))
     grid_names = [g.name for g in grid]
     step = chunk_rows(graph)
-    writer = Writer(np, out, graph, names, fmt)
     summary = BatchSummary()
+    parquet_in = batch is not None and (
+        input_format == "parquet" or (input_format is None and batch != "-" and is_parquet(batch))
+    )
+    if parquet_in and batch == "-":
+        raise GradError("usage", "Parquet input is read from files, not standard input: give --batch FILE")
+    if fmt == "parquet":
+        if out_path is None:
+            raise GradError("usage", "--format parquet writes a file: give --out FILE")
+        writer: Any = ParquetWriter(np, out_path, graph, names, keep_inputs=parquet_in)
+    else:
+        writer = Writer(np, out if out is not None else sys.stdout, graph, names, fmt)
 
     stream, owned = (None, False)
-    source: Source | None = None
+    source: Any = None
+    ok = False
     # Rows that overflow become error records: never a NumPy warning on standard error.
     with np.errstate(all="ignore"):
         try:
-            if batch is not None:
+            if batch is not None and parquet_in:
+                source = ParquetSource(np, graph, parquet_paths(batch), defaults, grid_names, step)
+                chunks: Iterator[Chunk] = source.chunks()
+            elif batch is not None:
                 stream, owned = _open(batch, stdin)
                 what = "standard input" if batch == "-" else f"--batch {shorten(batch, 80)}"
                 lines = LineReader(stream, what)
                 kind = input_format or sniff(lines)
-                source = Source(np, graph, lines, kind, defaults, grid_names, step)
-                chunks: Iterator[Chunk] = source.chunks()
+                source = Source(np, graph, lines, kind, defaults, grid_names, step, arrow=not grid)
+                chunks = source.chunks()
             else:
                 chunks = single_row(np, graph, defaults, grid_names)
             first_row = 1
@@ -145,13 +161,16 @@ def run_batch(
                 del chunk, result  # before the next chunk is read: one chunk in memory at a time
             if not writer.started:
                 writer.start(_extra_names(source, None))
+            ok = True
         finally:
             if owned and stream is not None:
                 stream.close()
+            if fmt == "parquet":
+                writer.finish(ok)
     return summary
 
 
-def _extra_names(source: Source | None, chunk: Chunk | None) -> list[str]:
+def _extra_names(source: Any, chunk: Chunk | None) -> list[str]:
     """The pass-through columns of CSV output: the CSV header's, or the keys that the
     first chunk of JSON Lines has beyond the inputs, in order of appearance."""
     if source is None:

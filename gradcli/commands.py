@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
-from .errors import ExitStatus, GradError
+from .errors import GradError
 from .options import (
     PASS_BINDINGS,
     Count,
     Real,
+    data_options,
     digits,
     exact_of,
     exact_option,
@@ -24,7 +25,6 @@ from .options import (
     program_and_bindings,
     program_options,
     source_completion,
-    write_stderr,
     wrt_names,
 )
 
@@ -41,11 +41,13 @@ from .options import (
               help="Evaluate at every row of FILE (JSON Lines or CSV; - reads standard input).")
 @click.option("--grid", "grids", multiple=True, metavar="x=a:b:n",
               help="Sweep x over n evenly spaced values from a to b, both included (repeat: product).")
-@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv", "latex"]), default=None,
-              help="Output of --batch/--grid: JSON Lines (default) or CSV; for one point, latex:"
-              " the table as a tabular and, with --explain, the chain rule as align*.")
-@click.option("--input-format", type=click.Choice(["jsonl", "csv"]), default=None,
-              help="Format of the --batch file (default: told from its content).")
+@click.option("--format", "out_format", type=click.Choice(["jsonl", "csv", "parquet", "latex"]), default=None,
+              help="Output of --batch/--grid: JSON Lines (default), CSV or Parquet (with --out);"
+              " for one point, latex: the table as a tabular and, with --explain, the chain rule as align*.")
+@click.option("--input-format", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
+              help="Format of the --batch file (default: .parquet files are Parquet; others told from"
+              " their content).")
+@data_options()
 @exact_option()
 @click.option("--sigma", default=None, metavar="x=0.1,y=0.2",
               help="Standard deviations of inputs: add the output's σ = √Σ(∂f/∂x·σx)² (first order)"
@@ -64,6 +66,9 @@ def eval_command(
     input_format: str | None,
     exact: bool,
     sigma: str | None,
+    out: str | None,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Print the value of SOURCE and its gradient toward every input.
 
@@ -72,6 +77,7 @@ def eval_command(
       gradcli eval "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
       gradcli eval "tanh(x)" --grid x=-3:3:61 --format csv
       gradcli eval "(x+y)*z" -z -4 --batch points.jsonl
+      gradcli eval "(x+y)*z" -z -4 --batch 'data/*.parquet' --engine dask --out results
       gradcli eval "x/3" -x 1 --exact          # 1/3, gradient 1/3
       gradcli eval "q = x + y; f = q * z" -x 2 -y 3 -z -4 --explain --format latex > key.tex
       gradcli eval "T = 2*pi*sqrt(L/g)" -L 1 -g 9.81 --sigma L=0.01,g=0.05
@@ -84,7 +90,8 @@ def eval_command(
 
         flags = {"--batch": batch is not None, "--grid": bool(grids), "--explain": explain, "--exact": exact,
                  "--sigma": sigma is not None, "--format": bool(out_format),
-                 "--input-format": bool(input_format)}
+                 "--input-format": bool(input_format), "--out": out is not None,
+                 "--engine": engine != "local", "--scheduler": scheduler is not None}
         assert output is not None
         return eval_outputs(words, file, output, as_json=as_json, wrt=wrt, precision=precision, refused=flags)
     if batch is not None or grids:
@@ -97,10 +104,15 @@ def eval_command(
             raise GradError("usage", "--json and --format csv disagree: give one")
         if out_format == "latex":
             raise GradError("usage", "--format latex is for one point, not --batch or --grid")
-        _eval_batch(words, file, batch, grids, out_format or "jsonl", input_format, wrt, output)
+        from .batch_command import eval_batch
+
+        eval_batch(words, file, batch, grids, out_format or "jsonl", input_format, wrt, output,
+                   out=out, engine=engine, scheduler=scheduler)
         return
     if out_format not in (None, "latex") or input_format is not None:
-        raise GradError("usage", "--format jsonl|csv and --input-format are for --batch and --grid")
+        raise GradError("usage", "--format jsonl|csv|parquet and --input-format are for --batch and --grid")
+    if out is not None or engine != "local" or scheduler is not None:
+        raise GradError("usage", "--out, --engine and --scheduler are for --batch and --grid")
     if out_format == "latex" and (as_json or exact or sigma is not None):
         raise GradError("usage", "--format latex is a hand-out: give it without --json, --exact and --sigma")
     source, bindings = program_and_bindings(words, file)
@@ -253,42 +265,6 @@ def _eval_sigma(
     print_eval(result, digits(precision))
     print_uncertainty(result, unc, digits(precision))
     _print_explanation(result, precision, explain)
-
-
-def _eval_batch(
-    words: tuple[str, ...],
-    file: str | None,
-    batch: str | None,
-    grids: tuple[str, ...],
-    out_format: str,
-    input_format: str | None,
-    wrt: str | None,
-    output: str | None,
-) -> None:
-    """eval --batch/--grid: one record per point; exit 1 if any row failed."""
-    from . import batch as batching
-    from .api import compile
-    from .arguments import split_words
-
-    batching.load_numpy()  # before anything is read: a clear error if NumPy is missing
-    if batch == "-" and file is None and split_words(words, has_file=False)[0] == "-":
-        raise GradError("usage", "standard input cannot be both SOURCE and --batch: use --file for one")
-    source, bindings = program_and_bindings(words, file)
-    graph = compile(source, output)
-    if out_format == "csv" and graph.unused():  # JSON Lines records list them as "unused"
-        for name in graph.unused():
-            write_stderr(f"note: {name} is unused: the output does not depend on it, so its gradient is 0")
-    summary = batching.run_batch(
-        graph, bindings, batch=batch, grids=grids, fmt=out_format,
-        input_format=input_format, wrt=wrt_names(wrt),
-    )
-    if summary.failed:
-        rows = ", ".join(map(str, summary.first_failed)) + (", ..." if summary.failed > 5 else "")
-        # Not a GradError: the run went through, and its output is complete.
-        write_stderr(
-            f"error: {summary.failed} of {summary.rows} rows failed (row {rows}); their records say why"
-        )
-        raise click.exceptions.Exit(ExitStatus.MATH)
 
 
 def _with_explanation(

@@ -102,6 +102,10 @@ class GradError(Exception):
     def __repr__(self) -> str:
         return f"GradError({self.kind!r}, {self.message!r}, {self.span!r})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole (a Dask worker sends its errors back to the client)."""
+        return (GradError, (self.kind, self.message, self.span, self.source), self.__dict__)
+
     def to_json(self) -> dict[str, object]:
         """The error as a JSON-ready object: kind, message and, if known, line and column."""
         out: dict[str, object] = {"kind": self.kind, "message": short_message(self.message)}

@@ -144,6 +144,14 @@ class Graph:
 
         return graph_picture(self)._repr_html_()
 
+    def evaluate_frame(self, df: Any, /, *, wrt: Iterable[str] | None = None, **defaults: Any) -> Any:
+        """Value and gradient at every row of a pandas (or polars) DataFrame: its own
+        columns, then ``value``, ``grad_NAME`` and ``error`` (:mod:`gradcli.frames`);
+        keyword arguments are defaults for every row."""
+        from .frames import evaluate_frame
+
+        return evaluate_frame(self, df, defaults, wrt=wrt)
+
     def unused(self) -> list[str]:
         """The inputs the output does not depend on (possible with ``--output``), in
         order of first appearance: their gradient is 0."""

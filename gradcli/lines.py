@@ -51,13 +51,16 @@ class LineReader:
         self._eof = False
         self._started = False
         self._error: GradError | None = None  # met while lines were still to be handed out
+        self._deferred: GradError | None = None  # a line too long, after the lines before it
 
     def _more(self) -> bool:
         """Read one block into complete lines; False at the end of the stream."""
-        if self._eof:
+        if self._deferred is not None:
+            raise self._deferred
+        if self._eof and not self._partial:
             return False
         try:
-            block = self._read(_BLOCK)
+            block = b"" if self._eof else self._read(_BLOCK)
         except OSError as exc:
             raise GradError("usage", f"cannot read {self.what}: {exc.strerror or exc}") from None
         except ValueError as exc:  # a closed stream
@@ -74,7 +77,7 @@ class LineReader:
             self._eof = True
             if not data:
                 return False
-            lines = [data]
+            lines = data.splitlines(keepends=True)  # (several: a block given back)
         else:
             lines = data.splitlines(keepends=True)
             # The last piece waits for more unless it is a whole line (and a "\r"
@@ -82,8 +85,15 @@ class LineReader:
             if lines and not lines[-1].endswith(b"\n"):
                 self._partial = lines.pop()
         pending = len(self._ready) - self._at
-        if lines and len(lines[0]) > MAX_LINE:
-            raise self._too_long(pending)
+        if len(data) > MAX_LINE:
+            for i, line in enumerate(lines):
+                if len(line) > MAX_LINE:
+                    if i == 0:
+                        raise self._too_long(pending)
+                    self._deferred = self._too_long(pending + i)  # the lines before it go on first
+                    lines = lines[:i]
+                    self._partial = b""
+                    break
         if len(self._partial) > MAX_LINE:
             raise self._too_long(pending + len(lines))
         if self._at < len(self._ready):
@@ -127,6 +137,48 @@ class LineReader:
             size += sum(map(len, part))
         self.bytes_taken += size
         return out
+
+    def take_block(self, size: int) -> bytes | None:
+        """About ``size`` bytes of whole lines as one bytes object, for a reader that
+        splits them itself (Arrow's); nothing is counted until :meth:`commit` (or
+        put back with :meth:`give_back`). None when no line ends within ``size``
+        bytes: then :meth:`take` goes on (it also names a line that is too long);
+        ``b""`` at the end."""
+        if self._error is not None:
+            raise self._error
+        if not self._started or self._deferred is not None:
+            return None
+        parts = [b"".join(self._ready[self._at :]), self._partial]  # (lines split already come first)
+        self._ready, self._at, self._partial = [], 0, b""
+        total = len(parts[0]) + len(parts[1])
+        at_end = self._eof
+        try:
+            while total < size and not at_end:
+                piece = self._read(size - total)
+                at_end = self._eof = not piece
+                parts.append(piece)
+                total += len(piece)
+        except OSError as exc:
+            raise GradError("usage", f"cannot read {self.what}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # a closed stream
+            raise GradError("usage", f"cannot read {self.what}: {exc}") from None
+        data = b"".join(parts)
+        end = len(data) if at_end else data.rfind(b"\n") + 1
+        self._partial = data[end:]
+        block = data[:end]
+        if not block and not at_end:
+            self._partial = data  # no line end yet: the careful path reads on
+            return None
+        return block
+
+    def commit(self, block: bytes) -> None:
+        """Count the lines of a block from :meth:`take_block` as handed out."""
+        self.line_no += block.count(b"\n") + (not block.endswith(b"\n") and bool(block))
+        self.bytes_taken += len(block)
+
+    def give_back(self, block: bytes) -> None:
+        """Put a block from :meth:`take_block` back: :meth:`take` hands out its lines."""
+        self._partial = block + self._partial
 
     def skip_blank(self) -> bytes | None:
         """Pass over blank lines (counted in ``line_no``) to the first that is not

@@ -189,6 +189,29 @@ def exact_option() -> Any:
     )
 
 
+def data_options() -> Any:
+    """eval --batch's output file and where it runs: --out, --engine, --scheduler."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--scheduler", default=None, metavar="ADDRESS",
+            help="With --engine dask: the Dask scheduler to run on (tcp://host:8786); default: a"
+            " local cluster of worker processes.",
+        )(command)
+        command = click.option(
+            "--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+            help="Where a --batch of Parquet files runs: this process, or a Dask cluster (with --out"
+            " DIR, a Parquet dataset; pip install 'gradcli[dask]').",
+        )(command)
+        return click.option(
+            "--out", default=None, metavar="FILE|DIR", shell_complete=file_completion,
+            help="Write the records of --batch/--grid to FILE (whole or not at all) instead of"
+            " standard output; a folder with --engine dask.",
+        )(command)
+
+    return decorate
+
+
 def exact_of(result: Any, bindings: dict[str, str], wanted: bool) -> Any:
     """--exact: the exact side of ``result`` (None when not asked for)."""
     if not wanted:

@@ -215,6 +215,16 @@ class Writer:
         else:
             numbers = [result.value, *(chunk.columns[name] for name in self.inputs), *grads]
         block = self._block(numbers)
+        if chunk.table is not None and chunk.lead is None:  # rows read by Arrow
+            from .columnar import csv_rows, load_pyarrow, materialize
+
+            if self.fmt == "csv" and not result.errors:  # the common case, joined by Arrow in C
+                body = block[2:-2].replace(b"],[", b",\n") + b",\n"
+                text = csv_rows(self.np, load_pyarrow(), chunk.table, body, n)
+                if text:
+                    self._write(text)
+                    return
+            materialize(chunk, self.lead_names, self.inputs)
         heads = self._heads(chunk)
         if self.fmt == "csv" and not result.errors:  # the common case, mostly in C
             body = block[2:-2].replace(b"],[", b",\n") + b",\n"

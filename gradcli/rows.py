@@ -34,7 +34,7 @@ def _missing(name: str) -> GradError:
     )
 
 
-def _no_column(missing: list[str], header: list[str]) -> str:
+def no_column(missing: list[str], header: list[str]) -> str:
     """No column for an input and no default: the columns that are there, and a
     word on a header that seems to use another separator than the comma."""
     name = missing[0]
@@ -170,13 +170,21 @@ class Chunk:
     lead: list[str] | None = None
     #: for rows that failed on their own data: the text they gave for each input
     raw: dict[int, dict[str, str]] = field(default_factory=dict)
+    #: the rows as Arrow read them (Parquet, or CSV through Arrow), every column;
+    #: ``lead`` and ``extra_cols`` are made from it only when an output needs them
+    table: Any = None
 
+
+#: Bytes of CSV input from which Arrow's reader is worth importing (the ``fast`` extra).
+ARROW_MIN_BYTES = 1 << 20
+#: The end of the input, in place of a block.
+_END = object()
 
 #: Texts whose reading a column remembers at most.
 _SEEN_TEXTS = 4096
 
 
-class _Columns:
+class Columns:
     """Turns cells (numbers, strings, None) into a float column, row by row where needed."""
 
     def __init__(self, np: Any, name: str, default: float | None) -> None:
@@ -197,9 +205,14 @@ class _Columns:
         else:
             column = np.empty(len(cells))
             bad = range(len(cells))
+        return self.fill(column, bad, cells.__getitem__, errors)
+
+    def fill(self, column: Any, bad: Iterable[int], cell_of: Any, errors: dict[int, GradError]) -> Any:
+        """Read the cells of rows ``bad`` (``cell_of(r)``) one by one into ``column``:
+        a blank cell takes the default, and a cell that is no number is its row's error."""
         seen = self._seen
         for r in bad:
-            cell = cells[r]
+            cell = cell_of(r)
             outcome = seen.get(cell) if type(cell) is str else None
             if outcome is None:
                 outcome = self._read(cell)
@@ -290,7 +303,7 @@ class Source:
 
     def __init__(
         self, np: Any, graph: Graph, lines: LineReader, fmt: str, defaults: dict[str, float],
-        grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True,
+        grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True, arrow: bool = False,
     ) -> None:
         """``passthrough``: False when nothing is written per row (``fit``), so other
         columns and keys are ignored, whatever their names."""
@@ -301,11 +314,15 @@ class Source:
         self.grid_names = set(grid_names)
         self.step = rows_per_chunk
         self.inputs = [name for name in graph.inputs if name not in self.grid_names]
-        self.converters = {name: _Columns(np, name, defaults.get(name)) for name in self.inputs}
+        self.converters = {name: Columns(np, name, defaults.get(name)) for name in self.inputs}
         self.fmt = fmt
         self.lines = lines
         self.extra_names: list[str] | None = None  # CSV: the pass-through columns
         self._reader: Any = None  # csv.reader, once a chunk has quotes
+        # CSV through Arrow's C reader (gradcli.columnar.ArrowCsv): None until the
+        # first block shows whether the input is large enough to repay importing it
+        self._arrow: Any = None if arrow else False
+        self._block_bytes = min(CHUNK_BYTES, 64 * rows_per_chunk)
         if fmt == "csv":
             self._csv_header()
 
@@ -340,20 +357,26 @@ class Source:
                 )
         inputs = self.graph.inputs
         if self.passthrough:
-            _check_reserved(self.graph, [h for h in self.header if h not in inputs])
+            check_reserved(self.graph, [h for h in self.header if h not in inputs])
         missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
         if missing:
-            raise GradError("binding", _no_column(missing, self.header))
+            raise GradError("binding", no_column(missing, self.header))
         self.extra_names = [h for h in self.header if h not in inputs] if self.passthrough else []
 
-    def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, list[str] | None]]:
-        """Chunks of rows: (rows, None) from csv.reader, or (None, lines) when the
-        chunk has no quotes and every line splits on commas (the fast path). Blank
-        lines are not rows."""
+    def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, Any]]:
+        """Chunks of rows: (rows, None) from csv.reader, (None, lines) when the
+        chunk has no quotes and every line splits on commas (the fast path), or
+        (None, table) for a block read by Arrow. Blank lines are not rows."""
         import csv
 
         while True:
             if self._reader is None:
+                table = self._arrow_block()
+                if table is not None:
+                    if table is _END:
+                        return
+                    yield None, table
+                    continue
                 raw = self.lines.take(self.step)
                 if not raw:
                     return
@@ -383,6 +406,34 @@ class Source:
                 continue
             yield rows, None
 
+    def _arrow_block(self) -> Any:
+        """The next block of lines read by Arrow (a table of text cells), ``_END``,
+        or None: the standard library's path reads the next chunk."""
+        if self._arrow is False:
+            return None
+        block = self.lines.take_block(self._block_bytes)
+        if block is None:
+            return None
+        if self._arrow is None:  # the first block: is the input worth importing pyarrow?
+            from .columnar import ArrowCsv, load_pyarrow
+
+            pa = load_pyarrow() if len(block) >= ARROW_MIN_BYTES and len(self.header) > 1 else None
+            if pa is None:
+                self._arrow = False
+                self.lines.give_back(block)
+                return None
+            self._arrow = ArrowCsv(pa, self.header)
+        if not block:
+            return _END
+        table = self._arrow.read(block)
+        if table is None:
+            self.lines.give_back(block)
+            return None
+        self.lines.commit(block)
+        if table.num_rows:  # blocks of about a chunk of rows
+            self._block_bytes = int(min(CHUNK_BYTES, max(1 << 16, self.step * len(block) / table.num_rows)))
+        return table
+
     def _decoded(self) -> Iterator[str]:
         for line in self.lines:
             yield line.decode("utf-8", "replace")
@@ -393,6 +444,13 @@ class Source:
         index = {name: j for j, name in enumerate(self.header)}
         extra_index = [index[name] for name in self.extra_names or []]
         for rows, records in self._csv_rows():
+            if records is not None and not isinstance(records, list):  # a table read by Arrow
+                if records.num_rows:
+                    from .columnar import table_chunk
+
+                    pa = self._arrow.pa
+                    yield table_chunk(np, pa, records, self.inputs, self.converters, self.defaults)
+                continue
             errors: dict[int, GradError] = {}
             fields: list[list[str]] | None = None
             if records is not None:
@@ -474,7 +532,7 @@ class Source:
         """A chunk line by line: blank lines skipped, a line that is not a JSON
         object becomes that row's error, and keys beyond the inputs pass through."""
         inputs = self.graph.inputs
-        reserved = _reserved_names(self.graph) if self.passthrough else set()
+        reserved = reserved_names(self.graph) if self.passthrough else set()
         objects: list[dict[str, Any]] = []
         errors: dict[int, GradError] = {}
         extras: list[dict[str, Any] | None] = []
@@ -514,12 +572,12 @@ class Source:
         return self._csv_chunks() if self.fmt == "csv" else self._jsonl_chunks()
 
 
-def _reserved_names(graph: Graph) -> set[str]:
+def reserved_names(graph: Graph) -> set[str]:
     return set(RESERVED) | {f"grad_{name}" for name in graph.inputs}
 
 
-def _check_reserved(graph: Graph, extra_names: Iterable[str]) -> None:
-    reserved = _reserved_names(graph)
+def check_reserved(graph: Graph, extra_names: Iterable[str]) -> None:
+    reserved = reserved_names(graph)
     for name in extra_names:
         if name in reserved:
             raise GradError(
@@ -535,7 +593,7 @@ def _take(items: list[Any] | None, index: list[int]) -> list[Any] | None:
 def slice_chunk(np: Any, chunk: Chunk, rows: Any) -> Chunk:
     if len(rows) == chunk.size and chunk.size and rows[0] == 0:
         return Chunk(chunk.size, dict(chunk.columns), chunk.errors, extra_rows=chunk.extra_rows,
-                     extra_cols=chunk.extra_cols, raw=chunk.raw, lead=chunk.lead)
+                     extra_cols=chunk.extra_cols, raw=chunk.raw, lead=chunk.lead, table=chunk.table)
     index = rows.tolist()
     errors: dict[int, GradError] = {}
     raw: dict[int, dict[str, str]] = {}
@@ -553,4 +611,5 @@ def slice_chunk(np: Any, chunk: Chunk, rows: Any) -> Chunk:
         extra_cols=None if chunk.extra_cols is None else [_take(col, index) for col in chunk.extra_cols],
         raw=raw,
         lead=_take(chunk.lead, index),
+        table=None if chunk.table is None else chunk.table.take(rows),
     )
