@@ -134,10 +134,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    from importlib import import_module
+
+    if name == "dask":  # the submodule gradcli.dask, loaded on first use (it imports no Dask itself)
+        return import_module(".dask", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
-    from importlib import import_module
 
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value

@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,14 +99,20 @@ def _connect(distributed: Any, scheduler: str | None, workers: int | None) -> tu
         )
         return distributed.Client(cluster), cluster
     try:
-        return distributed.Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False), None
+        return distributed.Client(scheduler, timeout=CONNECT_SECONDS), None
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        reason = shorten(str(exc), 160) or type(exc).__name__
+        reason = _reason(exc) or type(exc).__name__
         raise GradError(
             "usage",
             f"cannot reach the Dask scheduler at {shorten(scheduler, 80)} within {CONNECT_SECONDS} s"
             f" ({reason}): is `dask scheduler` running there, and its port open to this host?",
         ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's first line, short (Dask's messages run over several)."""
+    text = str(exc).strip().splitlines()
+    return shorten(text[0], 160) if text else type(exc).__name__
 
 
 def _wait(distributed: Any, client: Any, future: Any) -> Any:
@@ -149,6 +156,13 @@ def run(
 
     pa = load_pyarrow("--engine dask")
     paths = [pattern] if "://" in pattern else parquet_paths(pattern)
+    if "://" not in pattern:  # the columns checked as a run on one machine checks them
+        from .batch import check_defaults
+        from .columnar import ParquetSource
+        from .vectorised import load_numpy
+
+        graph = _program(source, output)
+        ParquetSource(load_numpy(), graph, paths[:1], check_defaults(graph, bindings), (), 1)
     target = os.path.abspath(out)
     if os.path.exists(target) and not (os.path.isdir(target) and not os.listdir(target)):
         raise GradError(
@@ -162,12 +176,22 @@ def run(
     try:
         ddf = dd.read_parquet(paths)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        reason = shorten(str(exc), 200)
+        reason = _reason(exc)
         raise GradError("usage", f"cannot read --batch {shorten(pattern, 80)}: {reason}") from None
     result = evaluate(ddf, source, output=output, wrt=wrt, **bindings)  # checks before a cluster starts
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # its own warnings; what went wrong is said below
+    with warnings.catch_warnings():  # ("Port 8787 is already in use": not the user's business)
+        warnings.simplefilter("ignore")
+        try:
+            return _run(distributed, pa, result, scheduler, workers, temp, target)
+        finally:
+            quiet.setLevel(level)
+
+
+def _run(distributed: Any, pa: Any, result: Any, scheduler: str | None, workers: int | None, temp: str,
+         target: str) -> DaskSummary:
     client, cluster = _connect(distributed, scheduler, workers)
     done = False
     try:
@@ -179,16 +203,16 @@ def run(
             message = "the Dask run was cancelled (the scheduler restarted or went away)"
             raise GradError("usage", message) from None
         except (OSError, distributed.comm.CommClosedError) as exc:
-            raise GradError("usage", f"the Dask run failed: {shorten(str(exc), 200)}") from None
+            raise GradError("usage", f"the Dask run failed: {_reason(exc)}") from None
         except GradError:
             raise
         except Exception as exc:
             if type(exc).__name__ == "KilledWorker":
                 raise GradError(
-                    "usage", f"a Dask worker died while running the batch ({shorten(str(exc), 160)})"
+                    "usage", f"a Dask worker died while running the batch ({_reason(exc)})"
                 ) from None
             raise GradError(
-                "usage", f"the Dask run failed: {type(exc).__name__}: {shorten(str(exc), 200)}"
+                "usage", f"the Dask run failed: {type(exc).__name__}: {_reason(exc)}"
             ) from None
         summary = _summary(pa, temp)
         with open(os.path.join(temp, "_SUCCESS"), "wb"):
@@ -202,7 +226,6 @@ def run(
         client.close()
         if cluster is not None:
             cluster.close()
-        quiet.setLevel(level)
         if not done:
             shutil.rmtree(temp, ignore_errors=True)
 

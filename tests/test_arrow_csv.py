@@ -38,8 +38,8 @@ def _run(program: str, data: bytes, arrow: bool, monkeypatch: pytest.MonkeyPatch
         out = io.StringIO()
         try:
             summary = batch.run_batch(
-                gradcli.compile(program), options.pop("bindings", {}), batch="-", fmt=options.pop("fmt", "csv"),
-                stdin=io.BytesIO(data), out=out, **options,
+                gradcli.compile(program), options.pop("bindings", {}), batch="-",
+                fmt=options.pop("fmt", "csv"), stdin=io.BytesIO(data), out=out, **options,
             )
             outcome: object = (summary.rows, summary.failed, summary.first_failed)
         except gradcli.GradError as err:
@@ -56,7 +56,8 @@ def _same(program: str, data: bytes, monkeypatch: pytest.MonkeyPatch, **options:
 
 
 ODD_FLOATS = [
-    "0", "-0", "0.0", "-0.0", "1e-5", "1e-05", "9.999e-6", "1e-7", "1.5e-10", "5e-324", "2.2250738585072014e-308",
+    "0", "-0", "0.0", "-0.0", "1e-5", "1e-05", "9.999e-6", "1e-7", "1.5e-10", "5e-324",
+    "2.2250738585072014e-308",
     "1.7976931348623157e308", "1e16", "1e+16", "123456789012345678901234567890", ".5", "5.", "+3", "-.25e+2",
     "00012", "1E5", "0.1", "0.30000000000000004", "3.141592653589793", "1e22", "1e21", "1e-4", "0.0001",
 ]
@@ -88,7 +89,9 @@ ODD_FLOATS = [
     ],
 )
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_csv_through_arrow_gives_the_same_bytes_as_the_standard_library(monkeypatch, data: str, fmt: str) -> None:
+def test_csv_through_arrow_gives_the_same_bytes_as_the_standard_library(
+    monkeypatch, data: str, fmt: str
+) -> None:
     raw = data.encode("utf-8", "surrogateescape") if "\xff" not in data else data.encode("latin-1")
     _same("log(x)*y", raw, monkeypatch, fmt=fmt)
     _same("x*y", raw, monkeypatch, fmt=fmt, bindings={"y": "10"})
@@ -148,8 +151,8 @@ cells = st.one_of(
 )
 
 
-@given(st.lists(st.lists(cells, min_size=3, max_size=3), min_size=1, max_size=20), st.sampled_from(["csv", "jsonl"]),
-       st.sampled_from(["\n", "\r\n"]))
+@given(st.lists(st.lists(cells, min_size=3, max_size=3), min_size=1, max_size=20),
+       st.sampled_from(["csv", "jsonl"]), st.sampled_from(["\n", "\r\n"]))
 @example([["1", "", "1e-7"], ["-0", "5e-324", "a"]], "csv", "\n")
 def test_random_csv_gives_the_same_bytes_through_arrow(rows_: list[list[str]], fmt: str, end: str) -> None:
     """Random cells, quoted where CSV needs it: the same bytes and the same outcome."""

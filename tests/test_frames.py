@@ -57,7 +57,8 @@ def test_cells_are_read_as_batch_cells() -> None:
 
 
 def test_nullable_and_integer_columns() -> None:
-    df = pd.DataFrame({"x": pd.array([1, None, 3], dtype="Int64"), "y": pd.array([0.5, 1.5, None], "Float64")})
+    df = pd.DataFrame({"x": pd.array([1, None, 3], dtype="Int64"),
+                       "y": pd.array([0.5, 1.5, None], "Float64")})
     out = gradcli.compile("x+y").evaluate_frame(df, y=0)
     assert out["value"].iloc[0] == 1.5 and np.isnan(out["value"].iloc[1]) and out["value"].iloc[2] == 3.0
     assert out["error"].iloc[1].startswith("binding: missing a value for x")
@@ -79,7 +80,8 @@ def test_an_empty_frame_gives_an_empty_frame_with_the_columns() -> None:
 
 
 def test_wrt_picks_the_gradients() -> None:
-    out = gradcli.compile("q = x*y; f = q + y").evaluate_frame(pd.DataFrame({"x": [2.0], "y": [3.0]}), wrt=["q"])
+    df = pd.DataFrame({"x": [2.0], "y": [3.0]})
+    out = gradcli.compile("q = x*y; f = q + y").evaluate_frame(df, wrt=["q"])
     assert list(out.columns) == ["x", "y", "value", "grad_q", "error"] and out["grad_q"].iloc[0] == 1.0
 
 

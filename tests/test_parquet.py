@@ -28,7 +28,8 @@ def test_a_parquet_file_is_read_as_its_csv_twin(run_cli, tmp_path) -> None:
     for fmt in ("jsonl", "csv"):
         code, out, err = run_cli("eval", "log(x)*y", "--batch", path, "--format", fmt)
         code_csv, out_csv, err_csv = run_cli("eval", "log(x)*y", "--batch", "-", "--format", fmt, stdin=csv)
-        assert (code, err) == (code_csv, err_csv) == (1, "error: 1 of 3 rows failed (row 2); their records say why\n")
+        assert (code, err) == (code_csv, err_csv)
+        assert (code, err) == (1, "error: 1 of 3 rows failed (row 2); their records say why\n")
         if fmt == "jsonl":
             assert _records(out) == _records(out_csv)
         else:
@@ -45,7 +46,7 @@ def test_parquet_out_keeps_the_inputs_columns_and_types(run_cli, tmp_path) -> No
     path = _write(tmp_path / "p.parquet", id=pa.array([7, 8, 9], pa.int32()), x=[1.0, -1.0, 4.0],
                   when=pa.array([0, 1, 2], pa.timestamp("s")))
     out = tmp_path / "out.parquet"
-    code, stdout, err = run_cli("eval", "sqrt(x)*y", "-y", "2", "--batch", path, "--format", "parquet",
+    code, stdout, _ = run_cli("eval", "sqrt(x)*y", "-y", "2", "--batch", path, "--format", "parquet",
                                 "--out", str(out))
     assert code == 1 and stdout == ""
     table = pq.read_table(out)
@@ -73,7 +74,9 @@ def test_parquet_out_from_csv_has_float_inputs_and_text_pass_through(run_cli, tm
 
 def test_parquet_out_of_a_grid_and_of_json_lines(run_cli, tmp_path) -> None:
     out = tmp_path / "g.parquet"
-    assert run_cli("eval", "x*y", "--grid", "x=0:1:3", "-y", "2", "--format", "parquet", "--out", str(out))[0] == 0
+    code, _, _ = run_cli("eval", "x*y", "--grid", "x=0:1:3", "-y", "2", "--format", "parquet",
+                         "--out", str(out))
+    assert code == 0
     assert pq.read_table(out).column("grad_x").to_pylist() == [2.0, 2.0, 2.0]
     code, _, _ = run_cli("eval", "x", "--batch", "-", "--format", "parquet", "--out", str(out),
                          stdin='{"x": 1, "n": 5}\n{"x": 2, "n": "z"}\n{"x": 3}\n')
@@ -97,7 +100,7 @@ def test_text_cells_are_read_as_csv_cells_and_infinity_is_an_error(run_cli, tmp_
                   y=pa.array([1.0, float("inf"), 1.0, 1.0, 1.0]))
     code, out, _ = run_cli("eval", "x*y", "-x", "1", "--batch", path)
     got = _records(out)
-    assert got[0]["value"] == 2.5
+    assert code == 1 and got[0]["value"] == 2.5
     assert "must be a finite number" in got[1]["error"]["message"]
     assert "not a number: pi" in got[2]["error"]["message"]
     assert got[3]["value"] == 1.0  # null: the default
@@ -116,7 +119,7 @@ def test_a_missing_column_lists_the_columns_found(run_cli, tmp_path) -> None:
     path = _write(tmp_path / "m.parquet", a=[1.0], xx=[2.0])
     code, _, err = run_cli("eval", "x*2", "--batch", path)
     assert code == 2
-    assert err.startswith("error: the input has no column x (did you mean xx?)") or "its columns are a, xx" in err
+    assert err.startswith("error: the input has no column x") and "its columns are a, xx" in err
 
 
 def test_a_glob_reads_its_files_in_order_and_a_glob_of_nothing_is_an_error(run_cli, tmp_path) -> None:
