@@ -140,13 +140,17 @@ class ParquetSource:
 
     def __init__(
         self, np: Any, graph: Graph, paths: Sequence[str], defaults: dict[str, float],
-        grid_names: Sequence[str], rows_per_chunk: int, option: str = "--batch",
+        grid_names: Sequence[str], rows_per_chunk: int, option: str = "--batch", *,
+        passthrough: bool = True,
     ) -> None:
+        """``passthrough``: False when nothing is written per row (``fit``): the other
+        columns are neither read nor checked, whatever their names."""
         self.pa = load_pyarrow("Parquet input")
         self.np = np
         self.graph = graph
         self.paths = list(paths)
         self.option = option
+        self.passthrough = passthrough
         self.step = rows_per_chunk
         self.grid_names = set(grid_names)
         self.inputs = [name for name in graph.inputs if name not in self.grid_names]
@@ -169,7 +173,8 @@ class ParquetSource:
                 raise GradError(
                     "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
                 )
-        check_reserved(self.graph, [name for name in header if name not in self.graph.inputs])
+        if self.passthrough:
+            check_reserved(self.graph, [name for name in header if name not in self.graph.inputs])
         missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
         if missing:
             raise GradError("binding", no_column(missing, header))
@@ -197,7 +202,8 @@ class ParquetSource:
 
     def chunks(self) -> Iterator[Chunk]:
         for handle in self._files():
-            for batch in handle.iter_batches(batch_size=self.step, use_threads=False):
+            columns = None if self.passthrough else [n for n in self.header if n in self.graph.inputs]
+            for batch in handle.iter_batches(batch_size=self.step, columns=columns, use_threads=False):
                 if batch.num_rows:
                     yield table_chunk(self.np, self.pa, batch, self.inputs, self.converters, self.defaults)
 

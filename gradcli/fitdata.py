@@ -178,26 +178,34 @@ def _from_file(
 
     from .arguments import open_input
     from .batch import CHUNK
+    from .columnar import ParquetSource, is_parquet, parquet_paths
     from .rows import Source, sniff
 
-    if input_format == "parquet" or (input_format is None and path.lower().endswith(".parquet")):
-        raise GradError(
-            "usage", "fit reads CSV and JSON Lines; Parquet input is not supported by this version"
-        )
+    parquet = input_format == "parquet" or (input_format is None and path != "-" and is_parquet(path))
+    if parquet and path == "-":
+        raise GradError("usage", "Parquet data is read from files, not standard input: give --data FILE")
     if path == "-":
         stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
         if stream is None:
             raise GradError("usage", "cannot read --data -: standard input is closed")
         what, owned = "standard input", False
+    elif parquet:
+        stream, what, owned = None, shorten(path, 80), False
     else:
         stream, what, owned = open_input(path, "--data"), shorten(path, 80), True
     try:
-        lines = _CountingLines(stream, what)
-        kind = input_format or sniff(lines)
         defaults = {name: bindings[name] for name in names if name in bindings}
         fake = _Inputs(names)
-        source = Source(np, fake, lines, kind, defaults, (), CHUNK, passthrough=False)  # type: ignore[arg-type]
-        header = source.header if kind == "csv" else None
+        source: Any
+        if parquet:  # (read by gradcli.columnar, a record batch at a time; rows have no lines)
+            lines, kind = None, "parquet"
+            source = ParquetSource(np, fake, parquet_paths(path, "--data"), defaults, (), CHUNK,  # type: ignore[arg-type]
+                                   "--data", passthrough=False)
+        else:
+            lines = _CountingLines(stream, what)
+            kind = input_format or sniff(lines)
+            source = Source(np, fake, lines, kind, defaults, (), CHUNK, passthrough=False)  # type: ignore[arg-type]
+        header = source.header if kind in ("csv", "parquet") else None
         if header is not None:
             for name in params:
                 if name in header:
@@ -206,7 +214,7 @@ def _from_file(
         runs: list[tuple[int, Any]] = []
         rows = 0
         for chunk in source.chunks():
-            numbers = lines.numbers if len(lines.numbers) == chunk.size else None
+            numbers = lines.numbers if lines is not None and len(lines.numbers) == chunk.size else None
             if chunk.errors:
                 r = min(chunk.errors)
                 line = numbers[r] if numbers is not None else None
@@ -236,7 +244,7 @@ def _from_file(
         if owned:
             stream.close()
     if rows == 0:
-        shown = "a header but no rows" if kind == "csv" and header else "no rows"
+        shown = "a header but no rows" if kind in ("csv", "parquet") and header else "no rows"
         raise GradError("usage", f"{what} has {shown}: there is nothing to fit")
     columns: dict[str, Any] = {}
     constants: dict[str, float] = {}

@@ -202,3 +202,21 @@ def test_a_large_parquet_file_gives_the_numbers_of_its_csv_twin(run_cli, tmp_pat
     assert np.array_equal(np.isnan(value), ref.failed)
     assert np.array_equal(value[~ref.failed], ref.value[~ref.failed])
     assert table.column("error").null_count == 150_000 - int(ref.failed.sum())
+
+
+def test_fit_reads_parquet_data_as_its_csv_twin(run_cli, tmp_path) -> None:
+    x = [0.0, 1.0, 2.0, 3.0]
+    path = _write(tmp_path / "line.parquet", x=x, y=[1.0, 3.0, 5.0, 7.0], note=["a", "b", "c", "value"])
+    csv = tmp_path / "line.csv"
+    csv.write_text("x,y\n0,1\n1,3\n2,5\n3,7\n")
+    args = ("fit", "(a*x + b - y)^2", "--params", "a,b", "-a", "0", "-b", "0", "--lr", "0.1",
+            "--epochs", "50", "--json")
+    code, out, err = run_cli(*args, "--data", path)
+    code_csv, out_csv, _ = run_cli(*args, "--data", str(csv))
+    assert code == code_csv, err
+    got, want = json.loads(out), json.loads(out_csv)
+    assert (got["params"], got["loss"], got["rows"], got["history"]) == (
+        want["params"], want["loss"], want["rows"], want["history"])
+    code, _, err = run_cli("fit", "(a*x + b - y)^2", "--params", "a,b", "-a", "0", "-b", "0",
+                           "--data", _write(tmp_path / "bad.parquet", x=[1.0, None], y=[1.0, 2.0]))
+    assert code == 2 and "row 2 of" in err and "missing a value for x" in err
