@@ -10,6 +10,10 @@
    JSON Lines -> JSON Lines) against the I/O floor: a plain Python script that reads
    the same file (csv.reader, or json.loads per line) and writes the same number of
    fields per row (csv.writer, or json.dumps per line) without computing anything.
+2b. With pyarrow (the fast extra): CSV -> CSV against the same without pyarrow and
+   the floor; Parquet -> Parquet against pyarrow alone reading and writing the same
+   files; --engine dask on a LocalCluster of 2 worker processes against one process,
+   and a worker's peak memory at two sizes (`--only-data`: these alone).
 3. Peak memory (the child's maximum RSS) of a CSV batch streamed through standard
    input: 10^7 rows against 10^5.
 4. The lazy `if` over a grid of N points: `if(x > 0, log(x), 0)` against the same
@@ -238,6 +242,175 @@ def end_to_end(folder: Path, n: int, runs: int) -> list[tuple[str, float, str]]:
     return rows
 
 
+# --- 2b. CSV with the fast extra, Parquet ---------------------------------------------------------
+
+#: On PYTHONPATH, hides pyarrow: the standard library's CSV path, as without the fast extra.
+HIDE_PYARROW = "raise ImportError('pyarrow is hidden for this benchmark')\n"
+
+
+def csv_fast(folder: Path, n: int, runs: int) -> list[tuple[str, float, str]]:
+    """CSV -> CSV with pyarrow (Arrow reads, Arrow joins) and with it hidden, against the floor."""
+    csv_path, _ = write_inputs(folder, n)
+    hidden = folder / "hide"
+    hidden.mkdir(exist_ok=True)
+    (hidden / "pyarrow.py").write_text(HIDE_PYARROW)
+    out, other = folder / "out.csv", folder / "out_plain.csv"
+    cmd = [sys.executable, "-m", "gradcli", "eval", NEURON, "--batch", str(csv_path), "--format", "csv"]
+    env = {**os.environ, "PYTHONPATH": f"{hidden}{os.pathsep}{HERE.parent}"}
+    times = interleaved(
+        {
+            "fast": lambda: run(cmd, out),
+            "plain": lambda: run_env(cmd, other, env),
+            "floor": lambda: run([sys.executable, "-c", CSV_FLOOR, str(csv_path), str(folder / "f.csv")],
+                                 folder / "f.out"),
+        },
+        runs,
+    )
+    same = out.read_bytes() == other.read_bytes()
+    floor = times["floor"]
+    return [
+        ("CSV -> CSV, fast (pyarrow)", times["fast"], f"{times['fast'] / floor:.2f}x the floor"),
+        ("CSV -> CSV, without pyarrow", times["plain"], f"{times['plain'] / floor:.2f}x the floor"),
+        ("CSV -> CSV: I/O floor", floor, f"{n / floor:,.0f} rows/s"),
+        ("fast / without pyarrow", times["fast"] / times["plain"], f"same bytes: {same}"),
+    ]
+
+
+def run_env(args: list[str], stdout: Path, env: dict[str, str]) -> None:
+    with open(stdout, "wb") as out:
+        proc = subprocess.run(args, stdout=out, stderr=subprocess.PIPE, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[:4]} failed: {proc.stderr.decode()[-500:]}")
+
+
+#: Reads a Parquet file and writes one of the output's shape, computing nothing: the
+#: same record batches (65,536 rows), the 5 inputs again as the 6 result columns, and an
+#: all-null error column. pyarrow alone, reading and writing the same files.
+PARQUET_FLOOR = """
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+source = pq.ParquetFile(sys.argv[1])
+writer = None
+for batch in source.iter_batches(batch_size=65536, use_threads=False):
+    cols = list(batch.columns)
+    arrays = cols + [cols[0]] + cols + [pa.nulls(batch.num_rows, pa.string())]
+    names = [*batch.schema.names, "value", *("grad_" + n for n in batch.schema.names), "error"]
+    table = pa.Table.from_arrays(arrays, names=names)
+    if writer is None:
+        writer = pq.ParquetWriter(sys.argv[2], table.schema)
+    writer.write_table(table)
+writer.close()
+"""
+
+
+def write_parquet(path: Path, n: int, files: int = 1) -> list[Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    paths = []
+    per = n // files
+    for i in range(files):
+        target = path / f"part{i:03d}.parquet" if files > 1 else path
+        writer = None
+        for start in range(0, per, 1_000_000):
+            m = min(1_000_000, per - start)
+            table = pa.table({name: np.round(rng.uniform(-3, 3, m), 6) for name in INPUTS})
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema)
+            writer.write_table(table, row_group_size=m)
+        assert writer is not None
+        writer.close()
+        paths.append(target)
+    return paths
+
+
+def parquet(folder: Path, n: int, runs: int) -> list[tuple[str, float, str]]:
+    """Parquet -> Parquet against pyarrow alone reading and writing the same files."""
+    source = folder / "points.parquet"
+    write_parquet(source, n)
+    out = folder / "out.parquet"
+    cmd = [sys.executable, "-m", "gradcli", "eval", NEURON, "--batch", str(source), "--format", "parquet",
+           "--out", str(out)]
+    times = interleaved(
+        {
+            "gradcli": lambda: run(cmd, folder / "stdout"),
+            "pyarrow": lambda: run(
+                [sys.executable, "-c", PARQUET_FLOOR, str(source), str(folder / "f.parquet")],
+                folder / "stdout",
+            ),
+        },
+        runs,
+    )
+    ratio = times["gradcli"] / times["pyarrow"]
+    return [
+        ("Parquet -> Parquet: gradcli", times["gradcli"], f"{n / times['gradcli']:,.0f} rows/s"),
+        ("Parquet -> Parquet: pyarrow alone", times["pyarrow"], f"{n / times['pyarrow']:,.0f} rows/s"),
+        ("Parquet -> Parquet: gradcli / pyarrow", ratio, f"{ratio:.2f}x pyarrow alone"),
+    ]
+
+
+#: One Dask run on a fresh LocalCluster of 2 worker processes: seconds, and each
+#: worker's peak RSS (MiB), printed as JSON.
+DASK_RUN = """
+import json, resource, subprocess, sys, time
+from distributed import Client, LocalCluster
+pattern, out, program = sys.argv[1], sys.argv[2], sys.argv[3]
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                       dashboard_address=None, silence_logs=50)
+client = Client(cluster)
+start = time.perf_counter()
+args = ["eval", program, "--batch", pattern, "--engine", "dask", "--scheduler", cluster.scheduler_address,
+        "--out", out]
+proc = subprocess.run([sys.executable, "-m", "gradcli", *args], capture_output=True, text=True)
+took = time.perf_counter() - start
+assert proc.returncode == 0, proc.stderr
+peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+client.close(); cluster.close()
+print(json.dumps({"seconds": took, "peaks": sorted(peaks.values())}))
+"""
+
+
+def dask_engine(folder: Path, n: int, small: int, runs: int) -> list[tuple[str, float, str]]:
+    """--engine dask on a LocalCluster of 2 worker processes against one process, from
+    Parquet files of 10^6 rows each; each worker's peak memory at n and at ``small`` rows."""
+    import json
+    import shutil
+
+    per = min(1_000_000, n)
+    big, little = folder / "big", folder / "little"
+    big.mkdir()
+    little.mkdir()
+    write_parquet(big, n, files=max(1, n // per))
+    write_parquet(little, small, files=max(1, small // per))
+    single: list[float] = []
+    dask_times: list[float] = []
+    peaks: dict[str, list[float]] = {"big": [], "little": []}
+    for _ in range(runs):
+        start = time.perf_counter()
+        run([sys.executable, "-m", "gradcli", "eval", NEURON, "--batch", str(big / "*.parquet"), "--format",
+             "parquet", "--out", str(folder / "single.parquet")], folder / "stdout")
+        single.append(time.perf_counter() - start)
+        for name, where in (("big", big), ("little", little)):
+            out = folder / f"dask_{name}"
+            shutil.rmtree(out, ignore_errors=True)
+            args = [sys.executable, "-c", DASK_RUN, str(where / "*.parquet"), str(out), NEURON]
+            proc = subprocess.run(args, capture_output=True, text=True, check=True)
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            if name == "big":
+                dask_times.append(result["seconds"])
+            peaks[name].append(max(result["peaks"]))
+    one, two = statistics.median(single), statistics.median(dask_times)
+    big_peak, little_peak = statistics.median(peaks["big"]), statistics.median(peaks["little"])
+    return [
+        ("one process (--format parquet)", one, f"{n / one:,.0f} rows/s"),
+        ("--engine dask, 2 local worker processes", two,
+         f"{n / two:,.0f} rows/s, {one / two:.2f}x one process's rows/s"),
+        (f"a worker's peak RSS, {small:,} rows", little_peak, "MiB"),
+        (f"a worker's peak RSS, {n:,} rows", big_peak, f"MiB, {big_peak / little_peak:.2f}x"),
+    ]
+
+
 # --- 3. peak memory ------------------------------------------------------------------------------
 
 
@@ -345,6 +518,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None, help="runs per median (default 5; 3 with --quick)")
     parser.add_argument("--compute-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--only-branches", action="store_true", help="section 4 alone; prints only")
+    parser.add_argument("--only-data", action="store_true",
+                        help="the CSV (fast extra), Parquet and Dask sections alone; writes"
+                        " bench/RESULTS-data.md")
     options = parser.parse_args()
     if options.compute_child:
         name, n, child_runs = options.compute_child
@@ -359,6 +535,9 @@ def main() -> None:
         return
     n_files = 20_000 if quick else 1_000_000
     small, large = (100_000, 300_000) if quick else (100_000, 10_000_000)
+    if options.only_data:
+        data_sections(quick, runs, n_files)
+        return
 
     started = time.perf_counter()
     sections = []
@@ -367,6 +546,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         sections.append(table(f"End to end: {n_files:,} rows, file in, file out",
                               end_to_end(Path(folder), n_files, runs), "seconds (median)"))
+    sections += data_tables(quick, runs, n_files)
     sections.append(
         table("Peak memory: CSV streamed through standard input", memory(small, large, 3), "value")
     )
@@ -396,6 +576,44 @@ def main() -> None:
             f"{versions}.\n\n"
         )
         (HERE / "RESULTS-batch.md").write_text(header + report)
+
+
+def data_sections(quick: bool, runs: int, n_files: int) -> None:
+    """The sections of issue 20 alone (CSV with the fast extra, Parquet, Dask)."""
+    started = time.perf_counter()
+    sections = data_tables(quick, runs, n_files)
+    report = "\n".join(sections)
+    print(report)
+    print(f"({time.perf_counter() - started:.1f} s in all)")
+    if not quick:
+        import pyarrow
+
+        header = (
+            "# eval --batch with pyarrow and Dask: benchmark results\n\n"
+            "Produced by `python bench/batch_bench.py --only-data`: medians over 5 runs (Parquet and\n"
+            "Dask: 3), every baseline measured in the same run, taking turns with gradcli.\n\n"
+            f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()};"
+            f" NumPy {np.__version__}, pyarrow {pyarrow.__version__}. The machine is shared: other\n"
+            "work ran beside these figures, which is why only ratios measured in the same run mean much.\n\n"
+        )
+        (HERE / "RESULTS-data.md").write_text(header + report)
+
+
+def data_tables(quick: bool, runs: int, n_files: int) -> list[str]:
+    sections = []
+    with tempfile.TemporaryDirectory() as folder:
+        sections.append(table(f"CSV -> CSV with the fast extra (pyarrow): {n_files:,} rows",
+                              csv_fast(Path(folder), n_files, runs), "seconds (median)"))
+    n_parquet = 200_000 if quick else 10_000_000
+    with tempfile.TemporaryDirectory() as folder:
+        sections.append(table(f"Parquet -> Parquet: {n_parquet:,} rows",
+                              parquet(Path(folder), n_parquet, runs if quick else 3), "seconds (median)"))
+    n_dask, n_dask_small = (200_000, 100_000) if quick else (10_000_000, 2_000_000)
+    with tempfile.TemporaryDirectory() as folder:
+        sections.append(table(
+            f"Dask: {n_dask:,} rows from Parquet files of up to 10^6 rows, 2 local worker processes",
+            dask_engine(Path(folder), n_dask, n_dask_small, 1 if quick else 3), "seconds (median)"))
+    return sections
 
 
 if __name__ == "__main__":
