@@ -311,7 +311,7 @@ def write_parquet(path: Path, n: int, files: int = 1) -> list[Path]:
     paths = []
     per = n // files
     for i in range(files):
-        target = path / f"part{i:03d}.parquet" if files > 1 else path
+        target = path / f"part{i:03d}.parquet" if path.is_dir() else path
         writer = None
         for start in range(0, per, 1_000_000):
             m = min(1_000_000, per - start)

@@ -357,10 +357,13 @@ class ParquetWriter:
         arrays += [pa.array(chunk.columns[name], pa.float64(), mask=bad_input) for name in self.float_inputs]
         arrays.append(pa.array(result.value, pa.float64(), mask=failed))
         arrays += [pa.array(result.gradient[name], pa.float64(), mask=failed) for name in self.names]
-        errors: list[str | None] = [None] * chunk.size
-        for r, err in result.errors.items():
-            errors[r] = f"{err.kind}: {err.message}"
-        arrays.append(pa.array(errors, pa.string()))
+        if result.errors:
+            errors: list[str | None] = [None] * chunk.size
+            for r, err in result.errors.items():
+                errors[r] = f"{err.kind}: {err.message}"
+            arrays.append(pa.array(errors, pa.string()))
+        else:
+            arrays.append(pa.nulls(chunk.size, pa.string()))
         names = [*self.lead_names, *self.float_inputs, "value", *(f"grad_{n}" for n in self.names), "error"]
         if self._writer is None:
             table = pa.Table.from_arrays(arrays, names=names)
