@@ -78,9 +78,10 @@ def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # typ
     """JSON Lines or CSV into ``out``: written beside it and renamed into place at
     the end, so that a run that stops part-way leaves no file that looks complete."""
     from . import batch as batching
+    from .columnar import staged
 
-    folder, base = os.path.split(os.path.abspath(out))
-    temp = os.path.join(folder, f".{base}.{os.getpid()}.partial")
+    target, staging = staged(out)
+    temp = staging if staging is not None else target
     try:
         stream = open(temp, "w", encoding="utf-8", newline="")
     except OSError as exc:
@@ -92,14 +93,15 @@ def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # typ
                 graph, bindings, batch=batch, grids=grids, fmt=fmt,
                 input_format=input_format, wrt=wrt_names(wrt), out=stream,
             )
-        os.replace(temp, out)
+        if staging is not None:
+            os.replace(staging, target)
         done = True
     except OSError as exc:
         raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
     finally:
-        if not done:
+        if not done and staging is not None:
             try:
-                os.unlink(temp)
+                os.unlink(staging)
             except OSError:
                 pass
     return summary

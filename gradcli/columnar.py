@@ -71,6 +71,20 @@ def parquet_paths(pattern: str, option: str = "--batch") -> list[str]:
     return [pattern]
 
 
+def staged(path: str, option: str = "--out") -> tuple[str, str | None]:
+    """Where ``--out PATH`` goes: (the file, the hidden file beside it to write first
+    and rename into place at the end). Only a new file or a regular one is replaced
+    so: a symbolic link (``/dev/stdout``), a pipe or a device is written in place
+    (None), since a rename would replace the link or the device itself; a folder is
+    a usage error."""
+    if os.path.isdir(path):
+        raise GradError("usage", f"cannot write {option} {shorten(path, 80)}: it is a directory")
+    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+        return path, None
+    folder, base = os.path.split(os.path.abspath(path))
+    return path, os.path.join(folder, f".{base}.{os.getpid()}.partial")
+
+
 def _open_parquet(pa: Any, path: str, option: str) -> Any:
     shown = shorten(path, 80)
     try:
@@ -327,8 +341,8 @@ class ParquetWriter:
         self.float_inputs: list[str] = []
         self.schema: Any = None
         self._writer: Any = None
-        folder, base = os.path.split(os.path.abspath(path))
-        self.temp = os.path.join(folder, f".{base}.{os.getpid()}.partial")
+        self.target, temp = staged(path)
+        self.temp = temp if temp is not None else self.target
 
     def start(self, lead_names: list[str]) -> None:
         self.started = True
@@ -402,12 +416,12 @@ class ParquetWriter:
                 pa.parquet.write_table(pa.schema(fields).empty_table(), self.temp)
             elif writer is not None:
                 writer.close()
-            if ok:
-                os.replace(self.temp, self.path)
+            if ok and self.temp != self.target:
+                os.replace(self.temp, self.target)
         except OSError as exc:
             raise GradError("usage", f"cannot write --out {shorten(self.path, 80)}: {exc}") from None
         finally:
-            if not ok or os.path.exists(self.temp):
+            if self.temp != self.target and (not ok or os.path.exists(self.temp)):
                 try:
                     os.unlink(self.temp)
                 except OSError:

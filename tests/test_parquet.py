@@ -220,3 +220,40 @@ def test_fit_reads_parquet_data_as_its_csv_twin(run_cli, tmp_path) -> None:
     code, _, err = run_cli("fit", "(a*x + b - y)^2", "--params", "a,b", "-a", "0", "-b", "0",
                            "--data", _write(tmp_path / "bad.parquet", x=[1.0, None], y=[1.0, 2.0]))
     assert code == 2 and "row 2 of" in err and "missing a value for x" in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_out_to_a_pipe_or_a_link_writes_through_it_and_never_replaces_it(run_exe, tmp_path, fmt: str) -> None:
+    """A rename into place would replace a device, a pipe or a link (--out /dev/stdout
+    once replaced the file standard output went to): those are written in place."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run_exe("eval", "x", "--grid", "x=0:1:2", "--format", fmt, "--out", str(fifo))
+    reader.join(timeout=60)
+    if fmt == "csv":
+        assert code == 0, err
+        assert got and got[0].startswith(b"x,value,grad_x,error\n")
+    else:  # Parquet's writer must seek: said in one line
+        assert code == 2 and err.startswith(f"error: cannot write --out {fifo}") and "Traceback" not in err
+    assert fifo.is_fifo()
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.write_text("old")
+    link.symlink_to(real)
+    code, _, err = run_exe("eval", "x", "--grid", "x=0:1:2", "--format", fmt, "--out", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and real.read_bytes() != b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "pipe", "real"]
+
+
+def test_out_to_a_full_device_is_a_usage_error(run_exe) -> None:
+    if not os.path.exists("/dev/full") or os.path.isfile("/dev/full"):
+        pytest.skip("no /dev/full device here")
+    for fmt in ("csv", "parquet"):
+        code, _, err = run_exe("eval", "x", "--grid", "x=0:1:2", "--format", fmt, "--out", "/dev/full")
+        assert code == 2 and err.startswith("error: cannot write --out /dev/full") and "Traceback" not in err
+        assert not os.path.isfile("/dev/full")
