@@ -606,13 +606,14 @@ def data_tables(quick: bool, runs: int, n_files: int) -> list[str]:
                               csv_fast(Path(folder), n_files, runs), "seconds (median)"))
     n_parquet = 200_000 if quick else 10_000_000
     with tempfile.TemporaryDirectory() as folder:
-        sections.append(table(f"Parquet -> Parquet: {n_parquet:,} rows",
-                              parquet(Path(folder), n_parquet, runs if quick else 3), "seconds (median)"))
+        rows = parquet(Path(folder), n_parquet, runs if quick else min(runs, 3))
+        sections.append(table(f"Parquet -> Parquet: {n_parquet:,} rows", rows, "seconds (median)"))
     n_dask, n_dask_small = (200_000, 100_000) if quick else (10_000_000, 2_000_000)
     with tempfile.TemporaryDirectory() as folder:
         sections.append(table(
             f"Dask: {n_dask:,} rows from Parquet files of up to 10^6 rows, 2 local worker processes",
-            dask_engine(Path(folder), n_dask, n_dask_small, 1 if quick else 3), "seconds (median)"))
+            dask_engine(Path(folder), n_dask, n_dask_small, 1 if quick else max(1, runs // 3)),
+            "seconds (median)"))
     return sections
 
 
