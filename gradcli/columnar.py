@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import GradError, shorten
 from .graph import Graph
+from .lines import CHUNK_BYTES
 from .records import csv_cell
 from .rows import Chunk, Columns, check_reserved, no_column
 from .vectorised import all_finite
@@ -274,6 +275,7 @@ class ArrowCsv:
 
     def __init__(self, pa: Any, header: list[str]) -> None:
         self.pa = pa
+        self.block_bytes = 1 << 20  # bytes of lines per block: about a chunk of rows
         names = list(header)
         self.read_options = pa.csv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 20)
         self.parse_options = pa.csv.ParseOptions(
@@ -298,6 +300,35 @@ class ArrowCsv:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of another width, not UTF-8
             return None
+
+
+def next_table(reader: Any, lines: Any, header: list[str], step: int) -> tuple[Any, Any]:
+    """The next block of a CSV input read by Arrow: (a table of text cells, ``END``
+    or None, for the standard library's path to read the next chunk; the reader,
+    False once the input proves too small to repay importing pyarrow)."""
+    from . import rows
+
+    size = reader.block_bytes if reader is not None else min(CHUNK_BYTES, 64 * step)
+    block = lines.take_block(size)
+    if block is None:
+        return None, reader
+    if reader is None:  # the first block: is the input worth importing pyarrow?
+        pa = load_pyarrow() if len(block) >= rows.ARROW_MIN_BYTES and len(header) > 1 else None
+        if pa is None:
+            lines.give_back(block)
+            return None, False
+        reader = ArrowCsv(pa, header)
+        reader.block_bytes = size
+    if not block:
+        return rows.END, reader
+    table = reader.read(block)
+    if table is None:
+        lines.give_back(block)
+        return None, reader
+    lines.commit(block)
+    if table.num_rows:  # blocks of about a chunk of rows
+        reader.block_bytes = int(min(CHUNK_BYTES, max(1 << 16, 0.95 * step * len(block) / table.num_rows)))
+    return table, reader
 
 
 def csv_rows(np: Any, pa: Any, table: Any, body: bytes, size: int) -> bytes:

@@ -177,8 +177,8 @@ class Chunk:
 
 #: Bytes of CSV input from which Arrow's reader is worth importing (the ``fast`` extra).
 ARROW_MIN_BYTES = 1 << 20
-#: The end of the input, in place of a block.
-_END = object()
+#: The end of the input, in place of a block read by Arrow.
+END = object()
 
 #: Texts whose reading a column remembers at most.
 _SEEN_TEXTS = 4096
@@ -322,7 +322,6 @@ class Source:
         # CSV through Arrow's C reader (gradcli.columnar.ArrowCsv): None until the
         # first block shows whether the input is large enough to repay importing it
         self._arrow: Any = None if arrow else False
-        self._block_bytes = min(CHUNK_BYTES, 64 * rows_per_chunk)
         if fmt == "csv":
             self._csv_header()
 
@@ -373,7 +372,7 @@ class Source:
             if self._reader is None:
                 table = self._arrow_block()
                 if table is not None:
-                    if table is _END:
+                    if table is END:
                         return
                     yield None, table
                     continue
@@ -407,31 +406,13 @@ class Source:
             yield rows, None
 
     def _arrow_block(self) -> Any:
-        """The next block of lines read by Arrow (a table of text cells), ``_END``,
-        or None: the standard library's path reads the next chunk."""
+        """The next block of lines read by Arrow (a table of text cells), ``END``, or
+        None: the standard library's path reads the next chunk."""
         if self._arrow is False:
             return None
-        block = self.lines.take_block(self._block_bytes)
-        if block is None:
-            return None
-        if self._arrow is None:  # the first block: is the input worth importing pyarrow?
-            from .columnar import ArrowCsv, load_pyarrow
+        from .columnar import next_table
 
-            pa = load_pyarrow() if len(block) >= ARROW_MIN_BYTES and len(self.header) > 1 else None
-            if pa is None:
-                self._arrow = False
-                self.lines.give_back(block)
-                return None
-            self._arrow = ArrowCsv(pa, self.header)
-        if not block:
-            return _END
-        table = self._arrow.read(block)
-        if table is None:
-            self.lines.give_back(block)
-            return None
-        self.lines.commit(block)
-        if table.num_rows:  # blocks of about a chunk of rows
-            self._block_bytes = int(min(CHUNK_BYTES, max(1 << 16, self.step * len(block) / table.num_rows)))
+        table, self._arrow = next_table(self._arrow, self.lines, self.header, self.step)
         return table
 
     def _decoded(self) -> Iterator[str]:
@@ -586,6 +567,13 @@ def check_reserved(graph: Graph, extra_names: Iterable[str]) -> None:
             )
 
 
+def _rows_of(table: Any, rows: Any) -> Any:
+    """An Arrow table's rows: a slice (no copy) when they follow each other."""
+    if len(rows) and bool((rows[1:] - rows[:-1] == 1).all()):
+        return table.slice(int(rows[0]), len(rows))
+    return table.take(rows)
+
+
 def _take(items: list[Any] | None, index: list[int]) -> list[Any] | None:
     return None if items is None else [items[i] for i in index]
 
@@ -611,5 +599,5 @@ def slice_chunk(np: Any, chunk: Chunk, rows: Any) -> Chunk:
         extra_cols=None if chunk.extra_cols is None else [_take(col, index) for col in chunk.extra_cols],
         raw=raw,
         lead=_take(chunk.lead, index),
-        table=None if chunk.table is None else chunk.table.take(rows),
+        table=None if chunk.table is None else _rows_of(chunk.table, rows),
     )
