@@ -709,7 +709,8 @@ def _pruned(
             node.inputs = tuple([new_id[j] for j in node.inputs])
             kept.append(node)
     out = Graph(kept, graph.inputs, graph.names, graph.output_name, graph.source)
-    out.branches = G.has_if or graph.branches
+    # (an if that a rule made toward an input no one wanted was dropped with it)
+    out.branches = graph.branches or (G.has_if and any(node.op is IF for node in kept[base:]))
     return [
         DerivativeProgram(
             out,

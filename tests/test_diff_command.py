@@ -125,6 +125,12 @@ def test_the_numpy_module_works_element_wise_and_order_2_gives_the_hessian(run_c
         assert got == pytest.approx([h for row in at.hessian for h in row], rel=1e-12)
 
 
+def test_the_python_module_of_a_program_without_if_is_straight_line_code(run_cli) -> None:
+    code, text, _ = run_cli("diff", "x^3 * y", "--format", "python", "--order", "2")
+    assert code == 0
+    assert "try:" not in text and "if" not in text.split("def value_grad_hessian", 1)[1].split('"""')[2]
+
+
 def test_the_python_module_of_a_program_with_if_leaves_the_branch_not_taken(run_cli, tmp_path: Path) -> None:
     code, text, _ = run_cli("diff", "if(x > 0, sqrt(x) * y, -x)", "--format", "python")
     assert code == 0
