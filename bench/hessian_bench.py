@@ -41,7 +41,7 @@ from bench.programs import Program, wide
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS-hessian.md"
-TIMEOUT = 1500.0
+TIMEOUT = 1200.0
 FUNCTIONS = ("sin", "cos", "exp", "log", "tanh")
 KINDS = ("gradcli", "gradcli-warm", "torch", "jax")
 #: Which module each kind needs.

@@ -83,16 +83,14 @@ def eval_command(
       gradcli eval "T = 2*pi*sqrt(L/g)" -L 1 -g 9.81 --sigma L=0.01,g=0.05
     """
     from .api import evaluate
-    from .outputs import several
 
-    if several(output):  # --output a,b: the rows of the Jacobian (gradcli.outputs)
+    if output is not None and "," in output:  # --output a,b: the rows of the Jacobian (gradcli.outputs)
         from .outputs import eval_outputs
 
         flags = {"--batch": batch is not None, "--grid": bool(grids), "--explain": explain, "--exact": exact,
                  "--sigma": sigma is not None, "--format": bool(out_format),
                  "--input-format": bool(input_format), "--out": out is not None,
                  "--engine": engine != "local", "--scheduler": scheduler is not None}
-        assert output is not None
         return eval_outputs(words, file, output, as_json=as_json, wrt=wrt, precision=precision, refused=flags)
     if batch is not None or grids:
         if precision is not None or explain or exact or sigma is not None:
@@ -185,14 +183,12 @@ def trace_command(
       gradcli trace "q = x + y; f = q * z" -x 2 -y 3 -z -4 --blank --format latex > sheet.tex
     """
     from .api import evaluate
-    from .outputs import several
 
-    if several(output):  # --output a,b: a gradient column per output (gradcli.outputs)
+    if output is not None and "," in output:  # --output a,b: a gradient column per output (gradcli.outputs)
         from .outputs import trace_outputs
 
         flags = {"--edges": show_edges, "--explain": explain, "--exact": exact,
                  "--format latex": fmt == "latex", "--blank": blank}
-        assert output is not None
         return trace_outputs(words, file, output, as_json=as_json, precision=precision, refused=flags)
     if blank and (as_json or explain or show_edges):
         raise GradError(

@@ -20,11 +20,6 @@ from .errors import GradError
 from .jacobian import Jacobian
 
 
-def several(output: str | None) -> bool:
-    """Whether ``--output`` names several statements (``a,b``)."""
-    return output is not None and "," in output
-
-
 def refuse(command: str, given: Mapping[str, bool]) -> None:
     """A usage error for the options (those ``given`` True) that serve one output only."""
     named = [option for option, on in given.items() if on]
