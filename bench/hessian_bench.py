@@ -41,7 +41,9 @@ from bench.programs import Program, wide
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS-hessian.md"
-TIMEOUT = 1200.0
+TIMEOUT = 600.0
+#: JAX's cold figure is minutes of XLA compilation on this kind of program.
+JAX_TIMEOUT = 900.0
 FUNCTIONS = ("sin", "cos", "exp", "log", "tanh")
 KINDS = ("gradcli", "gradcli-warm", "torch", "jax")
 #: Which module each kind needs.
@@ -149,23 +151,30 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
 
 def sample(kind: str, program_file: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.hessian_bench", "--worker", kind, str(program_file)]
+    limit = JAX_TIMEOUT if kind == "jax" else TIMEOUT
     try:
         done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=HERE.parent, check=False
+            cmd, capture_output=True, text=True, timeout=limit, cwd=HERE.parent, check=False
         )
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {TIMEOUT:.0f} s"}
+        return {"error": f"timed out after {limit:.0f} s"}
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:200]}
     return json.loads(done.stdout)
 
 
-def max_rel_diff(a: list[list[float]], b: list[list[float]]) -> float:
+def max_rel_diff(a: tuple[list[str], list[list[float]]], b: tuple[list[str], list[list[float]]]) -> float:
+    """The largest difference of two Hessians (rows and columns matched by name),
+    relative to the largest entry of ``b``."""
+    names_a, ha = a
+    names_b, hb = b
+    where = {name: k for k, name in enumerate(names_a)}
+    scale = max(1.0, max(abs(v) for row in hb for v in row))
     worst = 0.0
-    scale = max(1.0, max(abs(v) for row in b for v in row))
-    for ra, rb in zip(a, b, strict=True):
-        for va, vb in zip(ra, rb, strict=True):
-            worst = max(worst, abs(va - vb) / scale)
+    for i, row_name in enumerate(names_b):
+        for j, col_name in enumerate(names_b):
+            va = ha[where[row_name]][where[col_name]]
+            worst = max(worst, abs(va - hb[i][j]) / scale)
     return worst
 
 
@@ -177,72 +186,95 @@ def fmt(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def measure(program: Program, kinds: list[str], runs: int) -> tuple[dict[str, list[float]], dict[str, Any],
-                                                                 dict[str, str]]:
-    """Interleaved rounds of every kind on one program: times, one Hessian each, errors."""
-    times: dict[str, list[float]] = {k: [] for k in [*kinds, "jax-warm"]}
-    answers: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "program.json"
-        path.write_text(json.dumps({"source": program.source, "bindings": program.bindings}))
+class Measurement:
+    """One program's figures, gathered in phases: the fast subjects' rounds, then JAX."""
+
+    def __init__(self, program: Program, folder: Path, kinds: list[str]) -> None:
+        import gradcli
+
+        self.program = program
+        self.kinds = kinds
+        self.nodes = len(gradcli.compile(program.source).nodes)
+        self.path = folder / f"program-{len(program.bindings)}.json"
+        self.path.write_text(json.dumps({"source": program.source, "bindings": program.bindings}))
+        self.times: dict[str, list[float]] = {k: [] for k in [*kinds, "jax-warm"]}
+        self.answers: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+
+    def rounds(self, kinds: list[str], runs: int) -> None:
+        """``runs`` rounds of ``kinds``, each round's order rotated: load hits all alike."""
         for r in range(runs):
-            order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]  # rotate: load hits all alike
-            for kind in order:
-                if kind in errors or (kind == "jax" and r >= JAX_ROUNDS):
+            for kind in kinds[r % len(kinds):] + kinds[: r % len(kinds)]:
+                if kind in self.errors:
                     continue
-                got = sample(kind, path)
+                got = sample(kind, self.path)
                 if "error" in got:
-                    errors[kind] = got["error"]
+                    self.errors[kind] = got["error"]
                     continue
-                times[kind].append(got["seconds"])
+                self.times[kind].append(got["seconds"])
                 if "warm" in got:
-                    times["jax-warm"].append(got["warm"])
-                answers.setdefault(kind, got["hessian"])
-            print(f"  {program.name}, {len(program.bindings)} inputs: round {r + 1}/{runs}", file=sys.stderr)
-    return times, answers, errors
+                    self.times["jax-warm"].append(got["warm"])
+                self.answers.setdefault(kind, (got["names"], got["hessian"]))
+            shown = f"{self.program.name}, {len(self.program.bindings)} inputs"
+            print(f"  {shown}: {', '.join(kinds)}: round {r + 1}/{runs}", file=sys.stderr)
+
+    def row(self) -> str:
+        times, errors = self.times, self.errors
+        base = statistics.median(times["gradcli"]) if times["gradcli"] else math.nan
+        warm = statistics.median(times["gradcli-warm"]) if times["gradcli-warm"] else math.nan
+
+        def cell(kind: str, against: float) -> str:
+            needs = "jax" if kind == "jax-warm" else kind
+            if needs not in self.kinds:
+                return f"not installed ({NEEDS[needs]})"
+            if needs in errors:
+                return f"failed: {errors[needs]}"
+            if not times[kind]:
+                return "not measured"
+            t = statistics.median(times[kind])
+            return fmt(t) if kind.startswith("gradcli") else f"{fmt(t)} ({t / against:.1f}× gradcli's)"
+
+        diffs = [
+            f"{kind} {max_rel_diff(self.answers[kind], self.answers['gradcli']):.1e}"
+            for kind in ("torch", "jax") if kind in self.answers and "gradcli" in self.answers
+        ]
+        cells = [self.program.name, str(len(self.program.bindings)), f"{self.nodes:,}", cell("gradcli", base),
+                 cell("gradcli-warm", warm), cell("torch", base), cell("jax", base), cell("jax-warm", warm),
+                 ", ".join(diffs) or "-"]
+        return "| " + " | ".join(cells) + " |"
 
 
-def table_row(program: Program, nodes: int, kinds: list[str], runs: int) -> str:
-    times, answers, errors = measure(program, kinds, runs)
-    base = statistics.median(times["gradcli"]) if times["gradcli"] else math.nan
-    warm = statistics.median(times["gradcli-warm"]) if times["gradcli-warm"] else math.nan
-
-    def cell(kind: str, against: float) -> str:
-        needs = "jax" if kind == "jax-warm" else kind
-        if needs not in kinds:
-            return f"not installed ({NEEDS[needs]})"
-        if needs in errors:
-            return f"failed: {errors[needs]}"
-        t = statistics.median(times[kind])
-        return fmt(t) if kind.startswith("gradcli") else f"{fmt(t)} ({t / against:.1f}× gradcli's)"
-
-    diffs = [
-        f"{kind} {max_rel_diff(answers[kind], answers['gradcli']):.1e}"
-        for kind in ("torch", "jax") if kind in answers and "gradcli" in answers
-    ]
-    cells = [program.name, str(len(program.bindings)), f"{nodes:,}", cell("gradcli", base),
-             cell("gradcli-warm", warm), cell("torch", base), cell("jax", base), cell("jax-warm", warm),
-             ", ".join(diffs) or "-"]
-    return "| " + " | ".join(cells) + " |"
-
-
-def run(inputs_list: list[int], ops: int, runs: int) -> tuple[str, list[str]]:
-    import gradcli
-
+def run(inputs_list: list[int], ops: int, runs: int, on_row: Any = None) -> tuple[str, list[str]]:
+    """The table, a row per program, and notes: first every program's gradcli and torch
+    rounds, then JAX once per program (minutes of compilation the others need not wait
+    for); ``on_row(table, notes)`` after each step, so a long run leaves what it has."""
     kinds = [k for k in KINDS if k not in NEEDS or importlib.util.find_spec(NEEDS[k]) is not None]
     missing = sorted({NEEDS[k] for k in KINDS if k not in kinds})
     header = ["program", "inputs", "graph nodes", "gradcli", "gradcli warm", "torch", "jax cold", "jax warm",
               "largest difference"]
-    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for inputs in inputs_list:
-        program = program_for(inputs, ops)
-        rows.append(table_row(program, len(gradcli.compile(program.source).nodes), kinds, runs))
     notes = []
     if missing:
         notes.append(f"Skipped: {', '.join(missing)} not installed (not gradcli dependencies;"
                      " pip install them into the environment to compare).")
-    return "\n".join(rows), notes
+
+    def table(done: list[Measurement]) -> str:
+        rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(rows + [m.row() for m in done])
+
+    with tempfile.TemporaryDirectory() as folder:
+        measured: list[Measurement] = []
+        for inputs in inputs_list:
+            m = Measurement(program_for(inputs, ops), Path(folder), kinds)
+            m.rounds([k for k in kinds if k != "jax"], runs)
+            measured.append(m)
+            if on_row is not None:
+                on_row(table(measured), notes)
+        if "jax" in kinds:
+            for m in measured:
+                m.rounds(["jax"], JAX_ROUNDS)
+                if on_row is not None:
+                    on_row(table(measured), notes)
+        return table(measured), notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,31 +292,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     inputs_list = [10] if args.quick else [10, 100]
     runs = 1 if args.quick else args.runs
-    table, notes = run(inputs_list, args.ops, runs)
     from bench.run import machine_line
 
     versions = []
     for module in ("torch", "jax", "numpy"):
         if importlib.util.find_spec(module) is not None:
             versions.append(f"{module} {importlib.import_module(module).__version__}")
-    text = "\n".join([
-        "# Hessian benchmark",
-        "",
-        "Written by `python -m bench.hessian_bench` (the module's docstring says what each column"
-        " times). Medians of interleaved runs in fresh processes; the ratios are each peer's time"
-        " over gradcli's, from the same run (above 1: gradcli is faster). jax warm is compared with"
-        " gradcli warm. JAX runs one round (its cold figure is minutes of XLA compilation).",
-        "",
-        f"Machine: {machine_line()}; {', '.join(versions)}; {runs} rounds.",
-        "",
-        table,
-        "",
-        *notes,
-        "",
-    ])
-    print(text)
-    if not args.quick:
-        RESULTS.write_text(text, encoding="utf-8")
+
+    def document(table: str, notes: list[str]) -> str:
+        return "\n".join([
+            "# Hessian benchmark",
+            "",
+            "Written by `python -m bench.hessian_bench` (the module's docstring says what each column"
+            " times). Medians of interleaved runs in fresh processes; the ratios are each peer's time"
+            " over gradcli's, from the same run (above 1: gradcli is faster). jax warm is compared with"
+            " gradcli warm. JAX runs once per program, after the others (its cold figure is minutes of"
+            " XLA compilation).",
+            "",
+            f"Machine: {machine_line()}; {', '.join(versions)}; {runs} rounds.",
+            "",
+            table,
+            "",
+            *notes,
+            "",
+        ])
+
+    def write(table: str, notes: list[str]) -> None:  # after every row: a long run leaves what it has
+        if not args.quick:
+            RESULTS.write_text(document(table, notes), encoding="utf-8")
+
+    table, notes = run(inputs_list, args.ops, runs, write)
+    print(document(table, notes))
     return 0
 
 
