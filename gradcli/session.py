@@ -76,16 +76,21 @@ class Entered:
 class _Program:
     """A program assembled from definitions: its source and where each piece starts."""
 
-    __slots__ = ("pieces", "source", "starts")
+    __slots__ = ("pieces", "prefix", "source", "starts")
 
-    def __init__(self, pieces: list[Definition]) -> None:
+    def __init__(self, pieces: list[Definition], label: str | None = None) -> None:
         self.pieces = pieces
+        # A bare expression last may be given a name (``label = ...``): a prefix the
+        # user did not type, left out of every caret.
+        self.prefix = f"{label} = " if label is not None and pieces[-1].name is None else ""
+        texts = [piece.text for piece in pieces]
+        texts[-1] = self.prefix + texts[-1]
         self.starts: list[int] = []
         at = 0
-        for piece in pieces:
+        for text in texts:
             self.starts.append(at)
-            at += len(piece.text) + 1
-        self.source = "\n".join(piece.text for piece in pieces)
+            at += len(text) + 1
+        self.source = "\n".join(texts)
 
     def rebase(self, err: GradError) -> GradError:
         """``err`` with its caret in the definition it points into (the program it came
@@ -94,6 +99,8 @@ class _Program:
             return err
         k = max(0, bisect_right(self.starts, err.span.start) - 1)
         start, text = self.starts[k], self.pieces[k].text
+        if k == len(self.pieces) - 1:
+            start += len(self.prefix)
         span = Span(max(0, err.span.start - start), max(0, min(err.span.end - start, len(text))))
         moved = GradError(err.kind, err.message, span, text)
         moved.stage, moved.node = err.stage, err.node
@@ -315,7 +322,7 @@ class Session:
         """Lower ``target``'s program (its definitions, then itself); errors rebased."""
         from .api import compile
 
-        assembled = _Program(self._needed(target, self.definitions if definitions is None else definitions))
+        assembled = self._assemble(target, self.definitions if definitions is None else definitions)
         if self._compiled is not None and self._compiled[0] == assembled.source:
             return self._compiled[1], assembled
         try:
@@ -328,7 +335,23 @@ class Session:
     def program(self, name: str | None = None) -> str:
         """The program evaluated for ``name`` (or the output): its definitions, each
         after the ones it uses, then the output's statement."""
-        return _Program(self._needed(self.target(name), self.definitions)).source
+        return self._assemble(self.target(name), self.definitions).source
+
+    def _assemble(self, target: Definition, definitions: dict[str, Definition]) -> _Program:
+        """The program of ``target``. A bare expression is the output ``f`` of its program,
+        as on the command line, unless the session has a name ``f`` elsewhere: then it
+        is named ``out`` (``out_1``, ...), so that no table calls it by a name the session
+        gives to something else."""
+        pieces = self._needed(target, definitions)
+        label = None
+        if target.name is None:
+            taken = {*definitions, *self.inputs(), *self.bindings}
+            if "f" in taken:
+                label, n = "out", 0
+                while label in taken:
+                    n += 1
+                    label = f"out_{n}"
+        return _Program(pieces, label)
 
     def _needed(self, target: Definition, definitions: dict[str, Definition]) -> list[Definition]:
         """``target`` and the definitions it depends on, each after those it uses (ties
@@ -397,7 +420,7 @@ class Session:
         what ``gradcli diff`` writes)."""
         from .api import diff
 
-        assembled = _Program(self._needed(self.target(name), self.definitions))
+        assembled = self._assemble(self.target(name), self.definitions)
         try:
             return diff(assembled.source, order=order)
         except GradError as err:

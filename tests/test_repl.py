@@ -87,7 +87,7 @@ def test_a_math_error_points_into_its_definition(run_cli: Callable[..., CliResul
     assert code == 1
     assert err.startswith("error: line 4: sqrt(-4) is outside the domain of sqrt(x) (x ≥ 0)\n"
                           "  q = sqrt(x - 5)\n      ^^^^^^^^^^^\n")
-    assert "| f (output) |     2 |" in out  # x + 1 after it
+    assert "| out (output) |     2 |" in out  # x + 1 after it (f is a name of the session)
 
 
 def test_an_unknown_command_suggests_one(run_cli: Callable[..., CliResult]) -> None:

@@ -56,6 +56,22 @@ def test_the_output_is_what_was_entered_last() -> None:
     assert s.evaluate().output == "q"
 
 
+def test_an_expression_is_never_called_by_a_name_the_session_gives_another() -> None:
+    s = Session()
+    s.enter("q = x + y; f = q * z")
+    s.bind("x=2 y=3 z=-4")
+    s.enter("q * 2")  # its program does not use f, but the session does: "out", not "f"
+    r = s.evaluate()
+    assert (r.graph.output_label(), r.value) == ("out", 10.0)
+    s.enter("out = 1")
+    assert s.evaluate("out").value == 1.0
+    s.enter("log(q - 9)")
+    assert _error(s.evaluate) == (  # the caret in the line as typed, without the name given
+        "error: log(-4) is outside the domain of log(x) (x > 0)\n  log(q - 9)\n  ^^^^^^^^^^\n"
+        "  in the forward pass, at node 5"
+    )
+
+
 def test_only_what_the_output_uses_needs_a_value() -> None:
     s = Session()
     s.enter("a = u * v")
