@@ -268,8 +268,6 @@ def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
     close to one of the command's own options (``--jsn``, ``--precison``, ``--wrtt``)
     is a typo of it: refused with "did you mean", rather than bound to a variable the
     program does not have."""
-    import difflib
-
     used = set(IDENTIFIER.findall(text))
     if "-h" in words and "h" not in used:
         click.echo(ctx.get_help())
@@ -294,7 +292,10 @@ def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
         if not name or name in used or name in options:
             continue
         close = [o for o in options if len(name) >= 3 and o.startswith(name)]
-        close = close or difflib.get_close_matches(name, options, n=1, cutoff=0.7)
+        if not close:
+            import difflib  # only for a word that may be a mistyped option: not at every start-up
+
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.7)
         if close:
             raise GradError(
                 "usage",

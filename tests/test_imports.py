@@ -110,3 +110,13 @@ def test_no_command_but_repl_loads_the_session_or_prompt_toolkit(args: tuple[str
     )
     _, out = _run_probe(code)
     assert out.strip() == "[]"
+
+
+def test_eval_json_loads_no_module_for_error_messages_only() -> None:
+    """difflib ("did you mean") is for a word that may be a mistyped option or name:
+    it cost every eval --json about 1.5 ms of start-up when options imported it. (With
+    `-x 2` bindings click itself loads it, to word an unknown option it then ignores.)"""
+    code = _cli("eval", "(x+y)*z", "x=2", "y=3", "z=-4", "--json") + (
+        "assert 'difflib' not in sys.modules, 'difflib'\n"
+    )
+    _run_probe("import sys\n" + code)
