@@ -337,9 +337,34 @@ def worker_sample(kind: str, program_json: Path, cold: bool = False) -> tuple[Sa
     return sample, report
 
 
+#: Starts a command and reports its wall time and peak RSS as the last line of standard
+#: error. A child's peak RSS (wait4) starts from the peak of the process that started
+#: it, and the harness itself grows to tens of MiB generating the large programs: this
+#: small process in between keeps that out of the figures (its own start is not timed).
+LAUNCHER = (
+    "import os, sys, time\n"
+    "start = time.perf_counter()\n"
+    "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "wall = time.perf_counter() - start\n"
+    "sys.stderr.write(f'\\nLAUNCHER {wall!r} {usage.ru_maxrss}\\n')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def launched(cmd: Sequence[str]) -> Sample:
+    """Run ``cmd`` through :data:`LAUNCHER`: its own wall time and peak memory."""
+    sample = run_process([python(), "-S", "-c", LAUNCHER, *cmd])
+    head, sep, tail = sample.stderr.rpartition("\nLAUNCHER ")
+    if sep:
+        wall, kib = tail.split()
+        sample.wall, sample.peak_kib, sample.stderr = float(wall), int(kib), head
+    return sample
+
+
 def cli_sample(program_txt: Path, program: Program) -> tuple[Sample, dict[str, object]]:
     bindings = [f"{name}={value!r}" for name, value in program.bindings.items()]
-    sample = run_process([*gradcli_exe(), "eval", "--file", str(program_txt), *bindings, "--json"])
+    sample = launched([*gradcli_exe(), "eval", "--file", str(program_txt), *bindings, "--json"])
     report: dict[str, object] = {}
     if sample.code == 0:
         data = json.loads(sample.stdout)
@@ -563,9 +588,14 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
 
 
 def _graph_nodes(program: Program) -> int:
-    import gradcli
-
-    return len(gradcli.compile(program.source).nodes)
+    """The program's graph nodes, counted in a process of its own: a child's peak RSS
+    (wait4) starts from the peak of the process that started it, so the harness must
+    never hold a large graph itself, or every later memory figure would show it."""
+    count = subprocess.run(
+        [python(), "-c", "import gradcli, sys; print(len(gradcli.compile(sys.stdin.read()).nodes))"],
+        input=program.source, capture_output=True, text=True, check=True,
+    )
+    return int(count.stdout)
 
 
 def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[int], int], folder: Path,

@@ -228,7 +228,7 @@ def test_the_benchmark_figures_are_those_of_the_results_files() -> None:
     text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     table = text.split("### The figures", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
     results = "".join((REPO / "bench" / name).read_text(encoding="utf-8")
-                      for name in ("RESULTS.md", "RESULTS-batch.md"))
+                      for name in ("RESULTS.md", "RESULTS-batch.md", "RESULTS-memory.md"))
     figures = re.findall(r"(\d[\d,.]*)(?: (?:ms|s|MiB|rows/s)|×|x)(?![\w^])", table)
     assert len(figures) >= 20
     for number in figures:
