@@ -590,8 +590,9 @@ def data_sections(quick: bool, runs: int, n_files: int) -> None:
 
         header = (
             "# eval --batch with pyarrow and Dask: benchmark results\n\n"
-            "Produced by `python bench/batch_bench.py --only-data`: medians over 5 runs (Parquet and\n"
-            "Dask: 3), every baseline measured in the same run, taking turns with gradcli.\n\n"
+            f"Produced by `python bench/batch_bench.py --only-data --runs {runs}`: medians over {runs} runs\n"
+            f"(Parquet: {min(runs, 3)}, Dask: {max(1, runs // 3)}), every baseline measured in the same run,"
+            " taking turns with gradcli.\n\n"
             f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()};"
             f" NumPy {np.__version__}, pyarrow {pyarrow.__version__}. The machine is shared: other\n"
             "work ran beside these figures, which is why only ratios measured in the same run mean much.\n\n"
