@@ -474,10 +474,9 @@ def descend_command(
 
 @click.command("graph", context_settings=PASS_BINDINGS)
 @program_options()
-@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "pdf", "mermaid", "tree"]),
-              default=None,
-              help="Graphviz source, SVG/PNG/PDF (need Graphviz), Mermaid, or a terminal tree"
-              " (default: told by --out's extension, .dot .gv .svg .png .pdf .mmd .txt; else dot).")
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "pdf", "mermaid", "tree", "html"]),
+              default=None, help="Graphviz source; SVG, PNG, PDF or a web page to step (need Graphviz);"
+              " Mermaid; a terminal tree (default: --out's extension: .dot .gv .svg .png .pdf .mmd .html).")
 @click.option("--out", default=None, metavar="FILE", shell_complete=file_completion,
               help="Write the picture to FILE instead of standard output.")
 @output_option()
@@ -498,6 +497,7 @@ def graph_command(
       gradcli graph "(x+y)*z" -x 2 -y 3 -z -4 --format tree
       gradcli graph "1/(1+exp(-(w0*x0+w1*x1+w2)))" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 \\
           --format svg --out neuron.svg
+      gradcli graph "(x+y)*z" -x 2 -y 3 -z -4 --out circuit.html
     """
     from .api import compile, run
     from .pictures import draw, format_for, write

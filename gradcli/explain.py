@@ -90,14 +90,14 @@ def _temp_prefix(graph: Graph) -> str:
     return "_n"
 
 
-def explain(result: Result) -> Explanation:
-    """The explanation of ``result``: names, forward definitions and chain-rule steps."""
-    graph = result.graph
-    nodes = graph.nodes
+def node_names(graph: Graph) -> list[str]:
+    """What the explanation calls each node: the output ``f`` (or its statement name),
+    a variable or constant by its name, a named statement by its name, any other
+    node ``n`` and its id."""
     f = graph.output_label()
     prefix = _temp_prefix(graph)
     names: list[str] = []
-    for node in nodes:
+    for node in graph.nodes:
         if node.id == graph.output:
             names.append(f)
         elif node.kind == "var":
@@ -108,12 +108,15 @@ def explain(result: Result) -> Explanation:
             names.append(node.names[0])
         else:
             names.append(f"{prefix}{node.id}")
+    return names
 
+
+def definitions(graph: Graph, names: list[str]) -> list[tuple[int, str]]:
+    """Each input and operation in topological order with its definition in terms of
+    its operands' names, without numbers: ``(2, "q = x + y")``; an input is its name."""
     forward: list[tuple[int, str]] = []
-    uses: list[list[tuple[int, int]]] = [[] for _ in nodes]
-    for node in nodes:
-        for k, i in enumerate(node.inputs):
-            uses[i].append((node.id, k))
+    f = names[graph.output]
+    for node in graph.nodes:
         if node.op is None:
             if node.id == graph.output:  # a program that is one name or number: f = x
                 forward.append((node.id, f"{f} = {node.name or format_literal(node.value)}"))
@@ -121,7 +124,6 @@ def explain(result: Result) -> Explanation:
                 forward.append((node.id, names[node.id]))
             continue
         op = node.op
-        assert op is not None
         args = [names[i] for i in node.inputs]
         if op.symbol is None:
             rhs = f"{op.name}({', '.join(args)})"
@@ -131,6 +133,20 @@ def explain(result: Result) -> Explanation:
             sep = "" if op.name == "pow" else " "
             rhs = f"{args[0]}{sep}{op.symbol}{sep}{args[1]}"
         forward.append((node.id, f"{names[node.id]} = {rhs}"))
+    return forward
+
+
+def explain(result: Result) -> Explanation:
+    """The explanation of ``result``: names, forward definitions and chain-rule steps."""
+    graph = result.graph
+    nodes = graph.nodes
+    names = node_names(graph)
+    f = names[graph.output]
+    forward = definitions(graph, names)
+    uses: list[list[tuple[int, int]]] = [[] for _ in nodes]
+    for node in nodes:
+        for k, i in enumerate(node.inputs):
+            uses[i].append((node.id, k))
 
     local = [n.local_grads for n in result.nodes]
     steps: list[Step] = []

@@ -1,5 +1,5 @@
-"""Pictures of the computational graph: Graphviz DOT, SVG (through Graphviz), Mermaid
-and a tree for the terminal.
+"""Pictures of the computational graph: Graphviz DOT, SVG (through Graphviz), Mermaid,
+a tree for the terminal, and a web page to step through (``webpage.py``).
 
 The pictures follow the circuit diagrams of the backpropagation tutorials: inputs on
 the left, one gate per graph node (``+``, ``*``, ``exp``, ``1/x``), and on every wire
@@ -31,7 +31,7 @@ from .evaluate import Result
 from .graph import Graph, Node, format_literal
 from .render import DEFAULT_PRECISION, format_number, short_title
 
-FORMATS = ("dot", "svg", "png", "pdf", "mermaid", "tree")
+FORMATS = ("dot", "svg", "png", "pdf", "mermaid", "tree", "html")
 
 #: Formats that Graphviz's dot program renders, and those that are bytes, not text.
 RENDERED = ("svg", "png", "pdf")
@@ -40,7 +40,7 @@ BINARY = ("png", "pdf")
 #: --out's extension -> the format it implies.
 EXTENSIONS = {
     ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".pdf": "pdf",
-    ".mmd": "mermaid", ".mermaid": "mermaid",
+    ".mmd": "mermaid", ".mermaid": "mermaid", ".html": "html", ".htm": "html",
 }
 
 #: Graphviz's layout grows much faster than the graph: measured with dot 2.43, a sum of
@@ -143,7 +143,7 @@ def draw(
     scene = _scene(graph, result, precision)
     if fmt == "dot":
         return Drawing("dot", to_dot(scene))
-    if fmt in RENDERED:
+    if fmt in RENDERED or fmt == "html":
         if len(graph.nodes) > MAX_RENDER_NODES:
             raise GradError(
                 "usage",
@@ -151,6 +151,10 @@ def draw(
                 f" has {len(graph.nodes):,}: use --format dot (and render it with Graphviz's sfdp or neato),"
                 " mermaid or tree",
             )
+        if fmt == "html":  # the SVG inside a page that steps through the two passes
+            from .webpage import page
+
+            return Drawing("html", page(subject, render_graphviz(to_dot(scene), "svg", fmt), precision))
         return Drawing(fmt, render_graphviz(to_dot(scene), fmt))
     if fmt == "mermaid":
         return Drawing("mermaid", to_mermaid(scene))
@@ -168,10 +172,11 @@ def write(drawing: Drawing, out: str | None = None, file: IO[str] | None = None)
     """Write ``drawing`` to the file ``out``, or to standard output (a tree in colour
     when that is a terminal)."""
     if out is not None:
+        from .files import write_whole
+
         data = drawing.text if isinstance(drawing.text, bytes) else drawing.text.encode("utf-8")
         try:
-            with open(out, "wb") as handle:
-                handle.write(data)
+            write_whole(out, data)
         except OSError as exc:
             raise GradError(
                 "usage", f"cannot write --out {printable(shorten(out, 80))}: {exc.strerror or exc}"
@@ -365,15 +370,16 @@ def format_for(fmt: str | None, out: str | None) -> str:
     return fmt
 
 
-def render_graphviz(dot_source: str, fmt: str = "svg") -> bytes:
+def render_graphviz(dot_source: str, fmt: str = "svg", asked: str | None = None) -> bytes:
     """Render DOT as ``fmt`` (svg, png or pdf) with Graphviz's ``dot`` program, found on
-    PATH. dot is stopped when it takes longer than RENDER_SECONDS, and whenever gradcli
-    itself is interrupted or terminated: it never outlives the command."""
+    PATH (``asked``: the --format its messages name, when not ``fmt``). dot is stopped
+    when it takes longer than RENDER_SECONDS, and whenever gradcli itself is
+    interrupted or terminated: it never outlives the command."""
     exe = shutil.which("dot")
     if exe is None:
         raise GradError(
             "usage",
-            f"--format {fmt} needs Graphviz's dot program, which is not on PATH: install Graphviz"
+            f"--format {asked or fmt} needs Graphviz's dot program, which is not on PATH: install Graphviz"
             " (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
             " or use --format dot and render it elsewhere",
         )

@@ -133,7 +133,7 @@ def test_a_program_without_inputs_is_drawn_with_its_numbers(run_cli) -> None:
 def test_an_unknown_format_is_a_usage_error(run_cli) -> None:
     code, _, err = run_cli("graph", "x", "--format", "jpeg")
     assert code == 2
-    assert "'jpeg' is not one of 'dot', 'svg', 'png', 'pdf', 'mermaid', 'tree'" in err
+    assert "'jpeg' is not one of 'dot', 'svg', 'png', 'pdf', 'mermaid', 'tree', 'html'" in err
 
 
 def test_out_writes_the_picture_to_a_file(run_cli, tmp_path: Path) -> None:
