@@ -127,7 +127,13 @@
     var ws = step.pass === "forward" ? inWires[id] : outWires[id];
     var cls = step.pass === "forward" ? "flow-forward" : "flow-backward";
     ws.forEach(function (wr) { wr.el.classList.add(cls); flowing.push(wr.el); });
-    if (el && !fitted) el.scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (el) intoView(el);
+  }
+  // Scroll the picture (not the page) to centre a node that is out of its frame.
+  function intoView(el) {
+    var f = picture.getBoundingClientRect(), b = el.getBoundingClientRect();
+    if (b.left < f.left || b.right > f.right) picture.scrollLeft += b.left + b.width / 2 - (f.left + f.width / 2);
+    if (b.top < f.top || b.bottom > f.bottom) picture.scrollTop += b.top + b.height / 2 - (f.top + f.height / 2);
   }
 
   function say() {
@@ -217,7 +223,9 @@
       var list = make("ul", null, "local");
       ins.forEach(function (inp) {
         var head = "∂" + name + "/∂" + data.nodes[inp[0]][0];
-        var parts = [head + " = " + (inp[1] === null ? "—" : inp[1]) + " "];
+        var constant = data.nodes[inp[0]][4] === "const";
+        var local = inp[1] !== null ? inp[1] : constant ? "not needed (a constant)" : "—";
+        var parts = [head + " = " + local + " "];
         parts.push(make("span", inp[2], "rule"));
         parts.push(" ");
         parts.push(nodeButton(inp[0]));

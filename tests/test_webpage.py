@@ -77,7 +77,7 @@ def test_the_page_says_what_explain_says(run_cli) -> None:
     assert [text for _, text in data["backward"]] == [line.strip() for line in lines[backward + 1:]]
     assert data["backward"][1] == [3, "∂f/∂z = (5) = 5   using ∂(u * v)/∂v = u"]
     # the page carries exactly this data
-    code, page, _ = run_cli("graph", *SEED, "--format", "html")
+    _, page, _ = run_cli("graph", *SEED, "--format", "html")
     blob = re.search(r'<script type="application/json" id="gradcli-data">(.*?)</script>', page, re.S)
     assert blob and json.loads(blob.group(1)) == json.loads(json.dumps(data))
 
