@@ -81,10 +81,12 @@
 
   // --- showing the numbers up to the current step
   var pos = -1;  // before the first step
-  var shownValue = new Array(count).fill(true), shownGrad = new Array(count).fill(true);
+  // The page starts with every wire's numbers hidden (the class "stepping" on the
+  // picture, in the page as written): nothing to change, and no second layout, at load.
+  var shownValue = new Array(count).fill(false), shownGrad = new Array(count).fill(false);
 
   function setShown(texts, on) {
-    for (var k = 0; k < texts.length; k++) texts[k].classList.toggle("later", !on);
+    for (var k = 0; k < texts.length; k++) texts[k].classList.toggle("on", on);
   }
   function reveal() {
     for (var n = 0; n < count; n++) {
@@ -287,13 +289,18 @@
   }
   zoom.addEventListener("click", function () { fit(!fitted); });
   if (svg) {
-    var natural = svg.getBoundingClientRect().width;
-    fit(natural <= 2 * picture.clientWidth);
+    // From the SVG's own width and the window's (no layout is forced while loading):
+    // the picture's frame is the window less the details column beside it, if any.
+    var width = svg.getAttribute("width") || "";
+    var natural = parseFloat(width) * (/pt$/.test(width) ? 96 / 72 : 1);
+    var frame = window.innerWidth >= 768 ? window.innerWidth - 420 : window.innerWidth - 30;
+    fit(natural <= 2 * frame);
     svg.setAttribute("role", "group");
     svg.setAttribute("aria-label", "the circuit of " + data.output);
   }
 
   if (!data.numbers) {
+    picture.classList.remove("stepping");
     Object.keys(buttons).forEach(function (b) {
       buttons[b].disabled = true;
     });
