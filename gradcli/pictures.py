@@ -383,14 +383,17 @@ def render_graphviz(dot_source: str, fmt: str = "svg", asked: str | None = None)
             " (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
             " or use --format dot and render it elsewhere",
         )
-    try:
-        proc = subprocess.Popen(
-            [exe, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-    except OSError as exc:
-        raise GradError("usage", f"cannot run Graphviz's dot ({exe}): {exc.strerror or exc}") from None
+    # SIGTERM raises from before dot starts: a handler installed after Popen left a moment
+    # when a terminated gradcli died at once and never stopped its dot.
     previous = _terminate_by_exception()
+    proc = None
     try:
+        try:
+            proc = subprocess.Popen(
+                [exe, f"-T{fmt}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise GradError("usage", f"cannot run Graphviz's dot ({exe}): {exc.strerror or exc}") from None
         out, err = proc.communicate(dot_source.encode("utf-8"), timeout=RENDER_SECONDS)
     except subprocess.TimeoutExpired:
         raise GradError(
@@ -399,7 +402,7 @@ def render_graphviz(dot_source: str, fmt: str = "svg", asked: str | None = None)
             " with Graphviz yourself (sfdp and neato lay out large graphs faster)",
         ) from None
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         if previous is not None:
