@@ -197,7 +197,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </nav>
 <p id="line" class="line" role="status" aria-live="polite"></p>
 <main class="layout">
-<figure id="picture" class="picture stepping" tabindex="0" aria-label="The circuit: Tab to a node and press Enter">
+<figure id="picture" class="picture stepping" tabindex="0" aria-label="The circuit">
 {svg}
 </figure>
 <aside id="details" class="details" aria-live="polite">
