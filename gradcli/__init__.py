@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .api import compile, diff, evaluate, run
-    from .derive import DerivativeProgram, DerivativeValues
+    from .derivatives import DerivativeProgram, DerivativeValues
     from .descent import DescentResult, descend
     from .display import Picture
     from .errors import EXIT_CODES, GradError, Span
@@ -101,8 +101,8 @@ _LAZY = {
     "evaluate": "api",
     "run": "api",
     "diff": "api",
-    "DerivativeProgram": "derive",
-    "DerivativeValues": "derive",
+    "DerivativeProgram": "derivatives",
+    "DerivativeValues": "derivatives",
     "EXIT_CODES": "errors",
     "GradError": "errors",
     "Span": "errors",

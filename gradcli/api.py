@@ -19,7 +19,7 @@ from .graph import Graph, lower, lower_outputs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .derive import DerivativeProgram
+    from .derivatives import DerivativeProgram
     from .syntax import Program
 
 
@@ -142,7 +142,7 @@ def diff(
     ``wrt`` names inputs or named statements (default: every input); ``order`` is 1
     or 2 (then also ∂²f/∂a∂b for each pair); ``output`` names the statement to
     differentiate (default: the last). The result has the program as ``text`` (and
-    :meth:`~gradcli.derive.DerivativeProgram.format` for LaTeX, Python, NumPy and
+    :meth:`~gradcli.derivatives.DerivativeProgram.format` for LaTeX, Python, NumPy and
     JSON) and as ``graph``, and evaluates it: ``d.evaluate({"x": 1.0, ...})``.
     """
     from .derive import derivative_program

@@ -104,7 +104,7 @@ class Op:
         # The same rule once more, written with the operations themselves, so that a
         # derivative is a graph (``gradcli diff``, second order): ``dgraph(G, out, *args)``
         # takes node ids and returns one node id per argument, the local gradient, or
-        # None where it is a literal 0. ``G`` is :class:`gradcli.derive.Builder`: ``G.mul``,
+        # None where it is a literal 0. ``G`` is :class:`gradcli.builder.Builder`: ``G.mul``,
         # ``G.div``, ... and ``G("cos", x)`` build (and simplify) nodes, ``G.num(2.0)`` a
         # constant. Each rule computes what the number rule above computes, operation for
         # operation where that is cheap, so that a derivative program gives eval's gradient.

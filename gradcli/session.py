@@ -30,7 +30,7 @@ from .ops import CONSTANTS, FUNCTIONS
 from .syntax import Assign, Expr, Name, postorder
 
 if TYPE_CHECKING:
-    from .derive import DerivativeProgram
+    from .derivatives import DerivativeProgram
     from .evaluate import Result
     from .graph import Graph
 

@@ -1,0 +1,288 @@
+"""The node builder of the derivative graphs: nodes shared and simplified as they are made.
+
+A :class:`Builder` starts from a graph's own nodes and adds the nodes that the
+derivative rules of :mod:`gradcli.ops` ask for (``G.mul``, ``G("cos", x)``, ...). An
+operation on the same inputs is one node, the source's own nodes included, and each
+new node is simplified locally: constants folded (with the op's own forward
+function, so the folded value is the one evaluation would give), ``a*1``, ``a+0``,
+``a^1``, ``--a`` dropped, a negation moved outwards so that two of them meet and
+cancel. Nothing is expanded, so the derivative of a program of n nodes has O(n)
+nodes. :mod:`gradcli.derive` runs the reverse pass on top of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .graph import Graph, Node
+from .ops import IF, OPERATORS, Op, function
+
+_NEG = OPERATORS["neg"]
+_ADD = OPERATORS["add"]
+_SUB = OPERATORS["sub"]
+_MUL = OPERATORS["mul"]
+_DIV = OPERATORS["div"]
+_POW = OPERATORS["pow"]
+_NE = OPERATORS["ne"]
+_COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
+#: a comparison that is 0 exactly where the other is 1
+_OPPOSITE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+
+
+def _const_key(value: float) -> tuple[float, float]:
+    return (value, math.copysign(1.0, value))  # 0.0 and -0.0 stay apart
+
+
+class Builder:
+    """Nodes on top of a graph's own, shared and simplified as they are made.
+
+    ``nodes`` starts as the graph's nodes (the same objects, never changed) and grows.
+    Every method takes and returns node ids. ``span`` is given to the nodes made next:
+    the place of the source operation whose rule makes them, where an error in them
+    points. The derivative rules in :mod:`gradcli.ops` call ``G.add``, ``G.sub``,
+    ``G.mul``, ``G.div``, ``G.neg``, ``G.pow``, ``G.num``, ``G.value`` and
+    ``G("name", *args)`` for any other operation or function (``G("cos", x)``,
+    ``G("lt", a, b)``, ``G("if", c, a, b)``); ``G.zero`` and ``G.one`` are constants.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.nodes: list[Node] = list(graph.nodes)
+        self.base = len(self.nodes)  # ids from here on are made by derivative rules
+        self.tables: dict[Op, dict[tuple[int, ...], int]] = {}
+        self.consts: dict[tuple[float, float], int] = {}
+        self.const_values: dict[int, float] = {}  # const node id -> its value
+        self.negated: dict[int, int] = {}  # id of a node -a -> id of a
+        self.steps: set[int] = set()  # nodes whose value is 1 or 0
+        self.span: tuple[int, int] = (0, 0)
+        self.has_if = graph.branches
+        self.calls: dict[tuple[str, int], Op] = {}
+        for node in self.nodes:
+            op = node.op
+            if op is not None:
+                self.tables.setdefault(op, {}).setdefault(node.inputs, node.id)
+                if op is _NEG:
+                    self.negated[node.id] = node.inputs[0]
+                elif op.name in _COMPARISONS:
+                    self.steps.add(node.id)
+            elif node.kind == "const":
+                self.consts.setdefault(_const_key(node.value), node.id)
+                self.const_values[node.id] = node.value
+        self.zero = self.num(0.0)
+        self.one = self.num(1.0)
+        self.steps.update((self.zero, self.one))
+
+    # --- leaves -------------------------------------------------------------------------
+
+    def num(self, value: float) -> int:
+        """The constant ``value``, one node per value."""
+        key = _const_key(value)
+        found = self.consts.get(key)
+        if found is None:
+            found = len(self.nodes)
+            self.nodes.append(Node(found, "const", None, (), self.span, None, value))  # type: ignore[arg-type]
+            self.consts[key] = found
+            self.const_values[found] = value
+        return found
+
+    def value(self, i: int) -> float | None:
+        """The value of node ``i`` if it is a constant, else None."""
+        return self.const_values.get(i)
+
+    # --- operations -----------------------------------------------------------------------
+
+    def __call__(self, name: str, *args: int) -> int:
+        op = self.calls.get((name, len(args)))
+        if op is None:
+            op = OPERATORS.get(name) if name in OPERATORS else function(name, len(args))
+            if op is None:  # pragma: no cover - a rule names an op that does not exist
+                raise KeyError(f"no operation {name}/{len(args)}")
+            self.calls[(name, len(args))] = op
+        return self.make(op, args)
+
+    def add(self, a: int, b: int) -> int:
+        cv, negated = self.const_values, self.negated
+        if a in cv or b in cv or a in negated or b in negated:
+            return self.make(_ADD, (a, b))
+        return self._intern(_ADD, (a, b))  # nothing to simplify: the common case, fast
+
+    def sub(self, a: int, b: int) -> int:
+        return self.make(_SUB, (a, b))
+
+    def mul(self, a: int, b: int) -> int:
+        cv, negated = self.const_values, self.negated
+        if a == b or a in cv or b in cv or a in negated or b in negated:
+            return self.make(_MUL, (a, b))
+        return self._intern(_MUL, (a, b))  # nothing to simplify: the common case, fast
+
+    def div(self, a: int, b: int) -> int:
+        return self.make(_DIV, (a, b))
+
+    def neg(self, a: int) -> int:
+        return self.make(_NEG, (a,))
+
+    def pow(self, a: int, b: int) -> int:
+        return self.make(_POW, (a, b))
+
+    def is_step(self, i: int) -> bool:
+        """Whether node ``i`` is known to be 1 or 0 (a comparison, a product or max of
+        such, the constants 0 and 1)."""
+        return i in self.steps
+
+    def make(self, op: Op, inputs: tuple[int, ...]) -> int:
+        """The node ``op(*inputs)``, simplified, shared with an equal one if it exists."""
+        simpler = self._simplify(op, inputs)
+        if simpler is not None:
+            return simpler
+        return self._intern(op, inputs)
+
+    def _intern(self, op: Op, inputs: tuple[int, ...]) -> int:
+        """The node ``op(*inputs)`` as it is: the existing one, or a new one."""
+        table = self.tables.get(op)
+        if table is None:
+            table = self.tables[op] = {}
+        found = table.get(inputs)
+        if found is None:
+            found = len(self.nodes)
+            self.nodes.append(Node(found, "op", op, inputs, self.span))  # type: ignore[arg-type]
+            table[inputs] = found
+            if op is _NEG:
+                self.negated[found] = inputs[0]
+            elif op is _MUL:
+                if inputs[0] in self.steps and inputs[1] in self.steps:
+                    self.steps.add(found)
+            elif op is IF:
+                self.has_if = True
+                if inputs[1] in self.steps and inputs[2] in self.steps:
+                    self.steps.add(found)
+            else:
+                name = op.name
+                if name in _COMPARISONS or (name in ("max", "min") and all(i in self.steps for i in inputs)):
+                    self.steps.add(found)
+        return found
+
+    def _simplify(self, op: Op, inputs: tuple[int, ...]) -> int | None:
+        cv = self.const_values
+        if op is _MUL:
+            a, b = inputs
+            va, vb = cv.get(a), cv.get(b)
+            if va is None and vb is None:
+                if a == b and a in self.steps:
+                    return a  # 1·1 or 0·0
+                negated = self.negated
+                na, nb = negated.get(a), negated.get(b)
+                if na is None and nb is None:
+                    return None
+                if na is not None and nb is not None:
+                    return self.mul(na, nb)
+                if na is not None:
+                    return self.neg(self.mul(na, b))
+                return self.neg(self.mul(a, nb))  # type: ignore[arg-type]
+            if va == 0 or vb == 0:
+                return self.zero
+            if va == 1:
+                return b
+            if vb == 1:
+                return a
+            if va == -1:
+                return self.neg(b)
+            if vb == -1:
+                return self.neg(a)
+            if va is not None and vb is not None:
+                return self._fold(op, (va, vb))
+            return None
+        if op is _ADD:
+            a, b = inputs
+            va, vb = cv.get(a), cv.get(b)
+            if va is not None and vb is not None:
+                return self._fold(op, (va, vb))
+            if vb == 0:
+                return a
+            if va == 0:
+                return b
+            nb = self.negated.get(b)
+            if nb is not None:
+                return self.sub(a, nb)
+            na = self.negated.get(a)
+            if na is not None:
+                return self.sub(b, na)
+            return None
+        values = [cv.get(i) for i in inputs]
+        if op is IF:
+            c, a, b = inputs
+            if values[0] is not None:  # a constant condition: the branch it takes
+                return a if values[0] != 0 else b
+            if a == b:
+                return a
+            nodes = self.nodes
+            cond = nodes[c]
+            if cond.op is _NE and values[2] == 0 and cond.inputs == (a, self.zero):
+                return a  # if(a != 0, a, 0) is a
+            inner = nodes[a]
+            if inner.op is IF and inner.inputs[0] == c:  # if(c, if(c, x, y), z) is if(c, x, z)
+                return self.make(IF, (c, inner.inputs[1], b))
+            if c in self.steps:  # c is 1 in the first branch
+                if a == c and values[2] == 0:
+                    return c  # if(c, c, 0)
+                if inner.op is _MUL and c in inner.inputs:  # if(c, c·x, z) is if(c, x, z)
+                    x, y = inner.inputs
+                    return self.make(IF, (c, y if x == c else x, b))
+            return None
+        if None not in values:  # fold, with the op's own forward function
+            return self._fold(op, values)  # type: ignore[arg-type]
+        name = op.name
+        if name == "sub":
+            a, b = inputs
+            if values[1] == 0:
+                return a
+            if values[0] == 0:
+                return self.neg(b)
+            nb = self.negated.get(b)
+            if nb is not None:
+                return self.add(a, nb)
+        elif name == "div":
+            a, b = inputs
+            if values[0] == 0:
+                return self.zero
+            if values[1] == 1:
+                return a
+            if values[1] == -1:
+                return self.neg(a)
+            na, nb = self.negated.get(a), self.negated.get(b)
+            if na is not None and nb is not None:
+                return self.div(na, nb)
+            if na is not None:
+                return self.neg(self.div(na, b))
+            if nb is not None:
+                return self.neg(self.div(a, nb))
+        elif name == "neg":
+            inner = self.negated.get(inputs[0])
+            if inner is not None:
+                return inner
+        elif name == "pow":
+            if values[1] == 1:
+                return inputs[0]
+            if values[1] == 0:
+                return self.one
+        elif name in ("ne", "eq") and values[1] == 0 and inputs[0] in self.steps:
+            if name == "ne":
+                return inputs[0]  # already 1 or 0
+            node = self.nodes[inputs[0]]
+            if node.op is not None and node.op.name in _COMPARISONS:
+                return self.make(OPERATORS[_OPPOSITE[node.op.name]], node.inputs)
+        elif name in ("max", "min") and len(set(inputs)) < len(inputs):
+            unique = tuple(dict.fromkeys(inputs))
+            if len(unique) == 1:
+                return unique[0]
+            if len(unique) >= 2:
+                return self.make(op, unique)
+        return None
+
+    def _fold(self, op: Op, values: tuple[float, ...] | list[float]) -> int | None:
+        """A constant operation folded with the op's own forward function (the value
+        evaluation would give); left alone where that fails, for evaluation to report."""
+        try:
+            result = op.forward(*values)
+        except (ValueError, ArithmeticError):
+            return None
+        return self.num(result) if math.isfinite(result) else None
