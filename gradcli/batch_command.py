@@ -7,8 +7,6 @@ summary into the exit code.
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from .errors import ExitStatus, GradError, shorten
@@ -75,36 +73,18 @@ def _check_dask_options(batch: str | None, grids: tuple[str, ...], out: str | No
 
 
 def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # type: ignore[no-untyped-def]
-    """JSON Lines or CSV into ``out``: written beside it and renamed into place at
-    the end, so that a run that stops part-way leaves no file that looks complete."""
+    """JSON Lines or CSV into ``out``, whole or not at all (see gradcli.files)."""
     from . import batch as batching
-    from .columnar import staged
+    from .files import staged_file
 
-    target, staging = staged(out)
-    temp = staging if staging is not None else target
     try:
-        stream = open(temp, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
-    done = False
-    try:
-        with stream:
-            summary = batching.run_batch(
+        with staged_file(out) as name, open(name, "w", encoding="utf-8", newline="") as stream:
+            return batching.run_batch(
                 graph, bindings, batch=batch, grids=grids, fmt=fmt,
                 input_format=input_format, wrt=wrt_names(wrt), out=stream,
             )
-        if staging is not None:
-            os.replace(staging, target)
-        done = True
     except OSError as exc:
         raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
-    finally:
-        if not done and staging is not None:
-            try:
-                os.unlink(staging)
-            except OSError:
-                pass
-    return summary
 
 
 def _report(summary: object) -> None:

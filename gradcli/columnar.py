@@ -72,20 +72,6 @@ def parquet_paths(pattern: str, option: str = "--batch") -> list[str]:
     return [pattern]
 
 
-def staged(path: str, option: str = "--out") -> tuple[str, str | None]:
-    """Where ``--out PATH`` goes: (the file, the hidden file beside it to write first
-    and rename into place at the end). Only a new file or a regular one is replaced
-    so: a symbolic link (``/dev/stdout``), a pipe or a device is written in place
-    (None), since a rename would replace the link or the device itself; a folder is
-    a usage error."""
-    if os.path.isdir(path):
-        raise GradError("usage", f"cannot write {option} {shorten(path, 80)}: it is a directory")
-    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
-        return path, None
-    folder, base = os.path.split(os.path.abspath(path))
-    return path, os.path.join(folder, f".{base}.{os.getpid()}.partial")
-
-
 def _open_parquet(pa: Any, path: str, option: str) -> Any:
     shown = shorten(path, 80)
     try:
@@ -352,6 +338,10 @@ def csv_rows(np: Any, pa: Any, table: Any, body: bytes, size: int) -> bytes:
 # --- Parquet out -------------------------------------------------------------------------------------
 
 
+def _cannot_write(path: str, exc: OSError) -> GradError:
+    return GradError("usage", f"cannot write --out {shorten(path, 80)}: {exc.strerror or exc}")
+
+
 class ParquetWriter:
     """Records out as a Parquet file: a Parquet input's own columns with their types
     (other inputs' pass-through columns as text, their inputs as float64), the
@@ -372,8 +362,13 @@ class ParquetWriter:
         self.float_inputs: list[str] = []
         self.schema: Any = None
         self._writer: Any = None
-        self.target, temp = staged(path)
-        self.temp = temp if temp is not None else self.target
+        from .files import staged_file
+
+        self._staging = staged_file(path)  # whole or not at all: see gradcli.files
+        try:
+            self.temp = self._staging.__enter__()
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
 
     def start(self, lead_names: list[str]) -> None:
         self.started = True
@@ -435,25 +430,27 @@ class ParquetWriter:
             raise GradError("usage", f"cannot write --out {shorten(self.path, 80)}: {exc}") from None
 
     def finish(self, ok: bool) -> None:
-        """Close the file; rename it into place when the run went through, else remove it."""
+        """Close the file; put it in place when the run went through, else remove it."""
         writer, self._writer = self._writer, None
         try:
-            if ok and writer is None:  # no row at all: a file with the columns and no rows
-                pa = self.pa
-                fields = [pa.field(n, pa.string()) for n in self.lead_names]
-                fields += [pa.field(n, pa.float64()) for n in self.float_inputs]
-                fields += [pa.field(n, pa.float64()) for n in ["value", *(f"grad_{n}" for n in self.names)]]
-                fields.append(pa.field("error", pa.string()))
-                pa.parquet.write_table(pa.schema(fields).empty_table(), self.temp)
-            elif writer is not None:
-                writer.close()
-            if ok and self.temp != self.target:
-                os.replace(self.temp, self.target)
+            try:
+                if ok and writer is None:  # no row at all: a file with the columns and no rows
+                    pa = self.pa
+                    fields = [pa.field(n, pa.string()) for n in self.lead_names]
+                    fields += [pa.field(n, pa.float64()) for n in self.float_inputs]
+                    floats = ["value", *(f"grad_{n}" for n in self.names)]
+                    fields += [pa.field(n, pa.float64()) for n in floats]
+                    fields.append(pa.field("error", pa.string()))
+                    pa.parquet.write_table(pa.schema(fields).empty_table(), self.temp)
+                elif writer is not None:
+                    writer.close()
+            except BaseException as exc:
+                self._staging.__exit__(type(exc), exc, exc.__traceback__)  # removes the staged file
+                raise
+            if ok:
+                self._staging.__exit__(None, None, None)  # renames it into place
+            else:
+                stopped = RuntimeError("the run stopped")
+                self._staging.__exit__(RuntimeError, stopped, None)
         except OSError as exc:
-            raise GradError("usage", f"cannot write --out {shorten(self.path, 80)}: {exc}") from None
-        finally:
-            if self.temp != self.target and (not ok or os.path.exists(self.temp)):
-                try:
-                    os.unlink(self.temp)
-                except OSError:
-                    pass
+            raise _cannot_write(self.path, exc) from None

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Iterable
@@ -169,10 +168,9 @@ def run(
             "usage", f"--out {shorten(out, 80)} exists: remove it or name another folder (a run never"
             " writes into one)",
         )
-    folder, base = os.path.split(target)
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise GradError("usage", f"--out {shorten(out, 80)}: the folder {shorten(folder, 80)} does not exist")
-    temp = os.path.join(folder, f".{base}.{os.getpid()}.partial")
     try:
         ddf = dd.read_parquet(paths)
     except (OSError, ValueError, pa.ArrowException) as exc:
@@ -185,49 +183,53 @@ def run(
     with warnings.catch_warnings():  # ("Port 8787 is already in use": not the user's business)
         warnings.simplefilter("ignore")
         try:
-            return _run(distributed, pa, result, scheduler, workers, temp, target)
+            return _run(distributed, pa, result, scheduler, workers, out)
         finally:
             quiet.setLevel(level)
 
 
-def _run(distributed: Any, pa: Any, result: Any, scheduler: str | None, workers: int | None, temp: str,
-         target: str) -> DaskSummary:
-    client, cluster = _connect(distributed, scheduler, workers)
-    done = False
+def _run(distributed: Any, pa: Any, result: Any, scheduler: str | None, workers: int | None,
+         out: str) -> DaskSummary:
+    from .files import staged_folder
+
     try:
-        write = result.to_parquet(temp, write_index=False, compute=False)
-        future = client.compute(write)
-        try:
-            _wait(distributed, client, future)
-        except distributed.client.FutureCancelledError:
-            message = "the Dask run was cancelled (the scheduler restarted or went away)"
-            raise GradError("usage", message) from None
-        except (OSError, distributed.comm.CommClosedError) as exc:
-            raise GradError("usage", f"the Dask run failed: {_reason(exc)}") from None
-        except GradError:
-            raise
-        except Exception as exc:
-            if type(exc).__name__ == "KilledWorker":
-                raise GradError(
-                    "usage", f"a Dask worker died while running the batch ({_reason(exc)})"
-                ) from None
+        with staged_folder(out) as temp:  # renamed into place, or removed, once the cluster is closed
+            client, cluster = _connect(distributed, scheduler, workers)
+            try:
+                return _write(distributed, pa, result, client, temp)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    except OSError as exc:
+        raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
+
+
+def _write(distributed: Any, pa: Any, result: Any, client: Any, temp: str) -> DaskSummary:
+    """The dataset into the folder ``temp``, with ``_SUCCESS`` once it is all there."""
+    write = result.to_parquet(temp, write_index=False, compute=False)
+    future = client.compute(write)
+    try:
+        _wait(distributed, client, future)
+    except distributed.client.FutureCancelledError:
+        message = "the Dask run was cancelled (the scheduler restarted or went away)"
+        raise GradError("usage", message) from None
+    except (OSError, distributed.comm.CommClosedError) as exc:
+        raise GradError("usage", f"the Dask run failed: {_reason(exc)}") from None
+    except GradError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":
             raise GradError(
-                "usage", f"the Dask run failed: {type(exc).__name__}: {_reason(exc)}"
+                "usage", f"a Dask worker died while running the batch ({_reason(exc)})"
             ) from None
-        summary = _summary(pa, temp)
-        with open(os.path.join(temp, "_SUCCESS"), "wb"):
-            pass
-        if os.path.isdir(target):
-            os.rmdir(target)  # empty (checked above)
-        os.replace(temp, target)
-        done = True
-        return summary
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if not done:
-            shutil.rmtree(temp, ignore_errors=True)
+        raise GradError(
+            "usage", f"the Dask run failed: {type(exc).__name__}: {_reason(exc)}"
+        ) from None
+    summary = _summary(pa, temp)
+    with open(os.path.join(temp, "_SUCCESS"), "wb"):
+        pass
+    return summary
 
 
 def _summary(pa: Any, folder: str) -> DaskSummary:

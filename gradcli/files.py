@@ -1,53 +1,117 @@
-"""Files written whole or not at all (``graph --out``).
+"""Files written whole or not at all: every ``--out`` (graph, eval --batch).
 
-The whole text is built in memory before a byte is written, so the only way to leave
-half a file behind is a failure while writing it: a full disk, a file-size limit, an
-interrupt. Writing to a temporary name beside the target and renaming it over the
-target (an atomic step on one file system) rules that out.
+The output is written to a temporary name beside the target and renamed over the
+target at the end (an atomic step on one file system), so a failure midway (a full
+disk, a file-size limit, Ctrl-C) leaves the old file, or no file, never a part of
+one. The same rules for every writer:
+
+- a symbolic link is followed: the file it names is replaced, the link is kept;
+- anything that is not a regular file (a device such as /dev/full, a pipe, a FIFO,
+  /dev/stdout) is written in place, never renamed over;
+- an existing file keeps its permissions; a new one gets 0666 less the umask;
+- a folder is refused, and so is a folder that does not exist;
+- the temporary file is removed on any failure, an interrupt included.
+
+``staged_file`` gives the name to write to; ``write_whole`` writes bytes with it;
+``staged_folder`` does the same for a folder (a Dask dataset).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
+
+_HOPS = 40  # symbolic links followed before giving up (the kernel's own limit)
 
 
-def write_whole(path: str, data: bytes) -> None:
-    """Write ``data`` to the file ``path`` whole or not at all: a regular file (or a new
-    one) is written beside itself under a temporary name and renamed over it, so a
-    failure midway (a full disk, a file-size limit, Ctrl-C) leaves the old file, or no
-    file, never a part of one. Anything else (a device such as /dev/stdout, a pipe) is
-    written directly, and a directory is refused by ``open``."""
-    target = os.path.realpath(path)  # through a symbolic link: replace what it names, keep the link
+def _resolve(path: str) -> str | None:
+    """The file a rename must replace, through symbolic links; None when a link leads
+    into a process's open files (/dev/stdout, /dev/fd/N, /proc/self/fd/N), which are
+    written in place whatever they are."""
+    current = os.path.abspath(path)
+    for _ in range(_HOPS):
+        if current.startswith(("/proc/", "/dev/fd/")):
+            return None
+        if not os.path.islink(current):
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return os.path.realpath(current)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def staged_file(path: str) -> Iterator[str]:
+    """Yield the name to write ``path``'s new contents to (open it and write it whole);
+    when the block ends without an exception, those contents are put in place. A
+    regular file, or a new one, is staged beside its target and renamed over it; a
+    device, a pipe or a FIFO is yielded as itself and written in place. Raises
+    ``OSError`` (IsADirectoryError, FileNotFoundError, PermissionError, ...) for a path
+    that cannot be written; the caller words it."""
+    target = _resolve(path)
     try:
-        mode: int | None = os.stat(target).st_mode
-    except OSError:
+        mode: int | None = os.stat(path).st_mode  # follows links: what a write would reach
+    except FileNotFoundError:
         mode = None
-    if mode is not None and not stat.S_ISREG(mode):
-        with open(path, "wb") as handle:
-            handle.write(data)
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "Is a directory", path)
+    if target is None or (mode is not None and not stat.S_ISREG(mode)):
+        yield path  # a device, a pipe, a process's open file: written in place
         return
     try:
         fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".gradcli-", suffix=".part")
     except OSError:
         if mode is None:
-            raise
-        with open(path, "wb") as handle:  # a writable file in a folder we cannot add to
-            handle.write(data)
+            raise  # a missing folder, a folder we cannot add to
+        yield path  # a writable file in a folder we cannot add to: written in place
         return
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is None:  # a new file gets the usual permissions, not mkstemp's 0600
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
-        else:
-            os.chmod(temporary, stat.S_IMODE(mode))
+        os.close(fd)
+        os.chmod(temporary, _new_file_mode() if mode is None else stat.S_IMODE(mode))
+        yield temporary
+        try:  # checked again just before the rename: never rename over anything but a file
+            now: int | None = os.stat(target).st_mode
+        except FileNotFoundError:
+            now = None
+        if now is not None and not stat.S_ISREG(now):
+            raise OSError(f"{path} is no longer a regular file")
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        raise
+
+
+def write_whole(path: str, data: bytes) -> None:
+    """Write ``data`` to the file ``path`` whole or not at all (see ``staged_file``)."""
+    with staged_file(path) as name, open(name, "wb") as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def staged_folder(path: str) -> Iterator[str]:
+    """Yield a name beside the folder ``path`` (not yet made) to build a folder under;
+    when the block ends without an exception it is renamed to ``path``, which must be
+    absent or empty; on any failure it is removed. A symbolic link is followed (the
+    folder it names is replaced)."""
+    target = _resolve(path) or os.path.abspath(path)
+    folder, base = os.path.split(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(2, "No such file or directory", folder)
+    temporary = os.path.join(folder, f".{base}.{os.getpid()}.partial")
+    try:
+        yield temporary
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.rmdir(target)  # empty, or this refuses
+        os.replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
         raise
