@@ -407,6 +407,12 @@ def _row(
                     f"{slopes}, where the derivative does not exist; the central difference is"
                     f" their average and the reverse mode gives a value between them (a convention)"
                 )))
+            if x != 0 and abs(x) < best.step:  # 1e-66: the steps straddle 0, not x's kink
+                return row(best.value, best.step, best.method, UNJUDGED, _join(note, (
+                    f"{slopes} within the steps, which reach across 0 from {name} = {_g(x)}:"
+                    f" a kink between cannot be told from one at {name}, and smaller steps"
+                    f" drown in rounding"
+                )))
             outside = max(low - reverse, reverse - high)
             sides = kink_sides(graph, result, name, best.step)
             if sides is None or any(spread * MARGIN > min(outside, size) for spread, size in sides):
