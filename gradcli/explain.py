@@ -137,7 +137,12 @@ def definitions(graph: Graph, names: list[str]) -> list[tuple[int, str]]:
 
 
 def explain(result: Result) -> Explanation:
-    """The explanation of ``result``: names, forward definitions and chain-rule steps."""
+    """The explanation of ``result``: names, forward definitions and chain-rule steps
+    (of its own output, for one of several: pass the result :func:`own_output` gives,
+    to index its values by the explanation's node ids)."""
+    from .jacobian import own_output
+
+    result = own_output(result)
     graph = result.graph
     nodes = graph.nodes
     names = node_names(graph)
@@ -209,6 +214,9 @@ def explanation_lines(
     result: Result, precision: int | None = DEFAULT_PRECISION, ex: Explanation | None = None
 ) -> list[str]:
     """The explanation as plain text lines (no colour, no box drawing)."""
+    from .jacobian import own_output
+
+    result = own_output(result)  # one of several outputs: the chain rule from its own
     if ex is None:
         ex = explain(result)
     values = result.values
@@ -226,6 +234,9 @@ def explanation_lines(
 def explanation_json(result: Result, precision: int | None = DEFAULT_PRECISION) -> dict[str, Any]:
     """The ``explain`` key of ``--json --explain``: the text, and each backward step
     with exact numbers (``local`` is null where it was not computed)."""
+    from .jacobian import own_output
+
+    result = own_output(result)
     ex = explain(result)
     return {
         "text": "\n".join(explanation_lines(result, precision, ex)),

@@ -148,3 +148,55 @@ def jacobian(
     point.update(kw_bindings)
     graph, names, ids = compile_outputs(source, outputs)
     return run_outputs(graph, names, ids, point, wrt)
+
+
+def own_output(result: Result) -> Result:
+    """``result`` with the graph of what its own output depends on, that output last.
+
+    The results of several outputs share one graph whose last node is the output
+    lowered last; a picture or a walk through the passes of the first output starts
+    from that output instead, and leaves out what only the others use. A result whose
+    graph is its output's alone comes back as it is."""
+    graph = result.graph
+    root = graph.names.get(result.output) if result.output is not None else None
+    if root is None:
+        return result
+    needed = [False] * (root + 1)
+    needed[root] = True
+    for i in range(root, -1, -1):  # inputs come before their consumers: one loop
+        if needed[i]:
+            for j in graph.nodes[i].inputs:
+                needed[j] = True
+    if root == graph.output and all(needed):
+        return result
+    import copy
+
+    from .graph import Graph
+
+    new_id = [-1] * (root + 1)
+    kept = []
+    for i in range(root + 1):
+        if needed[i]:
+            node = copy.copy(graph.nodes[i])  # the shared graph's nodes stay as they are
+            new_id[i] = len(kept)
+            node.id = len(kept)
+            node.inputs = tuple([new_id[j] for j in node.inputs])
+            kept.append(node)
+
+    def renumber(old: int | None) -> int | None:
+        return new_id[old] if old is not None and old <= root and needed[old] else None
+
+    own = Graph(
+        kept,
+        {name: renumber(i) for name, i in graph.inputs.items()},
+        {name: renumber(i) for name, i in graph.names.items()},
+        result.output,
+        graph.source,
+    )
+    own.branches = graph.branches
+    old = [i for i in range(root + 1) if needed[i]]
+    return Result(
+        source=result.source, output=result.output, value=result.value, inputs=result.inputs,
+        gradient=result.gradient, graph=own, values=[result.values[i] for i in old],
+        grads=[result.grads[i] for i in old],
+    )

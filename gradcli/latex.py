@@ -137,7 +137,9 @@ def eval_tabular(result: Result, precision: int | None) -> str:
 def explain_align(result: Result, precision: int | None) -> str:
     """The forward pass and the chain rule, one ``align*`` line per node."""
     from .explain import explain
+    from .jacobian import own_output
 
+    result = own_output(result)  # one of several outputs: the chain rule from its own
     ex = explain(result)
     names = [name(n) for n in ex.names]
     f = name(ex.output)

@@ -137,6 +137,9 @@ def draw(
     if fmt not in FORMATS:
         raise GradError("usage", f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     if isinstance(subject, Result):
+        from .jacobian import own_output
+
+        subject = own_output(subject)  # one of several outputs: drawn from its own node
         graph, result = subject.graph, subject
     else:
         graph, result = subject, None

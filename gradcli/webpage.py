@@ -75,6 +75,9 @@ def page_data(subject: Result | Graph, precision: int | None = DEFAULT_PRECISION
     that wire carries back]``; ``forward`` and ``backward`` are the steps, each
     ``[node id, sentence]``, in the order the page plays them."""
     if isinstance(subject, Result):
+        from .jacobian import own_output
+
+        subject = own_output(subject)  # one of several outputs: stepped from its own
         graph, result = subject.graph, subject
     else:
         graph, result = subject, None

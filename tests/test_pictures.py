@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO
 
 import gradcli
-from gradcli.pictures import TREE_MAX_DEPTH
+from gradcli.pictures import TREE_MAX_DEPTH, draw
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
@@ -265,3 +265,34 @@ def test_svg_to_a_text_only_stream_is_written_as_text() -> None:
     stream = io.StringIO()
     write(draw(gradcli.evaluate("x*y", x=2, y=3), fmt="svg"), file=stream)
     assert ET.fromstring(stream.getvalue().encode("utf-8")).tag.endswith("svg")
+
+
+def test_each_of_several_outputs_is_drawn_from_its_own_output() -> None:
+    # One graph serves all the outputs; its last node is b, lowered last. Each
+    # output's picture starts from that output, with its own gradients, and leaves out
+    # what only the others use.
+    j = gradcli.jacobian("s = x + y; a = s*y; b = s^2", outputs=["a", "b"], x=2, y=3)
+    for name, result in zip(j.outputs, j.results, strict=True):
+        other = "b" if name == "a" else "a"
+        tree = result.picture().tree()
+        assert tree.splitlines()[0].startswith(f"{name}  "), tree
+        assert f"∂{name}/∂node" in tree and f"∂{other}/∂node" not in tree
+        assert f"x  var  value 2  grad {result.gradient['x']:g}" in tree, tree
+        assert other not in {line.split()[-1] for line in tree.splitlines()[:-1] if line.strip()}
+        dot = result.picture().dot()
+        assert f"out [label=<<b>{name}</b>>" in dot and f"<i>{other}</i>" not in dot, dot
+        assert f"∂{name}/∂consumer" in dot
+        mermaid = draw(result, fmt="mermaid").text
+        assert f'out(["{name}"])' in mermaid and f"<br/>{other}" not in mermaid
+        assert result.trace().picture().tree() == tree
+        explanation = result.trace().explanation()
+        assert f"the chain rule from {name} back" in explanation and f"{other} =" not in explanation
+        assert f"∂{name}/∂x = " in explanation.splitlines()[-1]
+        assert explanation.splitlines()[-1].endswith(f" = {result.gradient['x']:g}   using ∂(u + v)/∂u = 1")
+        page = draw(result, fmt="html").text
+        assert f'"output":"{name}"' in page and f'"chain rule from {other}' not in page
+    a = j.results[0]
+    assert a.graph.output != a.graph.names["a"]  # the shared graph itself is left as it is
+    assert gradcli.jacobian("a = x; b = 2*x", outputs="a,b", x=5).results[0].picture().tree().startswith(
+        "x  var  value 5  grad 1"
+    )
