@@ -81,6 +81,14 @@ class _Group(click.Group):
     """The command group: keeps Ctrl-C and a failed write of the output away from
     click's own handling (which prints, wraps the streams and exits by itself)."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # Ctrl-C while click reads the arguments (a slow start-up on a busy machine):
+        # click would write a blank line to standard error before gradcli's one line.
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

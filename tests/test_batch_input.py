@@ -200,7 +200,10 @@ def test_wide_csv_is_read_and_written_in_time_linear_in_its_columns(tmp_path) ->
         return time.process_time() - started
 
     run(1000)  # warm
-    small, large = run(6000), run(24000)
+    # The best of three, sizes taken in turn: a busy machine slows single runs (a
+    # collection, another process on the core), never the fastest of several.
+    times = [(run(6000), run(24000)) for _ in range(3)]
+    small, large = min(t[0] for t in times), min(t[1] for t in times)
     assert large < 8 * small + 0.5, (small, large)  # 4x the columns: not 16x the time
 
 

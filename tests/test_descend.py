@@ -177,11 +177,15 @@ def test_the_descent_loop_does_not_parse_or_lower_again(monkeypatch: pytest.Monk
 
 def test_ten_thousand_steps_on_the_neuron_take_well_under_a_second() -> None:
     graph = gradcli.compile("1/(1+exp(-(w0*x0+w1*x1+w2)))")
-    start = time.perf_counter()
-    r = descend(graph, NEURON_POINT, steps=10_000, tol=0)
-    elapsed = time.perf_counter() - start
-    assert r.steps == 10_000
-    assert elapsed < 1.0, f"{elapsed:.3f} s"
+    # The CPU time this process spent (not the wall clock, which counts the time other
+    # processes held the core), the best of three: a busy machine still slows one run.
+    times = []
+    for _ in range(3):
+        start = time.process_time()
+        r = descend(graph, NEURON_POINT, steps=10_000, tol=0)
+        times.append(time.process_time() - start)
+        assert r.steps == 10_000
+    assert min(times) < 1.0, f"{min(times):.3f} s (of {', '.join(f'{t:.3f}' for t in times)})"
 
 
 @pytest.mark.parametrize(

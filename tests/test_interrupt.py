@@ -110,3 +110,19 @@ def test_dir_shows_every_public_name_though_check_and_descend_load_lazily() -> N
     assert set(gradcli.__all__) <= set(names)
     assert {"check", "descend", "evaluate", "CheckResult"} <= set(names)
     assert not loaded
+
+
+@pytest.mark.parametrize("where", ["parse_args", "invoke"])
+def test_ctrl_c_while_click_reads_the_arguments_is_the_same_one_line(
+    where: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # On a busy machine Ctrl-C can land while click still parses the arguments, where
+    # click itself writes a blank line to standard error before raising Abort.
+    from gradcli import cli
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.click.Command if where == "invoke" else cli.click.Group, where, interrupted)
+    assert cli.main(["eval", "x*y", "-x", "2", "-y", "3"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
