@@ -48,6 +48,28 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def unwritable(path: str) -> OSError | None:
+    """Why ``path`` could not be written, asked before any work is done (a fit that
+    would run for minutes and then fail to save); None when it looks writable. The
+    write itself may still fail (a full disk): its caller words that too."""
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        return exc
+    if mode is not None and stat.S_ISDIR(mode):
+        return IsADirectoryError(21, "Is a directory", path)
+    if mode is not None:
+        return None if os.access(path, os.W_OK) else PermissionError(13, "Permission denied", path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return FileNotFoundError(2, "No such file or directory", path)
+    if not os.access(folder, os.W_OK):
+        return PermissionError(13, "Permission denied", path)
+    return None
+
+
 @contextlib.contextmanager
 def staged_file(path: str) -> Iterator[str]:
     """Yield the name to write ``path``'s new contents to (open it and write it whole);

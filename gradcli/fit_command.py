@@ -103,6 +103,13 @@ def fit_command(
             "usage", "the program and --data cannot both be read from standard input: give one a file"
         )
     source, bindings = program_and_bindings(words, file)
+    if save is not None:  # before the fit, not after minutes of it
+        from .files import unwritable
+
+        problem = unwritable(save)
+        if problem is not None:
+            reason = problem.strerror or problem
+            raise GradError("usage", f"cannot write --save {shorten(save, 80)}: {reason}")
     names = [name.strip() for name in params.split(",")]
     if not all(names):
         raise GradError(
@@ -143,12 +150,11 @@ def fit_command(
 
 def write_params(path: str, params: dict[str, float]) -> None:
     """``--save FILE``: the parameters as one JSON object, a line of its own."""
+    from .files import write_whole
     from .render import dumps
 
-    text = dumps(params) + "\n"
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_whole(path, (dumps(params) + "\n").encode("utf-8"))
     except OSError as exc:
         raise GradError("usage", f"cannot write --save {shorten(path, 80)}: {exc.strerror or exc}") from None
 

@@ -128,6 +128,29 @@ def test_fit_save_then_eval_batch_with_the_saved_bindings(run_cli, tmp_path: Pat
     assert np.allclose(predictions, want, rtol=1e-12)
 
 
+@pytest.mark.parametrize("where", ["missing/params.json", "."])
+def test_an_unwritable_save_is_refused_before_any_step(run_cli, tmp_path: Path, where: str) -> None:
+    path = write_csv(tmp_path / "d.csv", linear_data(30))
+    code, out, err = run_cli("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0",
+                             "-b", "0", "--epochs", "3", "--save", str(tmp_path / where))
+    assert code == 2
+    assert out == ""  # refused up front: no fit ran, nothing printed
+    assert err.startswith("error: cannot write --save ") and err.count("\n") == 1
+
+
+def test_save_replaces_a_file_whole_and_keeps_its_permissions(run_cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", linear_data(30))
+    saved = tmp_path / "params.json"
+    saved.write_text("old and much longer than the parameters will be " * 20, encoding="utf-8")
+    saved.chmod(0o604)
+    code, _, err = run_cli("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0",
+                           "-b", "0", "--epochs", "3", "--save", str(saved))
+    assert code == 0, err
+    assert list(json.loads(saved.read_text(encoding="utf-8"))) == ["w0", "w1", "b"]
+    assert saved.stat().st_mode & 0o777 == 0o604
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_json_has_every_key(run_cli, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", linear_data(30))
     code, out, _ = run_cli("fit", LINEAR, "--data", path, "--params", "w0,w1,b", "--w0", "0", "--w1", "0",
