@@ -32,6 +32,7 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 import errno  # noqa: E402 - after the Ctrl-C guard, on purpose
 import io  # noqa: E402
 import sys  # noqa: E402
+import warnings  # noqa: E402
 from typing import Any  # noqa: E402
 
 import click  # noqa: E402
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         if signal.getsignal(signal.SIGINT) is _interrupted_while_loading:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         # Without standalone mode, click returns the code of a click.exceptions.Exit.
-        code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
+        # Python's warnings (NumPy's "overflow encountered", a library's deprecation)
+        # are not for a user: every result is checked and a problem is said as an error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
     except GradError as err:
         write_stderr(format_error(err))
         return _exit(err.exit_code)

@@ -233,20 +233,26 @@ class SecondOrder:
     def _tangents(self, values: list[float]) -> list[Any]:
         """Forward mode over the derivative graph: each moving node's derivative toward
         every wrt input, a vector (None: 0 toward all of them)."""
-        from .evaluate import describe_call
-        from .ops import Undefined
         from .vectorised import load_numpy
 
         np = load_numpy()
-        nodes = self.program.graph.nodes
-        moving = self.moving
-        n = len(self.wrt)
-        tangents: list[Any] = [None] * len(nodes)
-        eye = np.eye(n)
+        tangents: list[Any] = [None] * len(self.program.graph.nodes)
+        eye = np.eye(len(self.wrt))
         for k, i in enumerate(self.seeds):
             if i is not None:
                 tangents[i] = eye[k]
-        for node in nodes:
+        with np.errstate(all="ignore"):  # an overflow is found and said by the caller
+            self._forward_tangents(values, tangents)
+        return tangents
+
+    def _forward_tangents(self, values: list[float], tangents: list[Any]) -> None:
+        """Fill ``tangents`` in topological order: each node's, the sum of its inputs'
+        times its local derivatives (the ops' numeric rules)."""
+        from .evaluate import describe_call
+        from .ops import Undefined
+
+        moving = self.moving
+        for node in self.program.graph.nodes:
             op = node.op
             i = node.id
             if op is None or not moving[i]:
@@ -272,7 +278,6 @@ class SecondOrder:
                 term = t if local == 1 else local * t
                 acc = term if acc is None else acc + term
             tangents[i] = acc
-        return tangents
 
     def _second(self, node: Any, call: str, exc: BaseException | None) -> GradError:
         """A local derivative that fails in the derivative graph: the second derivative

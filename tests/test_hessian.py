@@ -200,3 +200,49 @@ def test_the_mean_over_rows_names_the_row_that_fails() -> None:
     assert info.value.kind == "binding"
     with pytest.raises(gradcli.GradError):
         second.mean_at({"w": 1.0}, {"x": []})
+
+
+def test_an_overflowing_second_derivative_is_one_error_line_and_no_numpy_warning() -> None:
+    # Found by fuzzing: NumPy's "overflow encountered in multiply" warning, with a file
+    # path of the installation, was printed above the error line.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gradcli_exe = Path(sys.executable).with_name("gradcli")
+    proc = subprocess.run(
+        [str(gradcli_exe), "hessian", "1/(1+exp(-(w0*x0+w1*x1+w2)))", "w0=-1000", "x0=1e-320",
+         "w1=1e300", "x1=-0", "w2=1e-8", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == "error: overflow: ∂²f/∂x1∂x1 is too large for a float\n"
+
+
+def test_python_warnings_never_reach_the_user(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever a library warns about, the command line says a result or one error line.
+    import importlib
+    import sys
+    import warnings
+
+    module = importlib.import_module("gradcli.hessian")  # the module, not gradcli.hessian the function
+
+    real = module.hessian
+
+    def warning_hessian(*args: object, **kwargs: object) -> object:
+        warnings.warn("overflow encountered in multiply", RuntimeWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "hessian", warning_hessian)
+
+    def show(message: object, category: type, filename: str, lineno: int, *rest: object) -> None:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))  # as Python would
+
+    with warnings.catch_warnings():  # undo pytest's own capture: warnings printed as in a shell
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        code, out, err = run_cli("hessian", "x*y", "-x", "1", "-y", "2", "--json")
+    assert code == 0
+    assert err == ""
+    assert json.loads(out)["hessian"] == [[0.0, 1.0], [1.0, 0.0]]
