@@ -29,7 +29,7 @@ _BINARY = (
     "({}) - ({})",
     "({}) * ({})",
     "({}) / (1 + ({})^2)",
-    "(1 + sigmoid({}))^({})",
+    "(1 + sigmoid({}))^(3 * tanh({}))",  # a bounded exponent: nested powers overflowed
     "hypot(1, ({}) * ({}))",
     "atan2({}, 2 + tanh({}))",
     "log(2 + ({})^2, 3 + ({})^2)",
