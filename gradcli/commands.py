@@ -20,6 +20,7 @@ from .options import (
     explain_option,
     file_completion,
     file_option,
+    optimiser_options,
     output_option,
     precision_option,
     program_and_bindings,
@@ -402,14 +403,7 @@ def _mark_answers(
 @click.option("--method", type=click.Choice(["gd", "momentum", "adam", "newton"]), default="gd",
               show_default=True, help="Update rule (newton: x −= lr·H⁻¹g, with the Hessian).")
 @click.option("--maximize", is_flag=True, help="Climb: gradient ascent.")
-@click.option("--momentum", type=Real(), default=None, metavar="MU",
-              help="momentum: the velocity decay (default 0.9).")
-@click.option("--beta1", type=Real(), default=None, metavar="B1",
-              help="adam: first-moment decay (default 0.9).")
-@click.option("--beta2", type=Real(), default=None, metavar="B2",
-              help="adam: second-moment decay (default 0.999).")
-@click.option("--adam-eps", type=Real(), default=None, metavar="E",
-              help="adam: the ε that guards the denominator (default 1e-8).")
+@optimiser_options()
 @click.option("--history", type=Count(2), default=None, metavar="N",
               help="Rows of the path to show: first, last and evenly spaced (default 11, at most 10,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -19,6 +19,7 @@ from .options import (
     Real,
     digits,
     file_completion,
+    optimiser_options,
     output_option,
     precision_option,
     program_and_bindings,
@@ -52,14 +53,7 @@ from .options import (
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--input-format", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
               help="Format of the --data file (default: told from its content).")
-@click.option("--momentum", type=Real(), default=None, metavar="MU",
-              help="momentum: the velocity decay (default 0.9).")
-@click.option("--beta1", type=Real(), default=None, metavar="B1",
-              help="adam: first-moment decay (default 0.9).")
-@click.option("--beta2", type=Real(), default=None, metavar="B2",
-              help="adam: second-moment decay (default 0.999).")
-@click.option("--adam-eps", type=Real(), default=None, metavar="E",
-              help="adam: the ε that guards the denominator (default 1e-8).")
+@optimiser_options()
 @output_option()
 @precision_option()
 def fit_command(

@@ -64,6 +64,10 @@ class HessianResult:
     def unused(self) -> list[str]:
         return self.graph.unused()
 
+    def value_of(self, name: str) -> float | None:
+        """The value of a name the gradient reports (an input: a Hessian is toward inputs)."""
+        return self.inputs.get(name)
+
     def to_json(self, *, source: bool = True) -> dict[str, Any]:
         """``eval --json``'s object, plus ``wrt`` and ``hessian`` (what ``hessian --json`` prints)."""
         out: dict[str, Any] = {}

@@ -63,20 +63,10 @@ def hessian_command(
 
 def print_hessian(result: HessianResult, precision: int) -> None:
     """Two tables: eval's (the value and the gradient), then the Hessian's rows."""
-    from .render import Column, format_number, print_rows, short_title
+    from .render import Column, format_number, print_eval, print_rows
 
+    print_eval(result, precision)  # type: ignore[arg-type]  # a HessianResult reads like a Result
     f = result.graph.output_label()
-    columns = [
-        Column("name"),
-        Column("value", "right", "green", whole=True),
-        Column(f"∂{f}/∂name", "right", "red", whole=True),
-    ]
-    rows = [[f"{f} (output)", format_number(result.value, precision), ""]]
-    unused = set(result.graph.unused())
-    for name, grad in result.gradient.items():
-        shown = f"{name} (unused)" if name in unused else name
-        rows.append([shown, format_number(result.inputs[name], precision), format_number(grad, precision)])
-    print_rows(short_title(result.source), columns, rows)
     click.echo()
     columns = [Column(f"∂²{f}/∂a∂b")]
     columns += [Column(name, "right", whole=True) for name in result.wrt]

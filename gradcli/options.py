@@ -189,6 +189,27 @@ def exact_option() -> Any:
     )
 
 
+def optimiser_options() -> Any:
+    """The update rules' own settings, shared by descend and fit: --momentum, --beta1,
+    --beta2 and --adam-eps (each None unless given: the rule's default then)."""
+
+    def decorate(command: Any) -> Any:
+        for option in reversed((
+            click.option("--momentum", type=Real(), default=None, metavar="MU",
+                         help="momentum: the velocity decay (default 0.9)."),
+            click.option("--beta1", type=Real(), default=None, metavar="B1",
+                         help="adam: first-moment decay (default 0.9)."),
+            click.option("--beta2", type=Real(), default=None, metavar="B2",
+                         help="adam: second-moment decay (default 0.999)."),
+            click.option("--adam-eps", type=Real(), default=None, metavar="E",
+                         help="adam: the ε that guards the denominator (default 1e-8)."),
+        )):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def data_options() -> Any:
     """eval --batch's output file and where it runs: --out, --engine, --scheduler."""
 
