@@ -75,10 +75,10 @@ def _check_dask_options(batch: str | None, grids: tuple[str, ...], out: str | No
 def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # type: ignore[no-untyped-def]
     """JSON Lines or CSV into ``out``, whole or not at all (see gradcli.files)."""
     from . import batch as batching
-    from .files import staged_file
+    from .files import open_output
 
     try:
-        with staged_file(out) as name, open(name, "w", encoding="utf-8", newline="") as stream:
+        with open_output(out, "w", encoding="utf-8", newline="") as stream:
             return batching.run_batch(
                 graph, bindings, batch=batch, grids=grids, fmt=fmt,
                 input_format=input_format, wrt=wrt_names(wrt), out=stream,

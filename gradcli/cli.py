@@ -186,11 +186,31 @@ def _guard_streams() -> None:
     """Python leaves ``sys.stdout``/``sys.stderr`` None when the shell closed them.
     Output then fails with a message when something is written (and not before: a
     command that writes nothing to standard output still succeeds); a closed standard
-    error swallows what is written, so it never changes the exit code."""
+    error swallows what is written, so it never changes the exit code. A closed
+    descriptor 1 or 2 is held by the null device opened for reading, so that no file
+    opened later takes its number: ``--out /dev/stdout >&-`` then fails as closed
+    (EBADF) instead of writing into whatever took descriptor 1."""
     if sys.stdout is None:
+        _hold_closed(1)
         sys.stdout = _ClosedStream()
     if sys.stderr is None:
+        _hold_closed(2)
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # open for the life of the process
+
+
+def _hold_closed(descriptor: int) -> None:
+    try:
+        os.fstat(descriptor)
+        return  # taken already
+    except OSError:
+        pass
+    try:
+        placeholder = os.open(os.devnull, os.O_RDONLY)
+        if placeholder != descriptor:
+            os.dup2(placeholder, descriptor)
+            os.close(placeholder)
+    except OSError:  # pragma: no cover - no null device
+        pass
 
 
 def _stream_failure(exc: OSError) -> str:

@@ -362,11 +362,11 @@ class ParquetWriter:
         self.float_inputs: list[str] = []
         self.schema: Any = None
         self._writer: Any = None
-        from .files import staged_file
+        from .files import open_output
 
-        self._staging = staged_file(path)  # whole or not at all: see gradcli.files
+        self._staging = open_output(path, "wb")  # whole or not at all: see gradcli.files
         try:
-            self.temp = self._staging.__enter__()
+            self.temp = self._staging.__enter__()  # an open binary file
         except OSError as exc:
             raise _cannot_write(path, exc) from None
 

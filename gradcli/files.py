@@ -6,26 +6,55 @@ disk, a file-size limit, Ctrl-C) leaves the old file, or no file, never a part o
 one. The same rules for every writer:
 
 - a symbolic link is followed: the file it names is replaced, the link is kept;
-- anything that is not a regular file (a device such as /dev/full, a pipe, a FIFO,
-  /dev/stdout) is written in place, never renamed over;
+- a descriptor this process already holds (/dev/stdout, /dev/stderr, /dev/fd/N,
+  /proc/self/fd/N, or a link to one) is written through a copy of that descriptor,
+  never opened again: the shell's ``>>`` appends, its ``>`` has truncated, and a
+  closed one (``>&-``) is an error;
+- anything else that is not a regular file (a device such as /dev/full, a pipe, a
+  FIFO) is written in place, never renamed over;
 - an existing file keeps its permissions; a new one gets 0666 less the umask;
 - a folder is refused, and so is a folder that does not exist;
 - the temporary file is removed on any failure, an interrupt included.
 
-``staged_file`` gives the name to write to; ``write_whole`` writes bytes with it;
-``staged_folder`` does the same for a folder (a Dask dataset).
+``open_output`` opens the stream to write to (every writer goes through it);
+``write_whole`` writes bytes with it; ``staged_folder`` stages a folder (a Dask
+dataset) the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
+from typing import IO, Any
 
 _HOPS = 40  # symbolic links followed before giving up (the kernel's own limit)
+# A descriptor's own name: /dev/fd/N or /proc/(self|thread-self|PID)/fd/N (no leading
+# zero: the kernel does not know /dev/fd/01; nine digits: far past any descriptor).
+_DESCRIPTOR = re.compile(r"/(?:dev/fd|proc/(self|thread-self|[0-9]+)/fd)/(0|[1-9][0-9]{0,8})")
+
+
+def held_descriptor(path: str) -> int | None:
+    """The descriptor ``path`` names when it is one of this process's own (/dev/stdout,
+    /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N, or a symbolic link to one),
+    whether or not it is open; None for any other path."""
+    current = os.path.abspath(path)
+    for _ in range(_HOPS):
+        match = _DESCRIPTOR.fullmatch(current)
+        if match is not None:
+            owner = match[1]
+            ours = owner in (None, "self", "thread-self") or int(owner) == os.getpid()
+            return int(match[2]) if ours else None
+        if current.startswith(("/proc/", "/dev/fd/")) or not os.path.islink(current):
+            return None
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return None
 
 
 def _resolve(path: str) -> str | None:
@@ -52,6 +81,17 @@ def unwritable(path: str) -> OSError | None:
     """Why ``path`` could not be written, asked before any work is done (a fit that
     would run for minutes and then fail to save); None when it looks writable. The
     write itself may still fail (a full disk): its caller words that too."""
+    descriptor = held_descriptor(path)
+    if descriptor is not None:  # /dev/stdout: open, and open for writing
+        import fcntl
+
+        try:
+            flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
+        except OSError:
+            flags = os.O_RDONLY
+        if flags & os.O_ACCMODE == os.O_RDONLY:
+            return OSError(errno.EBADF, os.strerror(errno.EBADF), path)
+        return None
     try:
         mode: int | None = os.stat(path).st_mode
     except FileNotFoundError:
@@ -71,7 +111,7 @@ def unwritable(path: str) -> OSError | None:
 
 
 @contextlib.contextmanager
-def staged_file(path: str) -> Iterator[str]:
+def _staged_file(path: str) -> Iterator[str]:
     """Yield the name to write ``path``'s new contents to (open it and write it whole);
     when the block ends without an exception, those contents are put in place. A
     regular file, or a new one, is staged beside its target and renamed over it; a
@@ -112,9 +152,38 @@ def staged_file(path: str) -> Iterator[str]:
         raise
 
 
+@contextlib.contextmanager
+def open_output(path: str, mode: str = "wb", **options: Any) -> Iterator[IO[Any]]:
+    """``path`` open for writing (``mode`` "wb" or "w", ``options`` as ``open`` takes
+    them): a regular file staged and put in place when the block ends without an
+    exception (staged beside it, renamed over it); a descriptor this process holds (/dev/stdout)
+    written through a copy of it, so the shell's ``>>`` appends and its ``>`` has
+    truncated; a device, a pipe or a FIFO written in place. Raises ``OSError`` for
+    a path that cannot be written (a closed descriptor: EBADF); the caller words it."""
+    descriptor = held_descriptor(path)
+    if descriptor is None:
+        with _staged_file(path) as name, open(name, mode, **options) as stream:
+            yield stream
+        return
+    try:
+        copy = os.dup(descriptor)
+    except OSError:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF), path) from None
+    try:
+        stream = os.fdopen(copy, mode, **options)
+    except BaseException:
+        os.close(copy)
+        raise
+    for own in (sys.stdout, sys.stderr):  # what was printed before goes first
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            own.flush()
+    with stream:
+        yield stream
+
+
 def write_whole(path: str, data: bytes) -> None:
-    """Write ``data`` to the file ``path`` whole or not at all (see ``staged_file``)."""
-    with staged_file(path) as name, open(name, "wb") as handle:
+    """Write ``data`` to the file ``path`` whole or not at all (see ``open_output``)."""
+    with open_output(path, "wb") as handle:
         handle.write(data)
 
 
@@ -123,8 +192,11 @@ def staged_folder(path: str) -> Iterator[str]:
     """Yield a name beside the folder ``path`` (not yet made) to build a folder under;
     when the block ends without an exception it is renamed to ``path``, which must be
     absent or empty; on any failure it is removed. A symbolic link is followed (the
-    folder it names is replaced)."""
-    target = _resolve(path) or os.path.abspath(path)
+    folder it names is replaced). A path that is not a folder (a file, a device,
+    /dev/stdout) is refused before anything is made."""
+    target = _resolve(path)
+    if target is None or (os.path.lexists(target) and not os.path.isdir(target)):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
     folder, base = os.path.split(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, "No such file or directory", folder)
