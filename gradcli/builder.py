@@ -27,10 +27,14 @@ _NE = OPERATORS["ne"]
 _COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 #: a comparison that is 0 exactly where the other is 1
 _OPPOSITE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+_STEP_OPS = frozenset(OPERATORS[name] for name in _COMPARISONS)
 
 
 def _const_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 stay apart
+
+
+_ZERO_KEY = _const_key(0.0)
 
 
 class Builder:
@@ -42,7 +46,8 @@ class Builder:
     points. The derivative rules in :mod:`gradcli.ops` call ``G.add``, ``G.sub``,
     ``G.mul``, ``G.div``, ``G.neg``, ``G.pow``, ``G.num``, ``G.value`` and
     ``G("name", *args)`` for any other operation or function (``G("cos", x)``,
-    ``G("lt", a, b)``, ``G("if", c, a, b)``); ``G.zero`` and ``G.one`` are constants.
+    ``G("lt", a, b)``, ``G("if", c, a, b)``); ``G.zero`` and ``G.one`` are constants
+    (made when first asked for).
     """
 
     def __init__(self, graph: Graph) -> None:
@@ -50,39 +55,70 @@ class Builder:
         self.nodes: list[Node] = list(graph.nodes)
         self.base = len(self.nodes)  # ids from here on are made by derivative rules
         self.tables: dict[Op, dict[tuple[int, ...], int]] = {}
-        self.consts: dict[tuple[float, float], int] = {}
+        # A constant's key is its value, but 0.0 and -0.0 are told apart by their sign
+        # (see _const_key); every other value is its own key.
+        self.consts: dict[object, int] = {}
         self.const_values: dict[int, float] = {}  # const node id -> its value
         self.negated: dict[int, int] = {}  # id of a node -a -> id of a
         self.steps: set[int] = set()  # nodes whose value is 1 or 0
         self.span: tuple[int, int] = (0, 0)
         self.has_if = graph.branches
         self.calls: dict[tuple[str, int], Op] = {}
+        tables = self.tables
         for node in self.nodes:
             op = node.op
             if op is not None:
-                self.tables.setdefault(op, {}).setdefault(node.inputs, node.id)
+                table = tables.get(op)
+                if table is None:
+                    table = tables[op] = {}
+                if node.inputs not in table:
+                    table[node.inputs] = node.id
                 if op is _NEG:
                     self.negated[node.id] = node.inputs[0]
-                elif op.name in _COMPARISONS:
+                elif op in _STEP_OPS:
                     self.steps.add(node.id)
             elif node.kind == "const":
-                self.consts.setdefault(_const_key(node.value), node.id)
-                self.const_values[node.id] = node.value
-        self.zero = self.num(0.0)
-        self.one = self.num(1.0)
-        self.steps.update((self.zero, self.one))
+                value = node.value
+                self.consts.setdefault(value if value else _const_key(value), node.id)
+                self.const_values[node.id] = value
+        # the two tables nearly every rule uses, looked up once
+        self.mul_table = tables.setdefault(_MUL, {})
+        self.add_table = tables.setdefault(_ADD, {})
+        # The constants 0 and 1 are made when a rule first asks for them, not here:
+        # a node made and never used is pruned, and every node after it renumbered.
+        self._zero = self.consts.get(_ZERO_KEY)
+        self._one = self.consts.get(1.0)
+        self.steps.update(i for i in (self._zero, self._one) if i is not None)
+
+    @property
+    def zero(self) -> int:
+        """The constant 0."""
+        zero = self._zero
+        if zero is None:
+            zero = self._zero = self.num(0.0)
+        return zero
+
+    @property
+    def one(self) -> int:
+        """The constant 1."""
+        one = self._one
+        if one is None:
+            one = self._one = self.num(1.0)
+        return one
 
     # --- leaves -------------------------------------------------------------------------
 
     def num(self, value: float) -> int:
         """The constant ``value``, one node per value."""
-        key = _const_key(value)
+        key = value if value else _const_key(value)
         found = self.consts.get(key)
         if found is None:
             found = len(self.nodes)
             self.nodes.append(Node(found, "const", None, (), self.span, None, value))  # type: ignore[arg-type]
             self.consts[key] = found
             self.const_values[found] = value
+            if key == 1.0 or key == _ZERO_KEY:
+                self.steps.add(found)
         return found
 
     def value(self, i: int) -> float | None:
@@ -103,8 +139,17 @@ class Builder:
     def add(self, a: int, b: int) -> int:
         cv, negated = self.const_values, self.negated
         if a in cv or b in cv or a in negated or b in negated:
-            return self.make(_ADD, (a, b))
-        return self._intern(_ADD, (a, b))  # nothing to simplify: the common case, fast
+            simpler = self._simplify_add(a, b)
+            if simpler is not None:
+                return simpler
+        # nothing to simplify: the common case, inline
+        key = (a, b)
+        found = self.add_table.get(key)
+        if found is None:
+            found = len(self.nodes)
+            self.nodes.append(Node(found, "op", _ADD, key, self.span))  # type: ignore[arg-type]
+            self.add_table[key] = found
+        return found
 
     def sub(self, a: int, b: int) -> int:
         return self.make(_SUB, (a, b))
@@ -112,14 +157,35 @@ class Builder:
     def mul(self, a: int, b: int) -> int:
         cv, negated = self.const_values, self.negated
         if a == b or a in cv or b in cv or a in negated or b in negated:
-            return self.make(_MUL, (a, b))
-        return self._intern(_MUL, (a, b))  # nothing to simplify: the common case, fast
+            simpler = self._simplify_mul(a, b)
+            if simpler is not None:
+                return simpler
+        # nothing to simplify: the common case, inline
+        key = (a, b)
+        found = self.mul_table.get(key)
+        if found is None:
+            found = len(self.nodes)
+            self.nodes.append(Node(found, "op", _MUL, key, self.span))  # type: ignore[arg-type]
+            self.mul_table[key] = found
+            steps = self.steps
+            if a in steps and b in steps:
+                steps.add(found)
+        return found
 
     def div(self, a: int, b: int) -> int:
         return self.make(_DIV, (a, b))
 
     def neg(self, a: int) -> int:
-        return self.make(_NEG, (a,))
+        value = self.const_values.get(a)
+        if value is None:
+            inner = self.negated.get(a)
+            if inner is not None:
+                return inner  # --a
+        else:
+            folded = self._fold(_NEG, (value,))
+            if folded is not None:
+                return folded
+        return self._intern(_NEG, (a,))
 
     def pow(self, a: int, b: int) -> int:
         return self.make(_POW, (a, b))
@@ -131,6 +197,19 @@ class Builder:
 
     def make(self, op: Op, inputs: tuple[int, ...]) -> int:
         """The node ``op(*inputs)``, simplified, shared with an equal one if it exists."""
+        if op is _MUL:
+            return self.mul(*inputs)
+        if op is _ADD:
+            return self.add(*inputs)
+        if len(inputs) == 1:  # a function of one argument: folded, or as it is (neg: its own)
+            if op is _NEG:
+                return self.neg(inputs[0])
+            value = self.const_values.get(inputs[0])
+            if value is not None:
+                folded = self._fold(op, (value,))
+                if folded is not None:
+                    return folded
+            return self._intern(op, inputs)
         simpler = self._simplify(op, inputs)
         if simpler is not None:
             return simpler
@@ -155,58 +234,59 @@ class Builder:
                 self.has_if = True
                 if inputs[1] in self.steps and inputs[2] in self.steps:
                     self.steps.add(found)
-            else:
-                name = op.name
-                if name in _COMPARISONS or (name in ("max", "min") and all(i in self.steps for i in inputs)):
-                    self.steps.add(found)
+            elif op in _STEP_OPS or (op.name in ("max", "min") and all(i in self.steps for i in inputs)):
+                self.steps.add(found)
         return found
 
-    def _simplify(self, op: Op, inputs: tuple[int, ...]) -> int | None:
+    def _simplify_mul(self, a: int, b: int) -> int | None:
         cv = self.const_values
-        if op is _MUL:
-            a, b = inputs
-            va, vb = cv.get(a), cv.get(b)
-            if va is None and vb is None:
-                if a == b and a in self.steps:
-                    return a  # 1·1 or 0·0
-                negated = self.negated
-                na, nb = negated.get(a), negated.get(b)
-                if na is None and nb is None:
-                    return None
-                if na is not None and nb is not None:
-                    return self.mul(na, nb)
-                if na is not None:
-                    return self.neg(self.mul(na, b))
-                return self.neg(self.mul(a, nb))  # type: ignore[arg-type]
-            if va == 0 or vb == 0:
-                return self.zero
-            if va == 1:
-                return b
-            if vb == 1:
-                return a
-            if va == -1:
-                return self.neg(b)
-            if vb == -1:
-                return self.neg(a)
-            if va is not None and vb is not None:
-                return self._fold(op, (va, vb))
-            return None
-        if op is _ADD:
-            a, b = inputs
-            va, vb = cv.get(a), cv.get(b)
-            if va is not None and vb is not None:
-                return self._fold(op, (va, vb))
-            if vb == 0:
-                return a
-            if va == 0:
-                return b
-            nb = self.negated.get(b)
-            if nb is not None:
-                return self.sub(a, nb)
-            na = self.negated.get(a)
+        va, vb = cv.get(a), cv.get(b)
+        if va is None and vb is None:
+            if a == b and a in self.steps:
+                return a  # 1·1 or 0·0
+            negated = self.negated
+            na, nb = negated.get(a), negated.get(b)
+            if na is None and nb is None:
+                return None
+            if na is not None and nb is not None:
+                return self.mul(na, nb)
             if na is not None:
-                return self.sub(b, na)
-            return None
+                return self.neg(self.mul(na, b))
+            return self.neg(self.mul(a, nb))  # type: ignore[arg-type]
+        if va == 0 or vb == 0:
+            return self.zero
+        if va == 1:
+            return b
+        if vb == 1:
+            return a
+        if va == -1:
+            return self.neg(b)
+        if vb == -1:
+            return self.neg(a)
+        if va is not None and vb is not None:
+            return self._fold(_MUL, (va, vb))
+        return None
+
+    def _simplify_add(self, a: int, b: int) -> int | None:
+        cv = self.const_values
+        va, vb = cv.get(a), cv.get(b)
+        if va is not None and vb is not None:
+            return self._fold(_ADD, (va, vb))
+        if vb == 0:
+            return a
+        if va == 0:
+            return b
+        nb = self.negated.get(b)
+        if nb is not None:
+            return self.sub(a, nb)
+        na = self.negated.get(a)
+        if na is not None:
+            return self.sub(b, na)
+        return None
+
+    def _simplify(self, op: Op, inputs: tuple[int, ...]) -> int | None:
+        """A simpler node for an op of two or more inputs (not mul or add), or None."""
+        cv = self.const_values
         values = [cv.get(i) for i in inputs]
         if op is IF:
             c, a, b = inputs
@@ -255,10 +335,6 @@ class Builder:
                 return self.neg(self.div(na, b))
             if nb is not None:
                 return self.neg(self.div(a, nb))
-        elif name == "neg":
-            inner = self.negated.get(inputs[0])
-            if inner is not None:
-                return inner
         elif name == "pow":
             if values[1] == 1:
                 return inputs[0]

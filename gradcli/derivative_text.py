@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .graph import Node, format_literal
-from .ops import CONSTANTS, FUNCTIONS
+from .ops import CONSTANTS, FUNCTIONS, Op
 
 if TYPE_CHECKING:
     from .derivatives import DerivativeProgram
@@ -129,52 +129,71 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
         labels[each.value] = labels[each.value] or each.output_label
         given[each.value] = as_written
 
-    # which nodes the printed statements need, and how often each is used
-    need = bytearray(len(nodes))
+    # which nodes the printed statements need, and how often each is used (0: not needed)
     uses = [0] * len(nodes)
     starts = list(roots) if as_written else [*(each.value for each in dps), *roots]
     for i in starts:
-        need[i] = 1
         uses[i] += 1
     for i in range(len(nodes) - 1, -1, -1):
-        if need[i] and not given[i]:
+        if uses[i] and not given[i]:
             for j in nodes[i].inputs:
-                need[j] = 1
                 uses[j] += 1
 
+    # Each needed node's text from its inputs' (a name, or inline), written here rather
+    # than by op_text: a derivative program has some 10^5 of them.
     texts: list[str] = [""] * len(nodes)
     precs = [ATOM] * len(nodes)
+    forms = _FORMS
+    body, lines = out.body, out.lines
     t = 0
-    for node in nodes:
-        i = node.id
-        if not need[i]:
+    for i in range(len(nodes)):
+        u = uses[i]
+        if not u:
             continue
-        if node.op is None:
+        node = nodes[i]
+        op = node.op
+        if op is None:
             texts[i], precs[i] = leaf_text(node)
             continue
         if given[i]:
-            texts[i], precs[i] = labels[i], ATOM  # type: ignore[assignment]
+            texts[i] = labels[i]  # type: ignore[assignment]
             continue
-        text, prec = op_text(node, texts, precs)
-        named = labels[i] is not None  # a statement of the source, written from the graph
-        alone = i in roots and uses[i] == 1  # a derivative no other statement uses: its own line
-        long = len(text) > INLINE_MAX or (uses[i] > 1 and len(text) > SHARED_INLINE)
-        if not named and not alone and long:
-            if i in roots and roots[i] not in out.defined:
-                labels[i] = roots[i]
-                out.defined.add(roots[i])
+        form = forms.get(op) or _form(op)
+        kind, prec = form[0], form[1]
+        inputs = node.inputs
+        if kind == _INFIX:
+            left, right = inputs
+            lt, rt = texts[left], texts[right]
+            if precs[left] < form[2]:
+                lt = f"({lt})"
+            if precs[right] < form[3]:
+                rt = f"({rt})"
+            text = lt + form[4] + rt
+        elif kind == _CALL:
+            text = f"{form[4]}({', '.join([texts[j] for j in inputs])})"
+        else:  # the unary minus: -(a + b), -(-a), -(-2)
+            inner = inputs[0]
+            text = f"-({texts[inner]})" if precs[inner] <= prec else "-" + texts[inner]
+        label = labels[i]
+        if label is None and (len(text) > INLINE_MAX or (u > 1 and len(text) > SHARED_INLINE)):
+            root = roots.get(i)
+            if root is not None and u == 1:
+                pass  # a derivative no other statement uses: its own line
+            elif root is not None and root not in out.defined:
+                label = root
+                out.defined.add(root)
             elif i in hints:
-                labels[i] = fresh_name(hints[i], taken)
+                label = fresh_name(hints[i], taken)
             else:
                 t += 1
                 while f"t{t}" in taken:
                     t += 1
-                labels[i] = fresh_name(f"t{t}", taken)
-            named = True
-        if named:
-            out.body.append((labels[i], i))  # type: ignore[arg-type]
-            out.lines.append(f"{labels[i]} = {text}")
-            texts[i], precs[i] = labels[i], ATOM  # type: ignore[assignment]
+                label = fresh_name(f"t{t}", taken)
+            labels[i] = label
+        if label is not None:  # a statement of the source written from the graph, or a new one
+            body.append((label, i))
+            lines.append(f"{label} = {text}")
+            texts[i] = label
         else:
             texts[i], precs[i] = text, prec
     out.labels = labels
@@ -229,6 +248,32 @@ def leaf_text(node: Node) -> tuple[str, int]:
     return text, (PRECEDENCE["neg"] if text.startswith("-") else ATOM)
 
 
+_INFIX, _CALL, _MINUS = 0, 1, 2
+
+#: Per operation, how layout writes it: (_INFIX, precedence, the left operand's
+#: precedence below which it is parenthesised, the right's, " op "), (_CALL,
+#: ATOM, 0, 0, name) or (_MINUS, precedence, ...). Filled as operations are met.
+_FORMS: dict[Op, tuple[int, int, int, int, str]] = {}
+
+
+def _form(op: Op) -> tuple[int, int, int, int, str]:
+    """How op_text writes ``op`` (see _FORMS), for the layout's own loop."""
+    if op.symbol is None:
+        form = (_CALL, ATOM, 0, 0, op.name)
+    elif op.arity == 1:
+        form = (_MINUS, PRECEDENCE[op.name], 0, 0, "-")
+    else:
+        prec = PRECEDENCE[op.name]
+        power = op.name == "pow"
+        # as op_text: floats do not associate, so a + (b + c) keeps its parentheses; a
+        # power's left operand and a comparison's are parenthesised at equal precedence
+        left = prec + 1 if power or prec == 0 else prec
+        right = prec if power else prec + 1
+        form = (_INFIX, prec, left, right, "^" if power else f" {op.symbol} ")
+    _FORMS[op] = form
+    return form
+
+
 def op_text(node: Node, texts: list[str], precs: list[int]) -> tuple[str, int]:
     """The node written in the language from its inputs' texts (a name, or inline)."""
     op = node.op
@@ -267,11 +312,15 @@ def program_text(dp: DerivativeProgram | list[DerivativeProgram], lay: Layout | 
 @contextmanager
 def no_gc() -> Iterator[None]:
     """The cyclic GC off while a large text is built: strings make no cycles, and the
-    collector would rescan the graph's nodes again and again."""
+    collector would rescan the graph's nodes again and again; what was made is moved
+    to the oldest generation at the end (freeze, unfreeze: no visit), or the first
+    collection after would visit it all to find nothing."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
+        gc.freeze()
+        gc.unfreeze()
     finally:
         if collecting:
             gc.enable()

@@ -30,7 +30,8 @@ No recursion anywhere: one loop over the nodes per reverse pass.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .builder import Builder
@@ -49,7 +50,7 @@ def _evaluated_when(G: Builder, root: int) -> dict[int, int | None] | None:
     where it does not for its second. "And" is a lazy ``if(a, b, 0)`` (a condition
     inside a branch not taken is never computed), "or" is ``max``."""
     nodes = G.nodes
-    if not any(node.op is IF for node in nodes[: root + 1]):
+    if not G.has_if or not any(node.op is IF for node in nodes[: root + 1]):
         return None
     when: dict[int, int | None] = {root: None}
     for i in range(root, -1, -1):
@@ -89,53 +90,63 @@ def reverse(
     is evaluated only in some branch of an ``if`` is ``if(evaluated, g·local, 0)``, so
     that a branch not taken is never differentiated."""
     nodes = G.nodes
-    wanted = bytearray(root + 1)
+    wanted = bytearray(root + 1)  # on a path from a target to root
+    through = bytearray(root + 1)  # some input is wanted: the node passes a gradient on
     target_list = [t for t in targets if t is not None and t <= root]
     for t in target_list:
         wanted[t] = 1
     for i in range(root + 1):
-        if not wanted[i]:
-            for j in nodes[i].inputs:
-                if wanted[j]:
-                    wanted[i] = 1
-                    break
+        for j in nodes[i].inputs:
+            if wanted[j]:
+                wanted[i] = through[i] = 1
+                break
     when = _evaluated_when(G, root)
     targets_set = {*target_list, *report}
     found: dict[int, int | None] = {}
-    parts: dict[int, list[int]] = {root: [G.one]}
+    # root's gradient is the constant 1, written -1 here and made only if a target is
+    # root itself: g·local is local for it, and an unused 1 would be pruned later
+    parts: dict[int, list[int]] = {root: [-1]}
+    pop = parts.pop
+    add, mul, cv = G.add, G.mul, G.const_values
     for i in range(root, -1, -1):
-        mine = parts.pop(i, None)
+        mine = pop(i, None)
         if mine is None or not wanted[i]:
             continue
         node = nodes[i]
         G.span = (node.start, node.end)
         g = mine[0]
-        for term in mine[1:]:
-            g = G.add(g, term)
+        if len(mine) > 1:
+            for k in range(1, len(mine)):
+                g = add(g, mine[k])
         if i in targets_set:
-            found[i] = g
+            found[i] = G.one if g < 0 else g
+        if not through[i]:
+            continue
         op = node.op
-        if op is None:
-            continue
         inputs = node.inputs
-        if not any(wanted[j] for j in inputs):
-            continue
-        local = op.dgraph(G, i, *inputs)  # type: ignore[misc]
-        varying = G.value(g) is None  # a constant g is not 0: nothing to skip
-        defined = op.defined(G, i, *inputs) if op.defined is not None and varying else None
+        local = op.dgraph(G, i, *inputs)  # type: ignore[union-attr]
+        defined = None
+        if op.defined is not None and g >= 0 and g not in cv:  # type: ignore[union-attr]
+            # (a constant g is not 0: nothing to skip)
+            defined = op.defined(G, i, *inputs)  # type: ignore[union-attr]
         evaluated = when.get(i) if when is not None else None
         for k, j in enumerate(inputs):
-            if not wanted[j] or local[k] is None:
+            lk = local[k]
+            if lk is None or not wanted[j]:
                 continue
-            term = G.mul(g, local[k])
-            if G.value(term) == 0:
+            term = mul(g, lk) if g >= 0 else lk
+            if cv.get(term) == 0:
                 continue  # a literal 0: left out
             if defined is not None and defined[k] is not None:
                 nonzero = g if G.is_step(g) else G("ne", g, G.zero)
                 term = G("if", G("max", defined[k], nonzero), term, G.zero)
             if evaluated is not None:
                 term = G("if", evaluated, term, G.zero)
-            parts.setdefault(j, []).append(term)
+            mine = parts.get(j)
+            if mine is None:
+                parts[j] = [term]
+            else:
+                mine.append(term)
     return found
 
 
@@ -167,15 +178,8 @@ def derivative_program(
     if not graph.inputs:
         raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
     names = resolve_wrt(graph, wrt)
-    # As compile does: building makes no reference cycles for the cyclic GC to find,
-    # and left on it would rescan the growing graph again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _building():
         return _derivative_program(graph, names, order, program)[0]
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def derivative_programs(
@@ -196,10 +200,22 @@ def derivative_programs(
     if not graph.inputs:
         raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
     names = resolve_wrt(graph, wrt)
+    with _building():
+        return _derivative_program(graph, names, order, program, list(outputs))
+
+
+@contextmanager
+def _building() -> Iterator[None]:
+    """As compile does: building makes no reference cycles for the cyclic GC to find,
+    and left on it would rescan the growing graph again and again; and the nodes built
+    are moved to the oldest generation at the end (freeze, unfreeze: no visit), or the
+    first collection after would visit every one of them to find nothing."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _derivative_program(graph, names, order, program, list(outputs))
+        yield
+        gc.freeze()
+        gc.unfreeze()
     finally:
         if collecting:
             gc.enable()
@@ -262,13 +278,25 @@ def _pruned(
         if keep[i]:
             for j in nodes[i].inputs:
                 keep[j] = 1
-    new_id = list(range(base)) + [-1] * (len(nodes) - base)
+    new_id = list(range(len(nodes)))
     kept = nodes[:base]
-    for i in range(base, len(nodes)):
-        if keep[i]:
+    first = keep.find(0, base)  # the first node left out: the ids up to it stay
+    if first < 0:
+        kept += nodes[base:]
+    else:
+        kept += nodes[base:first]
+        for i in range(first, len(nodes)):
+            if not keep[i]:
+                new_id[i] = -1
+                continue
             node = nodes[i]  # made by the builder: its own, to renumber in place
             new_id[i] = node.id = len(kept)
-            node.inputs = tuple([new_id[j] for j in node.inputs])
+            inputs = node.inputs
+            if len(inputs) == 2:
+                a, b = inputs
+                node.inputs = (new_id[a], new_id[b])
+            else:
+                node.inputs = tuple([new_id[j] for j in inputs])
             kept.append(node)
     out = Graph(kept, graph.inputs, graph.names, graph.output_name, graph.source)
     # (an if that a rule made toward an input no one wanted was dropped with it)
