@@ -68,7 +68,7 @@ def print_hessian(result: HessianResult, precision: int) -> None:
     print_eval(result, precision)  # type: ignore[arg-type]  # a HessianResult reads like a Result
     f = result.graph.output_label()
     click.echo()
-    columns = [Column(f"∂²{f}/∂a∂b")]
+    columns = [Column(f"∂²{f}/∂a∂b", heading="row {}")]  # narrow: a block per row, "row x"
     columns += [Column(name, "right", whole=True) for name in result.wrt]
     rows = [
         [name, *(format_number(v, precision) for v in row)]

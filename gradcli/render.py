@@ -117,17 +117,22 @@ LARGE_TABLE = 1000
 
 class Column:
     """A column of a table: its header, alignment, colour on a terminal, and whether
-    a cell is ``whole``: never split across lines (numbers, signatures)."""
+    a cell is ``whole``: never split across lines (numbers, signatures). ``heading``
+    (as "row {}") makes the column's cell the heading of its row's block when a table
+    too wide for the terminal is drawn one block per row, instead of a ``header: cell``
+    line (a matrix's row label, whose header speaks of the whole matrix)."""
 
-    __slots__ = ("header", "justify", "style", "whole")
+    __slots__ = ("header", "heading", "justify", "style", "whole")
 
     def __init__(
-        self, header: str, justify: str = "left", style: str | None = None, *, whole: bool = False
+        self, header: str, justify: str = "left", style: str | None = None, *, whole: bool = False,
+        heading: str | None = None,
     ) -> None:
         self.header = header
         self.justify = justify
         self.style = style
         self.whole = whole
+        self.heading = heading
 
 
 class Styled(str):
@@ -200,11 +205,14 @@ def _print_records(console: Console, title: str, columns: list[Column], rows: li
     from rich.text import Text
 
     console.print(Text(title, style="bold"), soft_wrap=True)
-    label = max(cell_width(c.header) for c in columns)
+    label = max((cell_width(c.header) for c in columns if c.heading is None), default=0)
     for row in rows:
         console.print()
         for column, cell in zip(columns, row, strict=True):
             if not cell:
+                continue
+            if column.heading is not None:
+                console.print(Text(column.heading.format(cell), style="bold"))
                 continue
             style = cell.style if isinstance(cell, Styled) else column.style
             pad = " " * (label - cell_width(column.header))

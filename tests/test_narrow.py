@@ -65,6 +65,18 @@ def test_a_table_that_fits_stays_a_table(monkeypatch) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 @pytest.mark.parametrize(("columns", "command"), [(40, "trace"), (80, "check")])
 def test_a_real_narrow_terminal_keeps_numbers_whole(columns: int, command: str) -> None:
+    args = [command, "x^2*sin(y)/3", "-x", "3.000000001", "-y", "1", "--precision", "17"]
+    text = _in_a_terminal(columns, args)
+    result = gradcli.evaluate("x^2*sin(y)/3", x=3.000000001, y=1)
+    numbers = [render.format_number(result.gradient[name], 17) for name in ("x", "y")]
+    for number in numbers:
+        assert number in text, (number, text)
+    assert max(len(line.rstrip("\r")) for line in text.splitlines()) <= columns
+
+
+def _in_a_terminal(columns: int, args: list[str]) -> str:
+    """What gradcli ``args`` prints in a pseudo-terminal ``columns`` wide, escape
+    sequences removed."""
     import fcntl
     import pty
     import struct
@@ -75,10 +87,7 @@ def test_a_real_narrow_terminal_keeps_numbers_whole(columns: int, command: str) 
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [gradcli_executable(), command, "x^2*sin(y)/3", "-x", "3.000000001", "-y", "1", "--precision", "17"],
-        stdin=child, stdout=child, stderr=child, env=env,
-    )
+    proc = subprocess.Popen([gradcli_executable(), *args], stdin=child, stdout=child, stderr=child, env=env)
     os.close(child)
     chunks = []
     while True:
@@ -92,8 +101,26 @@ def test_a_real_narrow_terminal_keeps_numbers_whole(columns: int, command: str) 
     proc.wait(timeout=60)
     os.close(main)
     text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode("utf-8", "replace"))
-    result = gradcli.evaluate("x^2*sin(y)/3", x=3.000000001, y=1)
-    numbers = [render.format_number(result.gradient[name], 17) for name in ("x", "y")]
-    for number in numbers:
-        assert number in text, (number, text)
-    assert max(len(line.rstrip("\r")) for line in text.splitlines()) <= columns
+    return text.replace("\r\n", "\n")
+
+
+HESSIAN = ["hessian", "sin(alpha*beta)*exp(gamma) + alpha^3",
+           "--alpha", "1.1", "--beta", "0.7", "--gamma", "0.3"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_narrow_hessian_is_a_block_per_row_headed_by_its_row() -> None:
+    text = _in_a_terminal(40, HESSIAN)
+    assert max(len(line) for line in text.splitlines()) <= 40
+    blocks = text.split("Hessian (row a, column b)\n")[1].strip().split("\n\n")
+    assert [block.splitlines()[0] for block in blocks] == ["row alpha", "row beta", "row gamma"]
+    assert blocks[1].splitlines()[1:] == ["alpha: 0.245521", "beta:  -1.13702", "gamma: 1.06599"]
+    assert "∂²f/∂a∂b:" not in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_wide_hessian_is_one_table_with_its_rows_and_columns() -> None:
+    text = _in_a_terminal(80, HESSIAN)
+    assert "│ ∂²f/∂a∂b │    alpha │     beta │    gamma │" in text
+    assert "│ beta     │ 0.245521 │ -1.13702 │  1.06599 │" in text
+    assert "row alpha" not in text
