@@ -209,3 +209,35 @@ def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
                 f"{suggest(name, known)}; it has {', '.join(known) or 'none'}",
             )
     return names
+
+
+def chosen_inputs(graph: Graph, names: Iterable[str] | None, option: str = "--wrt") -> list[str]:
+    """The inputs a command works on, as ``option`` names them: the Hessian's rows and
+    columns (``hessian --wrt``), what ``descend --wrt`` and ``fit --params`` move, what
+    ``check --wrt`` perturbs; default (None) every input, in order of first appearance.
+    Refused, each as a usage error that lists the inputs: a named statement (it is
+    computed by the program, not free: moving it or differentiating toward it as a
+    variable means nothing), a name the program does not have, a name given twice,
+    and no name at all."""
+    if names is None:
+        names = list(graph.inputs)
+        if not names:
+            raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
+        return names
+    inputs = ", ".join(shorten(n) for n in graph.inputs) or "none"
+    chosen: list[str] = []
+    for name in names:
+        label = shorten(name)
+        if name in graph.names:
+            why = f"{label} is computed by the program, not an input"
+        elif name not in graph.inputs:
+            why = f"the program has no input {label}{suggest(name, graph.inputs)}"
+        elif name in chosen:
+            raise GradError("usage", f"{option} {label}: {label} is named twice")
+        else:
+            chosen.append(name)
+            continue
+        raise GradError("usage", f"{option} {label}: {why}; its inputs are {inputs}")
+    if not chosen:
+        raise GradError("usage", f"{option}: name at least one input; the program's inputs are {inputs}")
+    return chosen

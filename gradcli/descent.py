@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .api import compile
-from .bindings import resolve_point
+from .bindings import chosen_inputs, resolve_point
 from .errors import GradError, shorten
 from .evaluate import backward, forward, wanted_nodes
-from .graph import Graph, format_literal, suggest
+from .graph import Graph, format_literal
 
 METHODS = ("gd", "momentum", "adam", "newton")
 
@@ -293,7 +293,7 @@ def descend(
     raw = dict(bindings or {})
     raw.update(kw_bindings)
     point = resolve_point(graph, raw)
-    names = _descent_names(graph, wrt)
+    names = chosen_inputs(graph, wrt)
 
     # Everything per step is prepared once: which nodes need a gradient, and where
     # each descended variable's gradient lands (None: the output does not use it).
@@ -441,33 +441,6 @@ def at_step(err: GradError, step: int, source: str) -> GradError:
     if err.stage is not None and err.node is not None:  # where it was born, kept
         stepped.at(err.stage, err.node)
     return stepped
-
-
-def _descent_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
-    """The variables to descend on: inputs only (a named value is computed, not free)."""
-    if wrt is None:
-        names = list(graph.inputs)
-    else:
-        names = []
-        for name in wrt:
-            if name in graph.names:
-                raise GradError(
-                    "usage",
-                    f"--wrt {name}: {name} is computed by the program; descend moves inputs"
-                    f" ({', '.join(graph.inputs) or 'none'})",
-                )
-            if name not in graph.inputs:
-                raise GradError(
-                    "usage",
-                    f"--wrt {name}: the program has no input {name}{suggest(name, graph.inputs)};"
-                    f" its inputs are {', '.join(graph.inputs) or 'none'}",
-                )
-            if name in names:
-                raise GradError("usage", f"--wrt {name}: {name} is named twice")
-            names.append(name)
-    if not names:
-        raise GradError("usage", "nothing to descend on: the program has no inputs")
-    return names
 
 
 def check_options(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import compile
-from .bindings import coerce_value, unknown_binding
+from .bindings import chosen_inputs, coerce_value, unknown_binding
 from .descent import (
     DEFAULT_ADAM_EPS,
     DEFAULT_BETA1,
@@ -42,7 +42,7 @@ from .descent import (
     check_options,
 )
 from .errors import GradError, shorten
-from .graph import Graph, suggest
+from .graph import Graph
 
 DEFAULT_EPOCHS = 100
 #: The most epochs a fit may ask for; more is refused up front.
@@ -464,27 +464,10 @@ def _located(error: GradError, table: Any, row: int | None) -> GradError:
 def _param_names(graph: Graph, params: Sequence[str]) -> list[str]:
     if isinstance(params, str):
         params = [p.strip() for p in params.split(",")]
-    names: list[str] = []
-    for name in params:
-        if name in graph.names:
-            raise GradError(
-                "usage",
-                f"--params {shorten(name)}: {shorten(name)} is computed by the program; fit moves inputs",
-            )
-        if name not in graph.inputs:
-            inputs = ", ".join(shorten(n) for n in graph.inputs) or "none"
-            raise GradError(
-                "usage",
-                f"--params {shorten(name)}: the program has no input {shorten(name)}"
-                f"{suggest(name, graph.inputs)}; its inputs are {inputs}",
-            )
-        if name in names:
-            raise GradError("usage", f"--params {shorten(name)}: {shorten(name)} is named twice")
+    names = chosen_inputs(graph, params, "--params")
+    for name in names:
         if graph.inputs[name] is None:
             raise GradError("usage", f"--params {shorten(name)}: the loss does not depend on {shorten(name)}")
-        names.append(name)
-    if not names:
-        raise GradError("usage", "--params: name the parameters to fit, as in --params w,b")
     return names
 
 

@@ -90,10 +90,11 @@ class SecondOrder:
     evaluates one at every step): the first-derivative program is built once."""
 
     def __init__(self, graph: Graph, wrt: Iterable[str] | None = None) -> None:
+        from .bindings import chosen_inputs
         from .derive import derivative_program
 
         self.graph = graph
-        self.wrt = hessian_names(graph, wrt)
+        self.wrt = chosen_inputs(graph, wrt)  # inputs only: a named statement is computed
         self.program = derivative_program(graph, self.wrt, order=1)
         dgraph = self.program.graph
         self.first = [self.program.first[name] for name in self.wrt]
@@ -303,38 +304,6 @@ class SecondOrder:
         if err.kind == "division_by_zero":
             err.kind = "gradient"
         return err
-
-
-def hessian_names(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
-    """The Hessian's rows and columns: inputs (default every input, in order of first
-    appearance), each once. A named statement is refused: it is computed by the
-    program, so a second derivative toward it is not that of a free variable."""
-    from .graph import suggest
-
-    if not graph.inputs:
-        raise GradError("usage", "the program has no inputs: there is nothing to differentiate toward")
-    if wrt is None:
-        return list(graph.inputs)
-    names: list[str] = []
-    inputs = ", ".join(graph.inputs)
-    for name in wrt:
-        if name in graph.names:
-            raise GradError(
-                "usage",
-                f"--wrt {name}: {name} is computed by the program; a Hessian is toward inputs ({inputs})",
-            )
-        if name not in graph.inputs:
-            raise GradError(
-                "usage",
-                f"--wrt {name}: the program has no input {name}{suggest(name, graph.inputs)};"
-                f" its inputs are {inputs}",
-            )
-        if name in names:
-            raise GradError("usage", f"--wrt {name}: {name} is named twice")
-        names.append(name)
-    if not names:
-        raise GradError("usage", "--wrt: give at least one input")
-    return names
 
 
 def hessian(
