@@ -46,8 +46,8 @@ class Builder:
     points. The derivative rules in :mod:`gradcli.ops` call ``G.add``, ``G.sub``,
     ``G.mul``, ``G.div``, ``G.neg``, ``G.pow``, ``G.num``, ``G.value`` and
     ``G("name", *args)`` for any other operation or function (``G("cos", x)``,
-    ``G("lt", a, b)``, ``G("if", c, a, b)``); ``G.zero`` and ``G.one`` are constants
-    (made when first asked for).
+    ``G("lt", a, b)``, ``G("if", c, a, b)``); ``G.zero`` and ``G.one`` are constants.
+    A constant is a node when something uses it (:meth:`real`).
     """
 
     def __init__(self, graph: Graph) -> None:
@@ -64,6 +64,12 @@ class Builder:
         self.span: tuple[int, int] = (0, 0)
         self.has_if = graph.branches
         self.calls: dict[tuple[str, int], Op] = {}
+        # A constant a rule asks for is pending (a negative id, in const_values, consts
+        # and steps like any constant) until a node that uses it is made or it is a
+        # result (real): a constant made and never used would be pruned, and every
+        # node after it renumbered. ``materialized`` maps a pending id to its node.
+        self.pending_spans: dict[int, tuple[int, int]] = {}
+        self.materialized: dict[int, int] = {}
         tables = self.tables
         for node in self.nodes:
             op = node.op
@@ -84,42 +90,50 @@ class Builder:
         # the two tables nearly every rule uses, looked up once
         self.mul_table = tables.setdefault(_MUL, {})
         self.add_table = tables.setdefault(_ADD, {})
-        # The constants 0 and 1 are made when a rule first asks for them, not here:
-        # a node made and never used is pruned, and every node after it renumbered.
-        self._zero = self.consts.get(_ZERO_KEY)
-        self._one = self.consts.get(1.0)
-        self.steps.update(i for i in (self._zero, self._one) if i is not None)
-
-    @property
-    def zero(self) -> int:
-        """The constant 0."""
-        zero = self._zero
-        if zero is None:
-            zero = self._zero = self.num(0.0)
-        return zero
-
-    @property
-    def one(self) -> int:
-        """The constant 1."""
-        one = self._one
-        if one is None:
-            one = self._one = self.num(1.0)
-        return one
+        self.zero = self.num(0.0)
+        self.one = self.num(1.0)
+        self.steps.update((self.zero, self.one))
 
     # --- leaves -------------------------------------------------------------------------
 
     def num(self, value: float) -> int:
-        """The constant ``value``, one node per value."""
+        """The constant ``value``, one node per value (pending until used: see real)."""
         key = value if value else _const_key(value)
         found = self.consts.get(key)
         if found is None:
-            found = len(self.nodes)
-            self.nodes.append(Node(found, "const", None, (), self.span, None, value))  # type: ignore[arg-type]
+            found = -1 - len(self.pending_spans)
+            self.pending_spans[found] = self.span
             self.consts[key] = found
             self.const_values[found] = value
-            if key == 1.0 or key == _ZERO_KEY:
-                self.steps.add(found)
         return found
+
+    def real(self, i: int) -> int:
+        """The node of id ``i``: for a pending constant, its node (made now if it was
+        not); any other id as it is. Every node made has real inputs, and the
+        results of a reverse pass are made real before they are used as nodes."""
+        if i >= 0:
+            return i
+        found = self.materialized.get(i)
+        if found is None:
+            value = self.const_values[i]
+            found = len(self.nodes)
+            self.nodes.append(Node(found, "const", None, (), self.pending_spans[i], None, value))  # type: ignore[arg-type]
+            self.materialized[i] = found
+            self.const_values[found] = value
+            self.consts[value if value else _const_key(value)] = found
+            if i in self.steps:
+                self.steps.add(found)
+            if i == self.zero:
+                self.zero = found
+            elif i == self.one:
+                self.one = found
+        return found
+
+    def _canonical(self, inputs: tuple[int, ...]) -> tuple[int, ...]:
+        """``inputs`` with every pending constant that was made since replaced by its
+        node (so that equal inputs have equal ids)."""
+        materialized = self.materialized
+        return tuple([materialized.get(i, i) for i in inputs])
 
     def value(self, i: int) -> float | None:
         """The value of node ``i`` if it is a constant, else None."""
@@ -139,9 +153,17 @@ class Builder:
     def add(self, a: int, b: int) -> int:
         cv, negated = self.const_values, self.negated
         if a in cv or b in cv or a in negated or b in negated:
+            if a < 0:
+                a = self.materialized.get(a, a)
+            if b < 0:
+                b = self.materialized.get(b, b)
             simpler = self._simplify_add(a, b)
             if simpler is not None:
                 return simpler
+            if a < 0:
+                a = self.real(a)
+            if b < 0:
+                b = self.real(b)
         # nothing to simplify: the common case, inline
         key = (a, b)
         found = self.add_table.get(key)
@@ -157,9 +179,17 @@ class Builder:
     def mul(self, a: int, b: int) -> int:
         cv, negated = self.const_values, self.negated
         if a == b or a in cv or b in cv or a in negated or b in negated:
+            if a < 0:
+                a = self.materialized.get(a, a)
+            if b < 0:
+                b = self.materialized.get(b, b)
             simpler = self._simplify_mul(a, b)
             if simpler is not None:
                 return simpler
+            if a < 0:
+                a = self.real(a)
+            if b < 0:
+                b = self.real(b)
         # nothing to simplify: the common case, inline
         key = (a, b)
         found = self.mul_table.get(key)
@@ -176,6 +206,8 @@ class Builder:
         return self.make(_DIV, (a, b))
 
     def neg(self, a: int) -> int:
+        if a < 0:
+            a = self.materialized.get(a, a)
         value = self.const_values.get(a)
         if value is None:
             inner = self.negated.get(a)
@@ -201,6 +233,8 @@ class Builder:
             return self.mul(*inputs)
         if op is _ADD:
             return self.add(*inputs)
+        if min(inputs) < 0:
+            inputs = self._canonical(inputs)
         if len(inputs) == 1:  # a function of one argument: folded, or as it is (neg: its own)
             if op is _NEG:
                 return self.neg(inputs[0])
@@ -220,6 +254,8 @@ class Builder:
         table = self.tables.get(op)
         if table is None:
             table = self.tables[op] = {}
+        if min(inputs) < 0:
+            inputs = tuple([self.real(i) for i in inputs])
         found = table.get(inputs)
         if found is None:
             found = len(self.nodes)
@@ -298,14 +334,14 @@ class Builder:
             cond = nodes[c]
             if cond.op is _NE and values[2] == 0 and cond.inputs == (a, self.zero):
                 return a  # if(a != 0, a, 0) is a
-            inner = nodes[a]
-            if inner.op is IF and inner.inputs[0] == c:  # if(c, if(c, x, y), z) is if(c, x, z)
-                return self.make(IF, (c, inner.inputs[1], b))
+            inner = nodes[a].op if a >= 0 else None  # (a pending constant: a leaf)
+            if inner is IF and nodes[a].inputs[0] == c:  # if(c, if(c, x, y), z) is if(c, x, z)
+                return self.make(IF, (c, nodes[a].inputs[1], b))
             if c in self.steps:  # c is 1 in the first branch
                 if a == c and values[2] == 0:
                     return c  # if(c, c, 0)
-                if inner.op is _MUL and c in inner.inputs:  # if(c, c·x, z) is if(c, x, z)
-                    x, y = inner.inputs
+                if inner is _MUL and c in nodes[a].inputs:  # if(c, c·x, z) is if(c, x, z)
+                    x, y = nodes[a].inputs
                     return self.make(IF, (c, y if x == c else x, b))
             return None
         if None not in values:  # fold, with the op's own forward function

@@ -103,9 +103,7 @@ def reverse(
     when = _evaluated_when(G, root)
     targets_set = {*target_list, *report}
     found: dict[int, int | None] = {}
-    # root's gradient is the constant 1, written -1 here and made only if a target is
-    # root itself: g·local is local for it, and an unused 1 would be pruned later
-    parts: dict[int, list[int]] = {root: [-1]}
+    parts: dict[int, list[int]] = {root: [G.one]}
     pop = parts.pop
     add, mul, cv = G.add, G.mul, G.const_values
     for i in range(root, -1, -1):
@@ -119,22 +117,21 @@ def reverse(
             for k in range(1, len(mine)):
                 g = add(g, mine[k])
         if i in targets_set:
-            found[i] = G.one if g < 0 else g
+            found[i] = G.real(g)
         if not through[i]:
             continue
         op = node.op
         inputs = node.inputs
         local = op.dgraph(G, i, *inputs)  # type: ignore[union-attr]
         defined = None
-        if op.defined is not None and g >= 0 and g not in cv:  # type: ignore[union-attr]
-            # (a constant g is not 0: nothing to skip)
+        if op.defined is not None and g not in cv:  # a constant g is not 0: nothing to skip  # type: ignore[union-attr]
             defined = op.defined(G, i, *inputs)  # type: ignore[union-attr]
         evaluated = when.get(i) if when is not None else None
         for k, j in enumerate(inputs):
             lk = local[k]
             if lk is None or not wanted[j]:
                 continue
-            term = mul(g, lk) if g >= 0 else lk
+            term = mul(g, lk)
             if cv.get(term) == 0:
                 continue  # a literal 0: left out
             if defined is not None and defined[k] is not None:
@@ -243,7 +240,7 @@ def _derivative_program(
         first: dict[str, int] = {}
         for name, i in targets.items():
             d = found.get(i) if i is not None else None
-            first[name] = G.zero if d is None else d
+            first[name] = G.real(G.zero if d is None else d)
         adjoints = {name: d for name, i in named.items() if (d := found.get(i)) is not None}
         second: dict[tuple[str, str], int] = {}
         if order == 2:
@@ -253,7 +250,7 @@ def _derivative_program(
                 for b in later:
                     i = targets[b]
                     d = row.get(i) if i is not None else None
-                    second[(a, b)] = G.zero if d is None else d
+                    second[(a, b)] = G.real(G.zero if d is None else d)
         parts.append((root, label, first, second, adjoints))
     return _pruned(G, graph, names, order, parts, program)
 

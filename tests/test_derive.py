@@ -220,3 +220,26 @@ def test_over_arrays_a_derivative_program_gives_each_points_values_and_errors() 
         assert [out["gradient"][n][k] for n in ("x", "y")] == list(at.gradient.values())
         assert [[h[k] for h in row] for row in out["hessian"]] == at.hessian
     assert np.isnan(out["value"][1]) and np.isnan(out["hessian"][0][0][2])
+
+
+@given(kinky_programs(), st.sampled_from([1, 2]))
+def test_a_derivative_graph_is_well_formed_every_node_used_and_every_constant_one_node(
+    source: str, order: int
+) -> None:
+    """The builder makes a constant a node only when something uses it, and prunes what
+    no result needs: every derivative node's inputs come before it, every one of them
+    is used by a later node or is a result, and no constant is two nodes."""
+    try:
+        program = gradcli.diff(source, order=order)
+    except GradError:
+        assume(False)
+    nodes = program.graph.nodes
+    used = set(program.outputs())
+    for k, node in enumerate(nodes):
+        assert node.id == k and all(0 <= j < k for j in node.inputs), (source, node)
+        used.update(node.inputs)
+    made = range(program.base, len(nodes))
+    assert all(i in used for i in made), source
+    constants = [(n.value, math.copysign(1.0, n.value)) for n in nodes[program.base:] if n.kind == "const"]
+    sources = {(n.value, math.copysign(1.0, n.value)) for n in nodes[: program.base] if n.kind == "const"}
+    assert len(constants) == len(set(constants)) and not sources & set(constants), source
