@@ -13,7 +13,11 @@ only where nothing flows through it is never computed.
 
 One forward pass and one tangent pass per point: an n-input Hessian costs about one
 evaluation of the first-derivative program (≤ 5× the source's nodes) with vectors of
-n numbers, not n reverse passes. The upper triangle (row a, column b ≥ a) is
+n numbers, not n reverse passes. :class:`SecondOrder` runs both passes through a
+plan made once per program (:mod:`gradcli.hessian_plan`: level by level over whole
+arrays, the same numbers); the node-by-node passes here are the reference it is held
+to, and run wherever it declines (a value or derivative that is not finite), so
+every error is worded here. The upper triangle (row a, column b ≥ a) is
 computed and mirrored, so the matrix is exactly symmetric, as
 ``derivative_program(order=2)`` gives it.
 
@@ -111,18 +115,61 @@ class SecondOrder:
             if not moving[node.id] and any(moving[j] for j in node.inputs):
                 moving[node.id] = 1
         self.moving = moving
+        from .hessian_plan import TangentPlan
+        from .vectorised import load_numpy
+
+        # the same passes over whole levels of nodes (the node-by-node ones below
+        # decide wherever it declines)
+        self.plan = TangentPlan(load_numpy(), dgraph, self.seeds, moving)
 
     def at(self, bindings: Mapping[str, Any]) -> HessianResult:
         """Value, gradient and Hessian at a point (bindings as :func:`gradcli.run` takes them)."""
         from .bindings import resolve_point
+
+        point = resolve_point(self.graph, bindings)
+        values, array = self._values(point)
+        hessian = self.plan.hessian(values, array, self.first)
+        if hessian is None:
+            hessian = self._exact_hessian(values)
+        return self._result(point, values, hessian)
+
+    def reference_at(self, bindings: Mapping[str, Any]) -> HessianResult:
+        """:meth:`at` node by node, without the plan: the reference the plan is held
+        to (the same numbers, bit for bit, or the same error)."""
+        from .bindings import resolve_point
         from .evaluate import forward
 
         point = resolve_point(self.graph, bindings)
-        dgraph = self.program.graph
         try:
-            values = forward(dgraph, point, self.outputs)
+            values = forward(self.program.graph, point, self.outputs)
         except GradError as err:
             raise self._undefined(err, "") from None
+        return self._result(point, values, self._exact_hessian(values))
+
+    def _result(
+        self, point: dict[str, float], values: list[float], hessian: list[list[float]]
+    ) -> HessianResult:
+        gradient = {name: values[i] + 0.0 for name, i in zip(self.wrt, self.first, strict=True)}
+        return HessianResult(self.graph, values[self.program.value], point, self.wrt, gradient, hessian)
+
+    def _values(self, point: Mapping[str, float]) -> tuple[list[float], Any]:
+        """The derivative program's values at ``point`` (NaN: a branch not taken), and
+        the same as an array when the plan made one."""
+        from .evaluate import forward
+
+        dgraph = self.program.graph
+        if not dgraph.branches:
+            got = self.plan.values(point)
+            if got is not None:
+                return got
+        try:
+            return forward(dgraph, point, self.outputs), None
+        except GradError as err:
+            raise self._undefined(err, "") from None
+
+    def _exact_hessian(self, values: list[float]) -> list[list[float]]:
+        """The Hessian node by node: the reference the plan is held to, and the pass
+        that words every error (an undefined second derivative, an overflow)."""
         tangents = self._tangents(values)
         n = len(self.wrt)
         hessian = [[0.0] * n for _ in range(n)]
@@ -140,8 +187,7 @@ class SecondOrder:
                         "overflow",
                         f"overflow: ∂²f/∂{self.wrt[a]}∂{self.wrt[b]} is too large for a float",
                     )
-        gradient = {name: values[i] + 0.0 for name, i in zip(self.wrt, self.first, strict=True)}
-        return HessianResult(self.graph, values[self.program.value], point, self.wrt, gradient, hessian)
+        return hessian
 
     def mean_at(self, bindings: Mapping[str, Any], columns: Mapping[str, Any]) -> HessianResult:
         """Value, gradient and Hessian of the output's mean over rows of data (a loss
