@@ -129,12 +129,18 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
         labels[each.value] = labels[each.value] or each.output_label
         given[each.value] = as_written
 
-    # which nodes the printed statements need, and how often each is used (0: not needed)
-    uses = [0] * len(nodes)
+    # which nodes the printed statements need, and how often each is used (0: not
+    # needed). Every derivative node is needed (pruning kept only those a derivative
+    # uses) and its uses were counted then: only the source's nodes are walked here.
+    refs = dp.refs
+    if refs is not None and all(each.refs is refs for each in dps):
+        uses, walk = list(refs), dp.base
+    else:
+        uses, walk = [0] * len(nodes), len(nodes)
     starts = list(roots) if as_written else [*(each.value for each in dps), *roots]
     for i in starts:
         uses[i] += 1
-    for i in range(len(nodes) - 1, -1, -1):
+    for i in range(walk - 1, -1, -1):
         if uses[i] and not given[i]:
             for j in nodes[i].inputs:
                 uses[j] += 1

@@ -61,6 +61,7 @@ class DerivativeProgram:
         adjoints: dict[str, int],
         program: Any = None,
         label: str | None = None,
+        refs: list[int] | None = None,
     ) -> None:
         self.graph = graph
         self.base = base
@@ -72,6 +73,9 @@ class DerivativeProgram:
         self.adjoints = adjoints
         self.program = program  # the parsed source (its statements), when known
         self.label = label  # the output's display name, when not the graph's own output
+        # per node, how many derivative nodes use it (the layout's counts, known from
+        # pruning); None when not known
+        self.refs = refs
 
     def __repr__(self) -> str:
         return (f"<DerivativeProgram of order {self.order} toward {self.wrt}:"

@@ -268,6 +268,7 @@ def _pruned(
     nodes = G.nodes
     base = G.base
     keep = bytearray(len(nodes))
+    refs = [0] * len(nodes)  # how many kept derivative nodes use each node (for layout)
     for _, _, first, second, _ in parts:
         for i in (*first.values(), *second.values()):
             keep[i] = 1
@@ -275,6 +276,7 @@ def _pruned(
         if keep[i]:
             for j in nodes[i].inputs:
                 keep[j] = 1
+                refs[j] += 1
     new_id = list(range(len(nodes)))
     kept = nodes[:base]
     first = keep.find(0, base)  # the first node left out: the ids up to it stay
@@ -282,11 +284,13 @@ def _pruned(
         kept += nodes[base:]
     else:
         kept += nodes[base:first]
+        kept_refs = refs[:first]
         for i in range(first, len(nodes)):
             if not keep[i]:
                 new_id[i] = -1
                 continue
             node = nodes[i]  # made by the builder: its own, to renumber in place
+            kept_refs.append(refs[i])
             new_id[i] = node.id = len(kept)
             inputs = node.inputs
             if len(inputs) == 2:
@@ -295,6 +299,7 @@ def _pruned(
             else:
                 node.inputs = tuple([new_id[j] for j in inputs])
             kept.append(node)
+        refs = kept_refs
     out = Graph(kept, graph.inputs, graph.names, graph.output_name, graph.source)
     # (an if that a rule made toward an input no one wanted was dropped with it)
     out.branches = graph.branches or (G.has_if and any(node.op is IF for node in kept[base:]))
@@ -310,6 +315,7 @@ def _pruned(
             {name: new_id[i] for name, i in adjoints.items() if keep[i] or i < base},
             program,
             label,
+            refs,
         )
         for root, label, first, second, adjoints in parts
     ]
