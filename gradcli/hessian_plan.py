@@ -67,8 +67,8 @@ EXACT_ARRAY_RULES = frozenset({
 _DECLINE = (Exception,)
 
 
-def _first(entry: tuple[int, Any, Any]) -> int:
-    return entry[0]
+#: The moving argument positions of a node with one or two arguments.
+_FIRST, _SECOND, _BOTH = (0,), (1,), (0, 1)
 
 
 class _Locals:
@@ -156,74 +156,100 @@ class TangentPlan:
                 steps.append((f, node.id, ins, -2))
         self.template = template
         self.steps = steps
-        # --- the rows of the tangent matrix: the seeds, then the moving op nodes by level
+        # --- the moving op nodes, in one pass: their moving argument positions, their
+        # topological level (1 + their moving arguments' highest; the seeds are at 0),
+        # their group for the local derivatives, and their edges (node order)
         count = len(nodes)
         level = [0] * count
-        row_of = [-1] * count
+        mv_nodes: list[int] = []
+        mv_level: list[int] = []
+        mv_width: list[int] = []
+        edge_src: list[int] = []
+        groups: dict[tuple[Op, int, tuple[int, ...]], list[int]] = {}
+        for node in nodes:
+            i = node.id
+            op = node.op
+            if op is None or not moving[i]:
+                continue
+            ins = node.inputs
+            if len(ins) == 2:
+                a, b = ins
+                if moving[a] and moving[b]:
+                    slots, lv = _BOTH, max(level[a], level[b])
+                elif moving[a]:
+                    slots, lv = _FIRST, level[a]
+                else:
+                    slots, lv = _SECOND, level[b]
+            elif len(ins) == 1:
+                slots, lv = _FIRST, level[ins[0]]
+            else:
+                slots = tuple(k for k, j in enumerate(ins) if moving[j])
+                lv = max([level[ins[k]] for k in slots])
+            level[i] = lv + 1
+            key = (op, len(ins), slots)
+            members = groups.get(key)
+            if members is None:
+                members = groups[key] = []
+            members.append(len(mv_nodes))
+            mv_nodes.append(i)
+            mv_level.append(lv + 1)
+            mv_width.append(len(slots))
+            for k in slots:
+                edge_src.append(ins[k])
+        # --- the rows of the tangent matrix: the seeds, then the moving op nodes by
+        # level; within a level, nodes with more moving arguments first, so that the
+        # p-th moving argument of the level's nodes is a prefix of its rows
         seed_nodes = [i for i in seeds if i is not None]
-        for r, i in enumerate(seed_nodes):
-            row_of[i] = r
         self.seed_rows = np.zeros((len(seed_nodes), n))
         for k, i in enumerate(seeds):
             if i is not None:
-                self.seed_rows[row_of[i], k] = 1.0
-        by_level: list[list[tuple[int, Any, tuple[int, ...]]]] = [[]]
-        for node in nodes:
-            i = node.id
-            if node.op is None or not moving[i]:
-                continue
-            ins = node.inputs
-            slots = tuple(k for k, j in enumerate(ins) if moving[j])
-            lv = 1 + max([level[ins[k]] for k in slots])
-            level[i] = lv
-            if lv == len(by_level):
-                by_level.append([])
-            by_level[lv].append((-len(slots), node, slots))
-        # Within a level, nodes with more moving arguments first: the p-th moving
-        # argument of the level's nodes is then a prefix of its rows.
-        ordered = [sorted(group, key=_first) for group in by_level[1:]]
-        rows = len(seed_nodes)
-        for group in ordered:
-            for _, node, _ in group:
-                row_of[node.id] = rows
-                rows += 1
-        self.rows = rows
+                self.seed_rows[seed_nodes.index(i), k] = 1.0
+        intp = np.intp
+        mv = np.array(mv_nodes, dtype=intp)
+        lv_of = np.array(mv_level, dtype=intp)
+        width = np.array(mv_width, dtype=intp)
+        order = np.lexsort((-width, lv_of))
+        mv_row = np.empty(len(mv), dtype=intp)
+        mv_row[order] = np.arange(len(seed_nodes), len(seed_nodes) + len(mv))
+        row_of = np.full(count + 1, -1, dtype=intp)  # -1: the row of 0s (past the last)
+        row_of[np.array(seed_nodes, dtype=intp)] = np.arange(len(seed_nodes))
+        row_of[mv] = mv_row
+        self.rows = len(seed_nodes) + len(mv)
         self.row_of = row_of
-        # --- the edges, in the order the levels read them: level, position p, node
-        edges: list[list[int]] = [[] for _ in range(count)]  # node -> coefficient index, by p
+        # --- the edges, in the order the levels read them: level, position p, row
+        first_edge = np.zeros(len(mv), dtype=intp)
+        np.cumsum(width[:-1], out=first_edge[1:])
+        dst = np.repeat(np.arange(len(mv)), width)  # the moving node of each edge
+        position = np.arange(len(dst)) - first_edge[dst]
+        edge_order = np.lexsort((mv_row[dst], position, lv_of[dst]))
+        where = np.empty(len(dst), dtype=intp)  # edge (node order) -> coefficient index
+        where[edge_order] = np.arange(len(dst))
+        self.edge_dst = mv[dst][edge_order]
+        self.edge_src = np.array(edge_src, dtype=intp)[edge_order]
+        src_rows = row_of[self.edge_src]
+        # blocks of one (level, p): where the pair changes along the sorted edges
+        lv_sorted, p_sorted = lv_of[dst][edge_order], position[edge_order]
+        cuts = np.flatnonzero((np.diff(lv_sorted) != 0) | (np.diff(p_sorted) != 0)) + 1
+        bounds = [0, *cuts.tolist(), len(dst)]
+        level_lo = np.searchsorted(lv_of[order], np.arange(1, int(lv_of.max(initial=0)) + 2))
+        lows = (level_lo + len(seed_nodes)).tolist()
         self.levels: list[tuple[int, int, list[tuple[Any, int, int]]]] = []
-        edge_dst: list[int] = []
-        edge_src: list[int] = []
-        for group in ordered:
-            lo = row_of[group[0][1].id]
-            parts = []
-            for p in range(len(group[0][2])):
-                start = len(edge_dst)
-                src = []
-                for _, node, slots in group:
-                    if len(slots) <= p:
-                        break
-                    i = node.id
-                    j = node.inputs[slots[p]]
-                    src.append(row_of[j])
-                    edges[i].append(len(edge_dst))
-                    edge_dst.append(i)
-                    edge_src.append(j)
-                parts.append((np.array(src, dtype=np.intp), start, len(edge_dst)))
-            self.levels.append((lo, lo + len(group), parts))
-        self.edge_dst = np.array(edge_dst, dtype=np.intp)
-        self.edge_src = np.array(edge_src, dtype=np.intp)
+        blocks_lv = lv_sorted[bounds[:-1]].tolist() if len(dst) else []
+        for b, lv in enumerate(blocks_lv):
+            start, end = bounds[b], bounds[b + 1]
+            part = (src_rows[start:end], start, end)
+            if self.levels and self.levels[-1][0] == lows[lv - 1]:
+                self.levels[-1][2].append(part)
+            else:
+                self.levels.append((lows[lv - 1], lows[lv], [part]))
         # --- the local derivatives: by operation, arity and moving positions
-        groups: dict[tuple[Op, int, tuple[int, ...]], list[Any]] = {}
-        for group in ordered:
-            for _, node, slots in group:
-                groups.setdefault((node.op, len(node.inputs), slots), []).append(node)
-        self.base = np.zeros(len(edge_dst))
+        self.base = np.zeros(len(dst))
         self.locals: list[_Locals] = []
-        for (op, _, slots), members in groups.items():
-            loc = _Locals(np, op, members, slots)
+        for (op, _, slots), indices in groups.items():
+            loc = _Locals(np, op, [nodes[i] for i in mv[indices].tolist()], slots)
+            first = first_edge[indices]
             for p, k in enumerate(slots):
-                positions = np.array([edges[nd.id][p] for nd in members], dtype=np.intp)
+                positions = where[first + p]
                 if k in loc.constant:
                     self.base[positions] = loc.constant[k]
                 else:
@@ -286,7 +312,7 @@ class TangentPlan:
                 multiply(take(t, src, axis=0), coef[start:end], out=block)
                 for src, start, end in parts[1:]:
                     block[: end - start] += take(t, src, axis=0) * coef[start:end]
-            rows = [self.row_of[i] for i in first]  # -1: not moving, the row of 0s
+            rows = self.row_of[list(first)]  # -1: not moving, the row of 0s
             h = t[rows]
             if not np.isfinite(h).all():
                 return None

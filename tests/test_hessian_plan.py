@@ -54,6 +54,15 @@ def test_the_plan_gives_the_node_by_node_numbers_on_smooth_programs(
     assert second.at(point).hessian == second.reference_at(point).hessian
 
 
+@settings(max_examples=40, deadline=None)
+@given(programs(max_depth=3), programs(max_depth=3), abc_points())
+def test_the_plan_follows_the_branch_taken(taken: str, other: str, point: dict[str, float]) -> None:
+    # a branch not taken is not evaluated (NaN): no tangent from it, none toward it;
+    # sqrt(-1) and log(0) on the other side must not matter
+    source = f"if(a > b, {taken}, sqrt(a - b) * log(b - a) * ({other})) + 0*a + 0*b + 0*c"
+    _assert_same(SecondOrder(gradcli.compile(source)), point)
+
+
 @pytest.mark.parametrize("source", SEEDS)
 def test_the_plan_gives_the_same_numbers_or_the_same_error_at_the_edges(source: str) -> None:
     # every construct of the language (if, kinks, ties, n-ary calls, domain edges) at
