@@ -65,13 +65,13 @@ def compile_program(source: str, outputs: list[str] | None = None) -> tuple[Grap
             else:
                 graph = lower(program, outputs[0] if outputs else None)
                 ids = [graph.output]
-        # The graph's objects (a node and its tuple of inputs, two per node) now
-        # sit in the youngest generation, and the first collection after this would
-        # visit every one of them to find nothing: for W4's 2*10^5-node chain that took
-        # as long as evaluating it, nearly 40x as long as at a tenth of the size
-        # (beyond the CPU's caches, every visit is a miss). Freezing and unfreezing moves all young objects
-        # to the oldest generation without a visit; the GC's own counts stay as they
-        # were, so this schedules no extra full collection either.
+        # What compiling left in the youngest generation would be visited by the
+        # next collection to find nothing. A graph is columns now, a few objects at
+        # any size, but when it was a node object and a tuple of inputs per node that
+        # visit cost as much as evaluating W4's 2*10^5-node chain. Freezing and
+        # unfreezing moves all young objects to the oldest generation without a
+        # visit; the GC's own counts stay as they were, so this schedules no extra
+        # full collection either.
         gc.freeze()
         gc.unfreeze()
         return graph, ids

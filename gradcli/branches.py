@@ -19,6 +19,7 @@ nothing is differentiated on the other side.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ def evaluated(value: float) -> bool:
 
 def forward_taken(
     graph: Graph, point: Mapping[str, float], roots: Sequence[int] | None = None
-) -> list[float]:
+) -> array[float]:
     """Every value the output (or each node of ``roots``: the outputs of a Jacobian)
     needs at ``point``, branches not taken left NaN.
 
@@ -46,26 +47,29 @@ def forward_taken(
     back once its inputs (an ``if``: its condition) are evaluated, stage 2 once an
     ``if``'s branch is. Everything pushed above an entry is finished before it comes
     back, so a node is computed after its inputs and exactly once."""
-    from .evaluate import math_error, non_finite_error
+    from .evaluate import math_error, non_finite_error, operands
 
-    nodes = graph.nodes
+    columns = graph.columns
+    ops, args, first = columns.ops, columns.args, columns.first
+    consts, leaf_names = columns.consts, columns.leaf_names
     source = graph.source
-    values = [NOT_EVALUATED] * len(nodes)
-    done = bytearray(len(nodes))
-    starts = [len(nodes) - 1] if roots is None else list(reversed(roots))
+    size = graph.size
+    values = array("d", (NOT_EVALUATED,)) * size
+    done = bytearray(size)
+    starts = [size - 1] if roots is None else list(reversed(roots))
     stack: list[tuple[int, int]] = [(r, 0) for r in starts]
     pop, push = stack.pop, stack.append
     while stack:
         i, stage = pop()
         if done[i]:
             continue
-        node = nodes[i]
-        op = node.op
+        op = ops[i]
         if op is None:
-            values[i] = node.value if node.kind == "const" else point[node.name]  # type: ignore[index]
+            value = consts.get(i)
+            values[i] = value if value is not None else point[leaf_names[i]]
             done[i] = 1
             continue
-        inputs = node.inputs
+        inputs = args[first[i] : first[i + 1]]
         if op is IF:
             cond = inputs[0]
             if not done[cond]:
@@ -87,18 +91,17 @@ def forward_taken(
                 for j in reversed(waiting):  # the first argument is evaluated first
                     push((j, 0))
                 continue
-        args = [values[j] for j in inputs]
         try:
-            value = op.forward(*args)
+            value = op.forward(*[values[j] for j in inputs])
         except (ValueError, ZeroDivisionError, OverflowError) as exc:
-            raise math_error(node, args, exc, source) from None
+            raise math_error(graph.node(i), operands(graph, values, i), exc, source) from None
         if not math.isfinite(value):
-            raise non_finite_error(node, args, value, source)
+            raise non_finite_error(graph.node(i), operands(graph, values, i), value, source)
         values[i] = value
         done[i] = 1
     return values
 
 
-def taken_mask(values: list[float], wanted: list[bool]) -> list[bool]:
+def taken_mask(values: Sequence[float], wanted: Sequence[int]) -> bytearray:
     """``wanted`` less the nodes that were not evaluated: no gradient toward them."""
-    return [w and v == v for w, v in zip(wanted, values, strict=True)]
+    return bytearray(bool(w) and v == v for w, v in zip(wanted, values, strict=True))

@@ -133,6 +133,7 @@ def eval_command(
         obj = _with_explanation(result.to_json(), result, precision, explain)
         if exact_side is not None:
             obj["exact"] = exact_side.to_json()
+        del result, exact_side  # a large program's graph and values: printing needs neither
         click.echo(dumps(obj))
         return
     if exact_side is not None:

@@ -16,7 +16,8 @@ node whose accumulated gradient is 0 passes 0 on without computing any.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import GradError, Span
@@ -83,14 +84,16 @@ class Result:
     """The value of a program at a point and its gradient.
 
     ``inputs`` and ``gradient`` keep the order of first appearance (``gradient``
-    follows ``wrt`` when given). ``values`` and ``grads`` are per node id;
-    ``nodes`` builds the per-node view (with local gradients) on first use.
+    follows ``wrt`` when given). ``values`` and ``grads`` are per node id
+    (``values`` an array of floats, ``grads`` a list made from the reverse loop's
+    :class:`Gradients` on first use); ``nodes`` builds the per-node view (with
+    local gradients) on first use.
 
     (Plain classes rather than dataclasses here and in ``ops.Op``: building a
     dataclass costs every command about half a millisecond at start-up.)
     """
 
-    __slots__ = ("_nodes", "gradient", "grads", "graph", "inputs", "output", "source", "value", "values")
+    __slots__ = ("_grads", "_nodes", "gradient", "graph", "inputs", "output", "source", "value", "values")
 
     def __init__(
         self,
@@ -100,8 +103,8 @@ class Result:
         inputs: dict[str, float],
         gradient: dict[str, float],
         graph: Graph,
-        values: list[float],
-        grads: list[float | None],
+        values: Sequence[float],
+        grads: list[float | None] | Gradients,
         _nodes: list[NodeResult] | None = None,
     ) -> None:
         self.source = source
@@ -111,11 +114,20 @@ class Result:
         self.gradient = gradient
         self.graph = graph
         self.values = values
-        self.grads = grads
+        self._grads = grads
         self._nodes = _nodes
 
     def __repr__(self) -> str:  # shallow: the graph may hold a million nodes
         return f"Result(output={self.output!r}, value={self.value!r}, gradient={self.gradient!r})"
+
+    @property
+    def grads(self) -> list[float | None]:
+        """∂output/∂node per node id, None where the output's gradient does not flow
+        (a node that depends on no input asked for, a branch not taken)."""
+        grads = self._grads
+        if not isinstance(grads, list):
+            grads = self._grads = grads.tolist()
+        return grads
 
     @property
     def unused(self) -> list[str]:
@@ -283,24 +295,41 @@ def _chain_overflow(node: Node, args: list[float], k: int, g: float, local: floa
     )
 
 
-def _sum_overflow(graph: Graph, node: Node) -> GradError:
-    """The gradients of a node's consumers add up past the largest float."""
-    uses = sum(n.inputs.count(node.id) for n in graph.nodes)
-    label = graph.labels()[node.id]
+def _sum_overflow(graph: Graph, k: int) -> GradError:
+    """The gradients of node ``k``'s consumers add up past the largest float."""
+    uses = graph.columns.args.count(k)
+    label = graph.labels()[k]
     return GradError(
         "overflow",
         f"overflow in the gradient: ∂f/∂{label}, the sum over its {uses} uses,"
         " is too large for a float",
-        node.span,
+        graph.node(k).span,
         graph.source,
     )
 
 
 # --- the two loops ---------------------------------------------------------------------
+#
+# Both read the graph's columns (gradcli.columns): node k's operation is ops[k], its
+# inputs args[first[k]:first[k + 1]]. One and two inputs, nearly every node, are
+# read without making a list; a failure builds the node it names (graph.node).
 
 
-def forward(graph: Graph, point: Mapping[str, float], outputs: list[int] | None = None) -> list[float]:
-    """Every node's value, in topological order. ``point`` binds every input.
+def leaf_values(graph: Graph, point: Mapping[str, float]) -> array[float]:
+    """A value per node: each constant's and each variable's (from ``point``), 0.0
+    for the rest."""
+    columns = graph.columns
+    values = array("d", bytes(8 * graph.size))
+    for k, value in columns.consts.items():
+        values[k] = value
+    for k, name in columns.variables().items():
+        values[k] = point[name]
+    return values
+
+
+def forward(graph: Graph, point: Mapping[str, float], outputs: list[int] | None = None) -> array[float]:
+    """Every node's value, in topological order, as an array of floats (8 bytes a
+    node). ``point`` binds every input.
 
     With an ``if`` among the nodes only the branch taken is evaluated (by
     :mod:`gradcli.branches`), and a node not evaluated has the value NaN; ``outputs``
@@ -309,25 +338,37 @@ def forward(graph: Graph, point: Mapping[str, float], outputs: list[int] | None 
         from .branches import forward_taken
 
         return forward_taken(graph, point, outputs)
-    source = graph.source
-    values: list[float] = [0.0] * len(graph.nodes)
-    for node in graph.nodes:
-        op = node.op
+    columns = graph.columns
+    args, first = columns.args, columns.first
+    values = leaf_values(graph, point)
+    isfinite = math.isfinite
+    hi = 0
+    for k, op in enumerate(columns.ops):
+        lo = hi
+        hi = first[k + 1]
         if op is None:
-            values[node.id] = node.value if node.kind == "const" else point[node.name]  # type: ignore[index]
             continue
-        args = [values[i] for i in node.inputs]
         try:
-            value = op.forward(*args)
+            if hi - lo == 2:
+                value = op.forward(values[args[lo]], values[args[lo + 1]])
+            elif hi - lo == 1:
+                value = op.forward(values[args[lo]])
+            else:
+                value = op.forward(*[values[i] for i in args[lo:hi]])
         except (ValueError, ZeroDivisionError, OverflowError) as exc:
-            raise math_error(node, args, exc, source) from None
-        if not math.isfinite(value):
-            raise non_finite_error(node, args, value, source)
-        values[node.id] = value
+            raise math_error(graph.node(k), operands(graph, values, k), exc, graph.source) from None
+        if not isfinite(value):
+            raise non_finite_error(graph.node(k), operands(graph, values, k), value, graph.source)
+        values[k] = value
     return values
 
 
-def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> list[bool]:
+def operands(graph: Graph, values: Sequence[float], k: int) -> list[float]:
+    """The values of node ``k``'s inputs."""
+    return [values[i] for i in graph.columns.inputs(k)]
+
+
+def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> bytearray:
     """Which nodes need a gradient: those on a path from a target (node ids: the
     inputs or named values a gradient is asked for) to the output; every variable
     when ``targets`` is None.
@@ -335,38 +376,84 @@ def wanted_nodes(graph: Graph, targets: Iterable[int] | None = None) -> list[boo
     This is the one place that decides which gradients the reverse loop computes:
     :func:`backward` computes a local gradient only toward a wanted node, so a
     gradient nobody asked for (toward an input held fixed, ``sqrt(x)`` at x = 0 with
-    ``--wrt w``) is never computed and cannot fail the run."""
-    wanted = [False] * len(graph.nodes)
+    ``--wrt w``) is never computed and cannot fail the run. A byte per node, 1 for
+    wanted."""
+    columns = graph.columns
+    args, first = columns.args, columns.first
+    wanted = bytearray(graph.size)
     if targets is None:
-        targets = [node.id for node in graph.nodes if node.kind == "var"]
+        targets = columns.variables()
     for i in targets:
-        wanted[i] = True
-    for node in graph.nodes:
-        if not wanted[node.id]:
-            for i in node.inputs:
+        wanted[i] = 1
+    hi = 0
+    for k in range(graph.size):
+        lo = hi
+        hi = first[k + 1]
+        if wanted[k]:
+            continue
+        if hi - lo == 2:
+            if wanted[args[lo]] or wanted[args[lo + 1]]:
+                wanted[k] = 1
+        elif hi - lo == 1:
+            if wanted[args[lo]]:
+                wanted[k] = 1
+        elif hi > lo:
+            for i in args[lo:hi]:
                 if wanted[i]:
-                    wanted[node.id] = True
+                    wanted[k] = 1
                     break
     return wanted
 
 
+class Gradients:
+    """What the reverse loop leaves: ∂output/∂node for every node as an array of
+    floats (0.0 where a node has none), and which nodes have one (``has``: the
+    wanted nodes, and the node the loop was seeded at). 9 bytes a node, where a list
+    of floats takes 40; ``tolist()`` makes the list with None for no gradient."""
+
+    __slots__ = ("grads", "has")
+
+    def __init__(self, grads: array[float], has: bytearray) -> None:
+        self.grads = grads
+        self.has = has
+
+    def __len__(self) -> int:
+        return len(self.grads)
+
+    def __getitem__(self, i: int) -> float | None:
+        return self.grads[i] if self.has[i] else None
+
+    def tolist(self) -> list[float | None]:
+        return [g if h else None for g, h in zip(self.grads, self.has, strict=True)]
+
+
 def backward(
-    graph: Graph, values: list[float], wanted: list[bool], output: int | None = None
+    graph: Graph, values: Sequence[float], wanted: Sequence[int], output: int | None = None
 ) -> list[float | None]:
     """Accumulated gradients ∂output/∂node (None for nodes not wanted, and for nodes
     in a branch not taken: they have no gradient). ``output`` seeds another node than
     the graph's output (a row of a Jacobian); nodes after it get 0."""
+    return gradients(graph, values, wanted, output).tolist()
+
+
+def gradients(
+    graph: Graph, values: Sequence[float], wanted: Sequence[int], output: int | None = None
+) -> Gradients:
+    """:func:`backward`'s gradients as :class:`Gradients` (no Python float per node)."""
     if graph.branches:
         from .branches import taken_mask
 
         wanted = taken_mask(values, wanted)
-    grads: list[float | None] = [0.0 if w else None for w in wanted]
-    grads[-1 if output is None else output] = 1.0
+    has = bytearray(wanted)
+    seed = graph.size - 1 if output is None else output
+    has[seed] = 1
+    grads = array("d", bytes(8 * graph.size))
+    grads[seed] = 1.0
     try:
         _reverse(graph, values, wanted, grads)
     except GradError as err:
         raise _born_in_backward(graph, err) from None
-    return grads
+    return Gradients(grads, has)
 
 
 def _born_in_backward(graph: Graph, err: GradError) -> GradError:
@@ -380,45 +467,110 @@ def _born_in_backward(graph: Graph, err: GradError) -> GradError:
     return err
 
 
-def _reverse(graph: Graph, values: list[float], wanted: list[bool], grads: list[float | None]) -> None:
-    source = graph.source
-    nodes = graph.nodes
-    for node in reversed(nodes):
-        op = node.op
-        g = grads[node.id]
+def _reverse(graph: Graph, values: Sequence[float], wanted: Sequence[int], grads: array[float]) -> None:
+    columns = graph.columns
+    ops, args, first = columns.ops, columns.args, columns.first
+    isfinite = math.isfinite
+    hi = first[graph.size]
+    for k in range(graph.size - 1, -1, -1):
+        lo = first[k]
+        inputs = args[lo:hi] if hi - lo > 2 else None
+        count = hi - lo
+        hi = lo
+        g = grads[k]
         if not g:  # constants, and nodes that pass 0 on
             continue
-        if not math.isfinite(g):  # every contribution was finite, but their sum is not
-            raise _sum_overflow(graph, node).at("backward", node.id)
+        if not isfinite(g):  # every contribution was finite, but their sum is not
+            raise _sum_overflow(graph, k).at("backward", k)
+        op = ops[k]
         if op is None:  # leaves
             continue
-        args = [values[i] for i in node.inputs]
-        out = values[node.id]
-        for k, i in enumerate(node.inputs):
+        rules = op.grads
+        out = values[k]
+        if count == 1:
+            i = args[lo]
             if not wanted[i]:
                 continue
             try:
-                local = op.grads[k](*args, out)
-            except Undefined as exc:
-                err = GradError(
-                    "gradient",
-                    f"undefined gradient of {describe_call(node, args)}: {exc}",
-                    node.span,
-                    source,
-                )
-                raise _toward_input(err, node, i) from None
-            except (ZeroDivisionError, OverflowError):
-                raise _toward_input(_local_gradient_error(node, args, k, math.inf, source), node, i) from None
-            except ValueError:
-                raise _toward_input(_local_gradient_error(node, args, k, None, source), node, i) from None
+                local = rules[0](values[i], out)
+            except (Undefined, ZeroDivisionError, OverflowError, ValueError) as exc:
+                raise _gradient_error(graph, values, k, 0, exc) from None
             contribution = g * local
-            if not math.isfinite(contribution):
-                if not math.isfinite(local):
-                    err = _local_gradient_error(node, args, k, None if math.isnan(local) else local, source)
-                else:
-                    err = _chain_overflow(node, args, k, g, local, source)
-                raise _toward_input(err, node, i)
-            grads[i] += contribution  # type: ignore[operator]
+            if not isfinite(contribution):
+                raise _gradient_error(graph, values, k, 0, None, g, local)
+            grads[i] += contribution
+            continue
+        if count == 2:
+            i = args[lo]
+            j = args[lo + 1]
+            a = values[i]
+            b = values[j]
+            if wanted[i]:
+                try:
+                    local = rules[0](a, b, out)
+                except (Undefined, ZeroDivisionError, OverflowError, ValueError) as exc:
+                    raise _gradient_error(graph, values, k, 0, exc) from None
+                contribution = g * local
+                if not isfinite(contribution):
+                    raise _gradient_error(graph, values, k, 0, None, g, local)
+                grads[i] += contribution
+            if wanted[j]:
+                try:
+                    local = rules[1](a, b, out)
+                except (Undefined, ZeroDivisionError, OverflowError, ValueError) as exc:
+                    raise _gradient_error(graph, values, k, 1, exc) from None
+                contribution = g * local
+                if not isfinite(contribution):
+                    raise _gradient_error(graph, values, k, 1, None, g, local)
+                grads[j] += contribution
+            continue
+        if inputs is None:  # no inputs
+            continue
+        argv = [values[i] for i in inputs]
+        for position, i in enumerate(inputs):
+            if not wanted[i]:
+                continue
+            try:
+                local = rules[position](*argv, out)
+            except (Undefined, ZeroDivisionError, OverflowError, ValueError) as exc:
+                raise _gradient_error(graph, values, k, position, exc) from None
+            contribution = g * local
+            if not isfinite(contribution):
+                raise _gradient_error(graph, values, k, position, None, g, local)
+            grads[i] += contribution
+
+
+def _gradient_error(
+    graph: Graph,
+    values: Sequence[float],
+    k: int,
+    position: int,
+    exc: Exception | None,
+    g: float = 0.0,
+    local: float = 0.0,
+) -> GradError:
+    """What failed in the reverse loop at node ``k`` toward its input at ``position``:
+    its local gradient raised ``exc``, or (``exc`` None) the local gradient ``local``
+    times the gradient ``g`` flowing in is not finite."""
+    node = graph.node(k)
+    args = operands(graph, values, k)
+    source = graph.source
+    if isinstance(exc, Undefined):
+        err = GradError(
+            "gradient",
+            f"undefined gradient of {describe_call(node, args)}: {exc}",
+            node.span,
+            source,
+        )
+    elif isinstance(exc, (ZeroDivisionError, OverflowError)):
+        err = _local_gradient_error(node, args, position, math.inf, source)
+    elif exc is not None:  # ValueError
+        err = _local_gradient_error(node, args, position, None, source)
+    elif not math.isfinite(local):
+        err = _local_gradient_error(node, args, position, None if math.isnan(local) else local, source)
+    else:
+        err = _chain_overflow(node, args, position, g, local, source)
+    return _toward_input(err, node, node.inputs[position])
 
 
 def _toward_input(err: GradError, node: Node, i: int) -> GradError:
@@ -428,7 +580,9 @@ def _toward_input(err: GradError, node: Node, i: int) -> GradError:
     return err
 
 
-def local_gradients(graph: Graph, values: list[float], wanted: list[bool]) -> list[list[float | None]]:
+def local_gradients(
+    graph: Graph, values: Sequence[float], wanted: Sequence[int]
+) -> list[list[float | None]]:
     """∂node/∂input for every edge, None toward constants or where undefined."""
     out: list[list[float | None]] = []
     for node in graph.nodes:
@@ -489,7 +643,7 @@ def value_and_grad(graph: Graph, point: Mapping[str, float], names: list[str]) -
 
     extra = [i for i in (node_of(n) for n in names) if i is not None]
     values = forward(graph, point)
-    grads = backward(graph, values, wanted_nodes(graph, extra))
+    grads = gradients(graph, values, wanted_nodes(graph, extra))
     gradient: dict[str, float] = {}
     for name in names:
         i = node_of(name)

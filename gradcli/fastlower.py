@@ -2,9 +2,10 @@
 
 The fast parser (:mod:`gradcli.fastparse`) reads a program with two explicit stacks
 and builds each AST node the moment its operator reduces. Here the same parser
-builds the graph's node instead (:class:`gradcli.graph.Lowering`'s tables, the
-same sharing), so a program of 10^6 operations never has its 10^6 AST nodes and
-their spans in memory beside its graph: they were most of the peak memory.
+appends the graph's node to its columns instead (:class:`gradcli.graph.Lowering`'s
+columns and tables, the same sharing), so a program of 10^6 operations never has
+its 10^6 AST nodes and their spans in memory beside its graph: they were most of
+the peak memory.
 
 The nodes come out in the order lowering the AST would make them (the parser
 reduces children before parents, left to right: the post-order lowering walks), with
@@ -20,8 +21,8 @@ message comes from one place.
 from __future__ import annotations
 
 from .fastparse import ALL, Declined, Parser
-from .graph import Graph, Lowering, Node
-from .ops import CONSTANTS, FUNCTIONS, OPERATORS, function
+from .graph import Graph, Lowering
+from .ops import CONSTANTS, FUNCTIONS, IF, OPERATORS, function
 from .parse import only_line_breaks
 
 #: An operand on the parser's stack: the node id, and where this occurrence of it
@@ -36,9 +37,9 @@ class GraphParser(Parser):
         super().__init__(source)
         self.low = Lowering(source)
         self.operands: list[Operand] = []  # type: ignore[assignment]
-        # A name means one node for the whole program: the statement that assigned it,
-        # a constant or an input (an input assigned later declines, as lowering would
-        # refuse it).
+        # A name means one node for the whole program: the statement that assigned it
+        # (``low.assigned``), a constant or an input (these here; an input assigned
+        # later declines, as lowering would refuse it).
         self.resolved: dict[str, int] = {}
         self.last: tuple[int, str | None] = (-1, None)
         self.count = 0  # statements so far
@@ -61,7 +62,8 @@ class GraphParser(Parser):
         # The output lowered last is the graph's own: the largest node id, and of
         # names for one node, the one assigned last.
         assigned = low.assigned
-        last = max(outputs, key=lambda name: (assigned[name], low.nodes[assigned[name]].names.index(name)))
+        order = {name: k for k, name in enumerate(assigned)}
+        last = max(outputs, key=lambda name: (assigned[name], order[name]))
         return low.graph(assigned[last], last, [assigned[name] for name in outputs])
 
     # --- operands -------------------------------------------------------------------
@@ -69,18 +71,15 @@ class GraphParser(Parser):
     def name(self, name: str, start: int, end: int) -> Operand:  # type: ignore[override]
         node_id = self.resolved.get(name)
         if node_id is None:
+            node_id = self.low.assigned.get(name)
+        if node_id is None:
             low = self.low
             if name in CONSTANTS:
-                node_id = low.intern(
-                    "const", name, kind="const", op=None, inputs=(), span=(start, end),
-                    name=name, value=CONSTANTS[name],
-                )
+                node_id = low.leaf("const", name, start, end, name=name, value=CONSTANTS[name])
             elif name in FUNCTIONS:
                 raise Declined  # a function used as a value
             else:
-                node_id = low.intern(
-                    "var", name, kind="var", op=None, inputs=(), span=(start, end), name=name
-                )
+                node_id = low.leaf("var", name, start, end, name=name)
                 low.variables[name] = node_id
             self.resolved[name] = node_id
         return node_id, start, end
@@ -89,10 +88,9 @@ class GraphParser(Parser):
         table = self.low.interned["const"]
         node_id = table.get(value)
         if node_id is None:
-            nodes = self.low.nodes
-            node_id = len(nodes)
-            nodes.append(Node(node_id, "const", None, (), (start, end), value=value))  # type: ignore[arg-type]
-            table[value] = node_id
+            columns = self.low.columns
+            node_id = table[value] = columns.append(None, (), start, end)
+            columns.consts[node_id] = value
         return node_id, start, end
 
     def widen(self, operand: Operand, start: int, end: int) -> Operand:
@@ -100,38 +98,76 @@ class GraphParser(Parser):
         span when it was made right here (its first occurrence, as lowering the AST
         would see it)."""
         node_id, old_start, old_end = operand
-        node = self.low.nodes[node_id]
-        if node.start == old_start and node.end == old_end:
-            node.start, node.end = start, end
+        columns = self.low.columns
+        starts, ends = columns.starts, columns.ends
+        if starts[node_id] == old_start and ends[node_id] == old_end:
+            starts[node_id] = start
+            ends[node_id] = end
         return node_id, start, end
 
     # --- reductions -------------------------------------------------------------------
 
     def reduce(self, strength: int) -> None:
-        operators, operands = self.operators, self.operands
-        interned = self.low.interned
-        nodes = self.low.nodes
+        operators = self.operators
+        if not operators or operators[-1][0] < strength:
+            return  # nothing to build (most calls): no set-up
+        operands = self.operands
+        index = self.low.index
+        slots, mask = index.slots, index.mask
+        columns = self.low.columns
+        operations, args, first = columns.ops, columns.args, columns.first
+        starts, ends = columns.starts, columns.ends
         while operators and operators[-1][0] >= strength:
             _, name, start = operators.pop()
             right = operands[-1]
+            # The node, found in the index or appended to the columns: Index.node,
+            # inline (an operator always has the same number of inputs).
             if start is None:  # a binary operator: its left operand sits below
                 left = operands[-2]
                 del operands[-1]
-                inputs: tuple[int, ...] = (left[0], right[0])
+                a = left[0]
+                b = right[0]
                 start = left[1]
+                op = OPERATORS[name]
+                h = hash((op, a, b)) & mask
+                while True:
+                    k = slots[h]
+                    if k < 0:
+                        break
+                    if operations[k] is op:
+                        lo = first[k]
+                        if args[lo] == a and args[lo + 1] == b:
+                            break
+                    h = (h + 1) & mask
             elif name == "neg":
-                inputs = (right[0],)
+                a = right[0]
+                b = -1
+                op = OPERATORS[name]
+                h = hash((op, a)) & mask
+                while True:
+                    k = slots[h]
+                    if k < 0:
+                        break
+                    if operations[k] is op and args[first[k]] == a:
+                        break
+                    h = (h + 1) & mask
             else:  # unary plus: no node, but the span covers the sign
                 operands[-1] = self.widen(right, start, right[2])
                 continue
-            op = OPERATORS[name]
-            table = interned[op]
-            node_id = table.get(inputs)
-            if node_id is None:
-                node_id = len(nodes)
-                nodes.append(Node(node_id, "op", op, inputs, (start, right[2])))  # type: ignore[arg-type]
-                table[inputs] = node_id
-            operands[-1] = (node_id, start, right[2])
+            if k < 0:  # a new node
+                k = slots[h] = len(operations)
+                operations.append(op)
+                args.append(a)
+                if b >= 0:
+                    args.append(b)
+                first.append(len(args))
+                starts.append(start)
+                ends.append(right[2])
+                index.count += 1
+                if index.count > index.limit:  # Index.added, inline
+                    index.grow()
+                    slots, mask = index.slots, index.mask
+            operands[-1] = (k, start, right[2])
 
     def close(self, end: int) -> None:
         operators, operands = self.operators, self.operands
@@ -153,14 +189,9 @@ class GraphParser(Parser):
         op = variants.get(len(args)) or function(name, len(args))
         if op is None:
             raise Declined  # a wrong number of arguments
-        table = self.low.interned[op]
-        node_id = table.get(args)
-        if node_id is None:
-            nodes = self.low.nodes
-            node_id = len(nodes)
-            nodes.append(Node(node_id, "op", op, args, (start, end)))  # type: ignore[arg-type]
-            table[args] = node_id
-        operands.append((node_id, start, end))
+        if op is IF:
+            self.low.branches = True
+        operands.append((self.low.index.node(op, args, start, end), start, end))
 
     def statement(self, target: tuple[str, int, int] | None) -> None:  # type: ignore[override]
         self.reduce(ALL)
@@ -178,12 +209,7 @@ class GraphParser(Parser):
             name = target[0]
             if name in CONSTANTS or name in FUNCTIONS or name in low.assigned or name in low.variables:
                 raise Declined  # assigned twice, used before, or not a name to assign
-            low.assigned[name] = node_id
-            self.resolved[name] = node_id
-            node = low.nodes[node_id]
-            if node.names is None:
-                node.names = []
-            node.names.append(name)
+            low.assigned[name] = node_id  # a node's names are these, in this order
             self.last = (node_id, name)
         self.count += 1
         self.end = end

@@ -10,107 +10,53 @@ are lowered with an explicit stack.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .columns import ID, LONG, POSITION, Columns, Index
+from .columns import Node as Node  # where the rest of the package finds it
 from .errors import GradError, Span
-from .ops import CONSTANTS, FUNCTIONS, IF, OPERATORS, Op, arity_words, function
+from .ops import CONSTANTS, FUNCTIONS, IF, OPERATORS, arity_words, function
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Statement, Unary
 
 if TYPE_CHECKING:
     from .display import Picture
 
 
-#: A node's span is packed as ``start << 32 | end`` when its end is below this.
-_SPAN_LIMIT = 1 << 32
-_SPAN_MASK = _SPAN_LIMIT - 1
-
-
-class Node:
-    """One node of the graph. ``kind`` is ``"var"``, ``"const"`` or ``"op"``; an op
-    node has ``op`` and ``inputs`` (node ids); a const node has ``value``. ``names``
-    are the statements that name this node, in order."""
-
-    __slots__ = ("_span", "id", "inputs", "kind", "name", "names", "op", "value")
-
-    def __init__(
-        self,
-        id: int,
-        kind: str,
-        op: Op | None,
-        inputs: tuple[int, ...],
-        span: Span,
-        name: str | None = None,
-        value: float = 0.0,
-    ) -> None:
-        self.id = id
-        self.kind = kind
-        self.op = op
-        self.inputs = inputs
-        # The span's two ends packed in one int (``start`` and ``end`` read them): a
-        # tuple per node is 64 bytes, two ints 64 with their slots, this one 40, and a
-        # graph of 10^6 nodes keeps its spans only for error messages and pictures.
-        start, end = span
-        self._span = start << 32 | end if 0 <= end < _SPAN_LIMIT and start >= 0 else (start, end)
-        self.name = name  # the variable or constant name; None for numbers and ops
-        self.value = value  # a const node's value
-        self.names: list[str] | None = None
-
-    @property
-    def span(self) -> Span:
-        """Where the node's expression is in the source (its first occurrence)."""
-        return Span(self.start, self.end)
-
-    @property
-    def start(self) -> int:
-        span = self._span
-        return span >> 32 if type(span) is int else span[0]
-
-    @start.setter
-    def start(self, start: int) -> None:
-        self.__init_span(start, self.end)
-
-    @property
-    def end(self) -> int:
-        span = self._span
-        return span & _SPAN_MASK if type(span) is int else span[1]
-
-    @end.setter
-    def end(self, end: int) -> None:
-        self.__init_span(self.start, end)
-
-    def __init_span(self, start: int, end: int) -> None:
-        self._span = start << 32 | end if 0 <= end < _SPAN_LIMIT and start >= 0 else (start, end)
-
-    @property
-    def op_name(self) -> str:
-        """What JSON's ``op`` says: ``var``, ``const``, ``add``, ... or a function's name."""
-        return self.op.name if self.op is not None else self.kind
-
-    def __repr__(self) -> str:
-        return f"<Node {self.id} {self.op_name} {self.inputs}>"
-
-
 class Graph:
-    """A lowered program: ``nodes`` in topological order with ids 0..n-1, the output last.
+    """A lowered program: nodes in topological order with ids 0..n-1, the output last.
+
+    The nodes are stored as :class:`~gradcli.columns.Columns` (``columns``), which
+    the evaluator reads; ``nodes`` is the same graph as a list of
+    :class:`~gradcli.columns.Node` objects, built on first use and kept, for the
+    code that walks it node by node (pictures, explanations, derivatives). A graph
+    is made from either and never changed afterwards.
 
     ``inputs`` maps every input name (in order of first appearance in the program) to
     its node id, or None when the output does not depend on it. ``names`` does the
     same for assigned names.
     """
 
-    __slots__ = ("_labels", "branches", "inputs", "names", "nodes", "output_name", "source")
+    __slots__ = ("_columns", "_labels", "_nodes", "branches", "inputs", "names", "output_name", "size",
+                 "source")
 
     def __init__(
         self,
-        nodes: list[Node],
+        nodes: list[Node] | None,
         inputs: dict[str, int | None],
         names: dict[str, int | None],
         output_name: str | None,
         source: str,
+        *,
+        columns: Columns | None = None,
     ) -> None:
-        self.nodes = nodes
+        if nodes is None and columns is None:  # pragma: no cover - a programming error
+            raise TypeError("a graph is made of nodes or of columns")
+        self._nodes = nodes
+        self._columns = columns
+        self.size = len(nodes) if nodes is not None else len(columns)  # type: ignore[arg-type]
         self.inputs = inputs
         self.names = names
         self.output_name = output_name
@@ -122,11 +68,33 @@ class Graph:
         self._labels: list[str] | None = None
 
     @property
+    def nodes(self) -> list[Node]:
+        """Every node as an object, in order (built from the columns once)."""
+        if self._nodes is None:
+            self._nodes = self._columns.nodes(self.names)  # type: ignore[union-attr]
+        return self._nodes
+
+    @property
+    def columns(self) -> Columns:
+        """The nodes as columns (made from the node objects once, for a graph built
+        as objects)."""
+        if self._columns is None:
+            self._columns = Columns.of_nodes(self._nodes)  # type: ignore[arg-type]
+        return self._columns
+
+    def node(self, k: int) -> Node:
+        """Node ``k`` as an object; made alone when the node list was never built (an
+        error message needs one node of a large graph, not all of them)."""
+        if self._nodes is not None:
+            return self._nodes[k]
+        return self._columns.node(k, self.names)  # type: ignore[union-attr]
+
+    @property
     def output(self) -> int:
-        return len(self.nodes) - 1
+        return self.size - 1
 
     def __repr__(self) -> str:
-        return f"<Graph of {len(self.nodes)} nodes, inputs {list(self.inputs)}>"
+        return f"<Graph of {self.size} nodes, inputs {list(self.inputs)}>"
 
     def picture(self) -> Picture:
         """The structure, without numbers (SVG in Jupyter, where a graph shows itself so)."""
@@ -182,10 +150,12 @@ class Graph:
 
     def consumers(self) -> list[list[int]]:
         """For every node, the ids of the nodes that use it (once per use)."""
-        users: list[list[int]] = [[] for _ in self.nodes]
-        for node in self.nodes:
-            for i in node.inputs:
-                users[i].append(node.id)
+        users: list[list[int]] = [[] for _ in range(self.size)]
+        columns = self.columns
+        args, first = columns.args, columns.first
+        for k in range(self.size):
+            for i in args[first[k] : first[k + 1]]:
+                users[i].append(k)
         return users
 
 
@@ -219,28 +189,39 @@ def _function_list() -> str:
 
 
 class Lowering:
-    """Builds the interned node list for a whole program."""
+    """Builds the interned nodes of a whole program, as columns."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.nodes: list[Node] = []
-        # The nodes by what they are, for sharing: a table per operation keyed by the
-        # input ids (the node's own tuple: the key costs no memory of its own), and
-        # tables "const" (by value or name) and "var" (by name) for the leaves.
-        self.interned: defaultdict[object, dict[object, int]] = defaultdict(dict)
+        self.columns = Columns(POSITION if len(source) < 1 << 32 else LONG)
+        # The nodes by what they are, for sharing: the operations in an index over
+        # the columns (a node every 8 characters fits without growing it), the leaves
+        # in tables "const" (by value or name) and "var" (by name). Dropped with the
+        # Lowering, before evaluation.
+        self.index = Index(self.columns, len(source) // 8)
+        self.interned: defaultdict[str, dict[object, int]] = defaultdict(dict)
+        self.branches = False  # an `if` was made
         self.assigned: dict[str, int] = {}  # name -> node id, once its statement is lowered
         self.variables: dict[str, int] = {}  # input name -> var node id, in order of first use
 
     def error(self, kind: str, message: str, span: Span) -> GradError:
         return GradError(kind, message, span, self.source)
 
-    def intern(self, table: object, key: object, **fields: object) -> int:
+    def leaf(self, table: str, key: object, start: int, end: int, name: str | None = None,
+             value: float | None = None) -> int:
+        """The leaf ``key`` of ``table`` ("const" or "var"), made at ``start:end`` if it
+        is new: a constant has a ``value`` (and a ``name`` for ``pi``), a variable a
+        ``name``."""
         interned = self.interned[table]
         found = interned.get(key)
         if found is not None:
             return found
-        node_id = len(self.nodes)
-        self.nodes.append(Node(node_id, **fields))  # type: ignore[arg-type]
+        columns = self.columns
+        node_id = columns.append(None, (), start, end)
+        if value is not None:
+            columns.consts[node_id] = value
+        if name is not None:
+            columns.leaf_names[node_id] = name
         interned[key] = node_id
         return node_id
 
@@ -252,18 +233,14 @@ class Lowering:
             raise self.error(
                 "name", f"{ident} is used before the statement that assigns it", expr.span
             )
+        start, end = expr.span
         if ident in CONSTANTS:
-            return self.intern(
-                "const", ident, kind="const", op=None, inputs=(), span=expr.span,
-                name=ident, value=CONSTANTS[ident],
-            )
+            return self.leaf("const", ident, start, end, name=ident, value=CONSTANTS[ident])
         if ident in FUNCTIONS:
             raise self.error(
                 "name", f"{ident} is a function: call it as {ident}(...)", expr.span
             )
-        node_id = self.intern(
-            "var", ident, kind="var", op=None, inputs=(), span=expr.span, name=ident
-        )
+        node_id = self.leaf("var", ident, start, end, name=ident)
         self.variables.setdefault(ident, node_id)
         return node_id
 
@@ -290,7 +267,9 @@ class Lowering:
                 f"{expr.name} takes {arity_words(expr.name)}, not {len(args)}{_arity_hint(expr.name)}",
                 expr.span,
             )
-        return self.intern(op, args, kind="op", op=op, inputs=args, span=expr.span)
+        if op is IF:
+            self.branches = True
+        return self.index.node(op, args, *expr.span)
 
     def statement(self, stmt: Statement, pending: set[str]) -> tuple[int, str | None]:
         """Lower one statement: its node, and the name it assigns (None for a bare
@@ -300,32 +279,26 @@ class Lowering:
         # The inputs of this statement come before its name is known.
         node_id = self.expression(stmt.expr, pending)
         pending.discard(stmt.name)
-        self.assigned[stmt.name] = node_id
-        node = self.nodes[node_id]
-        if node.names is None:
-            node.names = []
-        node.names.append(stmt.name)
+        self.assigned[stmt.name] = node_id  # a node's names are these, in this order
         return node_id, stmt.name
 
     def graph(self, output_id: int, output_name: str | None, also: list[int]) -> tuple[Graph, list[int]]:
         """The graph of the output ``output_id`` and what it and the nodes ``also``
         depend on, and the new ids of ``also``."""
         graph, ids = _prune(
-            self.nodes, output_id, output_name, self.variables, self.assigned, self.source, also
+            self.columns, output_id, output_name, self.variables, self.assigned, self.source, also
         )
-        graph.branches = IF in self.interned  # an `if` was made: no scan of the nodes
+        graph.branches = self.branches
         return graph, ids
 
     def expression(self, root: Expr, pending: set[str]) -> int:
         """Lower one expression, children before parents, with a stack of node ids.
 
-        This is the hot loop for a large program, so it walks the AST with its own
-        stack rather than ``postorder``'s generator and tuples, and interns operator
-        nodes inline: a node waiting for its children sits under ``_FINISH`` on the
-        stack, and is built when ``_FINISH`` comes back to the top.
+        It walks the AST with its own stack rather than ``postorder``'s generator and
+        tuples: a node waiting for its children sits under ``_FINISH`` on the stack,
+        and is built when ``_FINISH`` comes back to the top.
         """
-        interned = self.interned
-        nodes = self.nodes
+        node = self.index.node
         # A name means the same node throughout one expression (``assigned`` and
         # ``pending`` only change between statements): resolve each once.
         names: dict[str, int] = {}
@@ -338,24 +311,14 @@ class Lowering:
                 kind = type(expr)
                 if kind is Binary:
                     right = results.pop()
-                    inputs: tuple[int, ...] = (results.pop(), right)
-                    op = OPERATORS[expr.op]
+                    results[-1] = node(OPERATORS[expr.op], (results[-1], right), *expr.span)
                 elif kind is Unary:
-                    inputs = (results.pop(),)
-                    op = OPERATORS[expr.op]
+                    results[-1] = node(OPERATORS[expr.op], (results[-1],), *expr.span)
                 else:  # Call: its arguments are the last len(args) results
                     count = len(expr.args)
                     inputs = tuple(results[len(results) - count :]) if count else ()
                     del results[len(results) - count :]
                     results.append(self.call(expr, inputs))
-                    continue
-                table = interned[op]
-                node_id = table.get(inputs)
-                if node_id is None:
-                    node_id = len(nodes)
-                    nodes.append(Node(node_id, "op", op, inputs, expr.span))
-                    table[inputs] = node_id
-                results.append(node_id)
                 continue
             kind = type(expr)
             if kind is Name:
@@ -364,10 +327,8 @@ class Lowering:
                     node_id = names[expr.id] = self.name(expr, pending)
                 results.append(node_id)
             elif kind is Num:
-                results.append(self.intern(
-                    "const", expr.value, kind="const", op=None, inputs=(), span=expr.span,
-                    value=expr.value,
-                ))
+                start, end = expr.span
+                results.append(self.leaf("const", expr.value, start, end, value=expr.value))
             elif kind is Binary:
                 stack += (expr, _FINISH, expr.right, expr.left)
             elif kind is Unary:
@@ -458,7 +419,7 @@ def _assignment_mistake(name: str, assigned: Mapping[str, object]) -> str | None
 
 
 def _prune(
-    nodes: list[Node],
+    columns: Columns,
     output_id: int,
     output_name: str | None,
     variables: dict[str, int],
@@ -469,34 +430,40 @@ def _prune(
     """Keep the output and what it and the nodes ``also`` (none after the output)
     depend on, renumbered 0..n-1; the output is last because every node is created
     after its inputs. Returns the graph and the new ids of ``also``."""
-    needed = [False] * (output_id + 1)
-    needed[output_id] = True
+    args, first = columns.args, columns.first
+    needed = bytearray(output_id + 1)
+    needed[output_id] = 1
     for i in also:
-        needed[i] = True
+        needed[i] = 1
     for i in range(output_id, -1, -1):
         if needed[i]:
-            for j in nodes[i].inputs:
-                needed[j] = True
-    if output_id == len(nodes) - 1 and all(needed):  # nothing to drop: ids stay as they are
-        new_id = list(range(len(nodes)))
-        kept = nodes
-    else:
-        new_id = [-1] * (output_id + 1)
-        kept = []
-        for i in range(output_id + 1):
-            if needed[i]:
-                node = nodes[i]
-                new_id[i] = len(kept)
-                node.id = len(kept)
-                node.inputs = tuple([new_id[j] for j in node.inputs])
-                kept.append(node)
+            for j in args[first[i] : first[i + 1]]:
+                needed[j] = 1
+    if output_id == len(columns) - 1 and needed.count(0) == 0:  # nothing to drop: ids stay
+        graph = Graph(None, variables, assigned, output_name, source, columns=columns)
+        return graph, list(also)
+    new_id = array(ID, (0,)) * (output_id + 1)  # read only where needed
+    kept = Columns(columns.starts.typecode)
+    operations, new_args, new_first = kept.ops, kept.args, kept.first
+    for i in range(output_id + 1):
+        if needed[i]:
+            k = new_id[i] = len(operations)
+            operations.append(columns.ops[i])
+            new_args.extend([new_id[j] for j in args[first[i] : first[i + 1]]])
+            new_first.append(len(new_args))
+            kept.starts.append(columns.starts[i])
+            kept.ends.append(columns.ends[i])
+            if i in columns.consts:
+                kept.consts[k] = columns.consts[i]
+            if i in columns.leaf_names:
+                kept.leaf_names[k] = columns.leaf_names[i]
 
     def renumber(old: int) -> int | None:
         return new_id[old] if old <= output_id and needed[old] else None
 
     inputs = {name: renumber(i) for name, i in variables.items()}
     names = {name: renumber(old) for name, old in assigned.items()}
-    return Graph(kept, inputs, names, output_name, source), [new_id[i] for i in also]
+    return Graph(None, inputs, names, output_name, source, columns=kept), [new_id[i] for i in also]
 
 
 # --- labels ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from .bindings import resolve_point, resolve_wrt
 from .errors import GradError
-from .evaluate import Result, backward, forward, wanted_nodes
+from .evaluate import Result, forward, gradients, wanted_nodes
 from .graph import Graph
 
 
@@ -114,7 +114,7 @@ def run_outputs(
     wanted = wanted_nodes(graph, extra)
     results = []
     for name, out in zip(names, ids, strict=True):
-        grads = backward(graph, values, wanted, out)
+        grads = gradients(graph, values, wanted, out)
         gradient: dict[str, float] = {}
         for shown in reported:
             i = node_of(shown)

@@ -283,13 +283,30 @@ def program_and_bindings(words: tuple[str, ...], file: str | None) -> tuple[str,
 IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
 
+class _NamesUsed:
+    """The names a program uses, found on the first question (most command lines
+    ask none: bindings written ``x=2`` or ``-x 2`` raise no doubt), one at a time
+    (not a list of every name of a large program at once)."""
+
+    __slots__ = ("names", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.names: set[str] | None = None
+
+    def __contains__(self, name: str) -> bool:
+        if self.names is None:
+            self.names = {m.group() for m in IDENTIFIER.finditer(self.text)}
+        return name in self.names
+
+
 def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
     """Words that look like bindings but mean something else. A name the program uses
     is always a binding. Otherwise ``-h`` is the help, and a long option ``--name``
     close to one of the command's own options (``--jsn``, ``--precison``, ``--wrtt``)
     is a typo of it: refused with "did you mean", rather than bound to a variable the
     program does not have."""
-    used = set(IDENTIFIER.findall(text))
+    used = _NamesUsed(text)
     if "-h" in words and "h" not in used:
         click.echo(ctx.get_help())
         ctx.exit(ExitStatus.OK)
@@ -299,7 +316,7 @@ def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
         name = word.lstrip("-")
         looks_bound = word.startswith("-") and not word.startswith("---") and "=" not in word
         if (looks_bound and value.startswith("-") and IDENTIFIER.fullmatch(name)
-                and name not in used and name not in options):
+                and name not in options and name not in used):
             w, v, n = shorten(word), shorten(value), shorten(name)
             raise GradError(
                 "usage",
@@ -310,7 +327,7 @@ def not_bindings(ctx: click.Context, words: tuple[str, ...], text: str) -> None:
         if not word.startswith("--") or word.startswith("---"):
             continue
         name = word[2:].partition("=")[0]
-        if not name or name in used or name in options:
+        if not name or name in options or name in used:
             continue
         close = [o for o in options if len(name) >= 3 and o.startswith(name)]
         if not close:
