@@ -1,14 +1,11 @@
-"""Arrow in and out: Parquet files for ``eval --batch``, and CSV through Arrow's C reader.
+"""Arrow in and out: Parquet files for ``eval --batch``, and Arrow tables as chunks of rows.
 
-pyarrow is imported by this module only, and only by a batch that reads or writes
-Parquet, or reads a CSV input large enough to repay the import (the ``fast``
-extra). Rows keep the meaning they have in CSV and JSON Lines: a null (or NaN) is
-a blank cell, a string cell is read as a CSV cell is, and a row whose own data is
-wrong gets its error and the others go on. Arrow's reading of CSV is used for a
-block of lines only when nothing in it could be read otherwise by the standard
-library's path (no quotes, no ``\\r``, every line with the header's number of
-fields, valid UTF-8): anything else goes to that path, so the output is the same,
-byte for byte, with pyarrow or without it.
+pyarrow is imported by this module (and by :mod:`gradcli.arrowcsv`, CSV through
+Arrow) only, and only by a batch that reads or writes Parquet, or reads a CSV
+input large enough to repay the import (the ``fast`` extra). Rows keep the
+meaning they have in CSV and JSON Lines: a null (or NaN) is a blank cell, a
+string cell is read as a CSV cell is, and a row whose own data is wrong gets its
+error and the others go on.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from typing import Any
 
 from .errors import GradError, shorten
 from .graph import Graph
-from .lines import CHUNK_BYTES
 from .records import csv_cell
 from .rows import Chunk, Columns, check_reserved, no_column
 from .vectorised import all_finite
@@ -127,7 +123,11 @@ def float_column(np: Any, pa: Any, array: Any, converter: Columns, errors: dict[
         if text:
             return converter.convert([python_cell(v) for v in array.to_pylist()], errors)
         raise
-    column = floats.to_numpy(zero_copy_only=False)
+    if floats.null_count:
+        column = floats.to_numpy(zero_copy_only=False)  # NaN for null
+    else:  # (to_numpy imports pandas, which costs more than the column's work)
+        data = floats.buffers()[1]
+        column = np.frombuffer(data, dtype=np.float64, count=len(floats), offset=8 * floats.offset)
     if all_finite(column):
         return column
     column = np.array(column)  # writable
@@ -251,88 +251,6 @@ def materialize(chunk: Chunk, lead_names: list[str], inputs: Sequence[str]) -> N
     rows = zip(*columns, strict=True) if columns else iter([()] * chunk.size)
     chunk.lead = [",".join(csv_cell(text_of(v)) for v in row) for row in rows]
     chunk.extra_cols = [col for name, col in zip(lead_names, columns, strict=True) if name not in inputs]
-
-
-# --- CSV through Arrow ----------------------------------------------------------------------
-
-
-class ArrowCsv:
-    """Arrow's C reader for the plain blocks of a CSV input (see the module's doc)."""
-
-    def __init__(self, pa: Any, header: list[str]) -> None:
-        self.pa = pa
-        self.block_bytes = 1 << 20  # bytes of lines per block: about a chunk of rows
-        names = list(header)
-        self.read_options = pa.csv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 20)
-        self.parse_options = pa.csv.ParseOptions(
-            quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False,
-            ignore_empty_lines=True,
-        )
-        self.convert_options = pa.csv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False,
-            quoted_strings_can_be_null=False, check_utf8=True,
-        )
-
-    def read(self, block: bytes) -> Any:
-        """The block's rows as a table of text cells, or None when the block is not
-        plain (the standard library's path then reads it)."""
-        pa = self.pa
-        if b'"' in block or b"\r" in block:
-            return None
-        try:
-            return pa.csv.read_csv(
-                pa.py_buffer(block), read_options=self.read_options, parse_options=self.parse_options,
-                convert_options=self.convert_options,
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of another width, not UTF-8
-            return None
-
-
-def next_table(reader: Any, lines: Any, header: list[str], step: int) -> tuple[Any, Any]:
-    """The next block of a CSV input read by Arrow: (a table of text cells, ``END``
-    or None, for the standard library's path to read the next chunk; the reader,
-    False once the input proves too small to repay importing pyarrow)."""
-    from . import rows
-
-    size = reader.block_bytes if reader is not None else min(CHUNK_BYTES, 64 * step)
-    block = lines.take_block(size)
-    if block is None:
-        return None, reader
-    if reader is None:  # the first block: is the input worth importing pyarrow?
-        pa = load_pyarrow() if len(block) >= rows.ARROW_MIN_BYTES and len(header) > 1 else None
-        if pa is None:
-            lines.give_back(block)
-            return None, False
-        reader = ArrowCsv(pa, header)
-        reader.block_bytes = size
-    if not block:
-        return rows.END, reader
-    table = reader.read(block)
-    if table is None:
-        lines.give_back(block)
-        return None, reader
-    lines.commit(block)
-    if table.num_rows:  # blocks of about a chunk of rows
-        reader.block_bytes = int(min(CHUNK_BYTES, max(1 << 16, 0.95 * step * len(block) / table.num_rows)))
-    return table, reader
-
-
-def csv_rows(np: Any, pa: Any, table: Any, body: bytes, size: int) -> bytes:
-    """CSV records: each row's own cells as they came, then its line of ``body``
-    (the numbers, the empty error cell and the line end), joined by Arrow in C."""
-    if any(not pa.types.is_string(kind) for kind in table.schema.types):
-        return b""  # (Parquet's columns: the writer's own path)
-    ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10)
-    if len(ends) != size or len(body) >= 2**31:
-        return b""
-    offsets = np.zeros(size + 1, dtype=np.int32)
-    offsets[1:] = ends + 1
-    numbers = pa.StringArray.from_buffers(size, pa.py_buffer(offsets), pa.py_buffer(body))
-    cells = [table.column(j).combine_chunks() for j in range(table.num_columns)]
-    joined = pa.compute.binary_join_element_wise(*cells, numbers, ",")
-    offsets_out = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset : joined.offset + size + 1]
-    data = joined.buffers()[2]
-    return data.to_pybytes()[int(offsets_out[0]) : int(offsets_out[-1])]
 
 
 # --- Parquet out -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import GradError
+from .floattext import orjson_as_repr
 from .graph import Graph
 from .vectorised import ArrayResult, all_finite
 
@@ -68,51 +69,19 @@ def _csv_value(value: Any) -> str:
     return csv_cell(_json_value(value))
 
 
-def _orjson_as_repr(np: Any, orjson: Any, block: Any) -> bytes:
-    """orjson's text of a block of finite floats, each number as ``repr`` writes it.
-
-    orjson writes the same digits but, in two ranges, another form: 1e-5 ≤ |x| < 1e-4
-    as ``0.0000ddd`` (repr: ``d.dde-05``), and exponents -6 to -9 with one digit
-    (``1e-7``; repr: ``1e-07``). The numbers around those ranges are written apart
-    (the second kind by orjson with the exponent's 0 put back, the first by ``repr``)
-    and put in place of the NaNs that stood for them, so the text is the same, byte
-    for byte, as without orjson."""
-    option = orjson.OPT_SERIALIZE_NUMPY
-    size = np.abs(block)
-    other = (size >= 1e-10) & (size < 1e-4)  # from 1e-4 up, orjson's text is repr's
-    if not other.any():
-        return orjson.dumps(block, option=option)
-    values = block[other]
-    tiny = np.abs(values) < 9e-6  # exponents -10 to -6: orjson's form but for the 0
-    texts = np.empty(len(values), dtype=object)
-    if tiny.any():
-        text = orjson.dumps(values[tiny], option=option)
-        for digit in b"6789":
-            for end in b",]":
-                text = text.replace(b"e-%c%c" % (digit, end), b"e-0%c%c" % (digit, end))
-        texts[tiny] = text[1:-1].split(b",")
-    if not tiny.all():
-        texts[~tiny] = str(values[~tiny].tolist())[1:-1].encode().split(b", ")
-    block[other] = np.nan  # written "null": a marker (the block is finite otherwise)
-    parts = orjson.dumps(block, option=option).split(b"null")
-    pieces = [b""] * (2 * len(values) + 1)
-    pieces[0::2] = parts
-    pieces[1::2] = texts.tolist()
-    return b"".join(pieces)
-
-
-def _write_all(stream: IO[bytes], data: bytes) -> None:
-    """All of ``data``: a raw stream's write may take part of it (a signal, a pipe)."""
-    view = memoryview(data)
-    while view:
-        written = stream.write(view)
-        view = view[written or 0 :]  # None: a non-blocking stream took nothing this time
+def _write_all(stream: IO[bytes], parts: Iterable[Any]) -> None:
+    """All of each part: a raw stream's write may take part of one (a signal, a pipe)."""
+    for data in parts:
+        view = memoryview(data)
+        while view:
+            written = stream.write(view)
+            view = view[written or 0 :]  # None: a non-blocking stream took nothing this time
     stream.flush()
 
 
-def write_whole(stream: IO[bytes], data: bytes) -> None:
-    """Write ``data`` and flush it so that Ctrl-C never leaves part of it: an
-    interrupt that arrives meanwhile is held until the write is done, then raised.
+def write_whole(stream: IO[bytes], *parts: Any) -> None:
+    """Write ``parts`` (bytes, or buffers) and flush them so that Ctrl-C never leaves
+    part of them: an interrupt that arrives meanwhile is held until the write is done, then raised.
     A second one is raised at once (a reader that never reads would otherwise keep
     the first waiting for ever)."""
     import signal
@@ -122,7 +91,7 @@ def write_whole(stream: IO[bytes], data: bytes) -> None:
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):  # not ours to hold
-        _write_all(stream, data)
+        _write_all(stream, parts)
         return
     held: list[int] = []
 
@@ -133,7 +102,7 @@ def write_whole(stream: IO[bytes], data: bytes) -> None:
 
     signal.signal(signal.SIGINT, hold)
     try:
-        _write_all(stream, data)
+        _write_all(stream, parts)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if held:
@@ -163,12 +132,13 @@ class Writer:
         self._binary = getattr(out, "buffer", None)  # bytes straight through, where possible
         self._text = out
 
-    def _write(self, data: bytes) -> None:
-        """Whole records out: one write and a flush, which Ctrl-C does not cut."""
+    def _write(self, *parts: Any) -> None:
+        """Whole records out (bytes, or buffers): written and flushed together, which
+        Ctrl-C does not cut."""
         if self._binary is not None:
-            write_whole(self._binary, data)
+            write_whole(self._binary, *parts)
         else:
-            self._text.write(data.decode())
+            self._text.write(b"".join(parts).decode())
 
     def start(self, lead_names: list[str]) -> None:
         """``lead_names``: the columns each CSV row starts with (the CSV input's own
@@ -204,7 +174,7 @@ class Writer:
         np = self.np
         block = np.ascontiguousarray(np.column_stack(columns), dtype=np.float64) + 0.0
         if self.orjson is not None and all_finite(block.reshape(-1)):  # (non-finite: only in failed rows)
-            return _orjson_as_repr(np, self.orjson, block)
+            return orjson_as_repr(np, self.orjson, block)
         return str(block.tolist()).replace(", ", ",").encode()
 
     def write(self, chunk: Chunk, result: ArrayResult, first_row: int) -> None:
@@ -214,17 +184,13 @@ class Writer:
             numbers = [*(chunk.columns[name] for name in self.numeric_inputs), result.value, *grads]
         else:
             numbers = [result.value, *(chunk.columns[name] for name in self.inputs), *grads]
-        block = self._block(numbers)
         if chunk.table is not None and chunk.lead is None:  # rows read by Arrow
-            from .columnar import csv_rows, load_pyarrow, materialize
+            if self.fmt == "csv" and not result.errors and self._arrow_csv(chunk, numbers):
+                return
+            from .columnar import materialize
 
-            if self.fmt == "csv" and not result.errors:  # the common case, joined by Arrow in C
-                body = block[2:-2].replace(b"],[", b",\n") + b",\n"
-                text = csv_rows(self.np, load_pyarrow(), chunk.table, body, n)
-                if text:
-                    self._write(text)
-                    return
             materialize(chunk, self.lead_names, self.inputs)
+        block = self._block(numbers)
         heads = self._heads(chunk)
         if self.fmt == "csv" and not result.errors:  # the common case, mostly in C
             body = block[2:-2].replace(b"],[", b",\n") + b",\n"
@@ -254,6 +220,23 @@ class Writer:
             line = self._error_line(chunk, r, err, first_row + r, fields[r * m : (r + 1) * m], head)
             pieces[r * step : (r + 1) * step] = [line] + [b""] * (step - 1)
         self._write(b"".join(pieces))
+
+    def _arrow_csv(self, chunk: Chunk, numbers: list[Any]) -> bool:
+        """The common case of rows read by Arrow: formatted and joined by Arrow in C
+        (gradcli.arrowcsv); False when that path does not apply."""
+        from .arrowcsv import csv_records, csv_rows, load_arrow_csv
+
+        parts = csv_records(self.np, self.orjson, chunk, numbers)
+        if parts is None:
+            def body() -> bytes:
+                return self._block(numbers)[2:-2].replace(b"],[", b",\n") + b",\n"
+
+            text = csv_rows(self.np, load_arrow_csv(), chunk.table, body, chunk.size)
+            parts = [text] if text else None
+        if parts is None:
+            return False
+        self._write(*parts)
+        return True
 
     def _heads(self, chunk: Chunk) -> list[bytes] | None:
         """Per row, the text that starts its record (CSV: its own cells and a comma;

@@ -173,6 +173,8 @@ class Chunk:
     #: the rows as Arrow read them (Parquet, or CSV through Arrow), every column;
     #: ``lead`` and ``extra_cols`` are made from it only when an output needs them
     table: Any = None
+    #: CSV through Arrow: the block of lines the rows came from (gradcli.arrowcsv.ArrowBlock)
+    block: Any = None
 
 
 #: Bytes of CSV input from which Arrow's reader is worth importing (the ``fast`` extra).
@@ -319,7 +321,7 @@ class Source:
         self.lines = lines
         self.extra_names: list[str] | None = None  # CSV: the pass-through columns
         self._reader: Any = None  # csv.reader, once a chunk has quotes
-        # CSV through Arrow's C reader (gradcli.columnar.ArrowCsv): None until the
+        # CSV through Arrow's C reader (gradcli.arrowcsv.ArrowCsv): None until the
         # first block shows whether the input is large enough to repay importing it
         self._arrow: Any = None if arrow else False
         if fmt == "csv":
@@ -365,16 +367,16 @@ class Source:
     def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, Any]]:
         """Chunks of rows: (rows, None) from csv.reader, (None, lines) when the
         chunk has no quotes and every line splits on commas (the fast path), or
-        (None, table) for a block read by Arrow. Blank lines are not rows."""
+        (None, block) for a block read by Arrow. Blank lines are not rows."""
         import csv
 
         while True:
             if self._reader is None:
-                table = self._arrow_block()
-                if table is not None:
-                    if table is END:
+                block = self._arrow_block()
+                if block is not None:
+                    if block is END:
                         return
-                    yield None, table
+                    yield None, block
                     continue
                 raw = self.lines.take(self.step)
                 if not raw:
@@ -406,14 +408,14 @@ class Source:
             yield rows, None
 
     def _arrow_block(self) -> Any:
-        """The next block of lines read by Arrow (a table of text cells), ``END``, or
-        None: the standard library's path reads the next chunk."""
+        """The next block of lines read by Arrow (gradcli.arrowcsv.ArrowBlock), ``END``,
+        or None: the standard library's path reads the next chunk."""
         if self._arrow is False:
             return None
-        from .columnar import next_table
+        from .arrowcsv import next_block
 
-        table, self._arrow = next_table(self._arrow, self.lines, self.header, self.step)
-        return table
+        block, self._arrow = next_block(self.np, self._arrow, self.lines, self.header, self.step)
+        return block
 
     def _decoded(self) -> Iterator[str]:
         for line in self.lines:
@@ -425,12 +427,9 @@ class Source:
         index = {name: j for j, name in enumerate(self.header)}
         extra_index = [index[name] for name in self.extra_names or []]
         for rows, records in self._csv_rows():
-            if records is not None and not isinstance(records, list):  # a table read by Arrow
+            if records is not None and not isinstance(records, list):  # a block read by Arrow
                 if records.num_rows:
-                    from .columnar import table_chunk
-
-                    pa = self._arrow.pa
-                    yield table_chunk(np, pa, records, self.inputs, self.converters, self.defaults)
+                    yield records.chunk(np, self.inputs, self.converters, self.defaults)
                 continue
             errors: dict[int, GradError] = {}
             fields: list[list[str]] | None = None
@@ -581,7 +580,8 @@ def _take(items: list[Any] | None, index: list[int]) -> list[Any] | None:
 def slice_chunk(np: Any, chunk: Chunk, rows: Any) -> Chunk:
     if len(rows) == chunk.size and chunk.size and rows[0] == 0:
         return Chunk(chunk.size, dict(chunk.columns), chunk.errors, extra_rows=chunk.extra_rows,
-                     extra_cols=chunk.extra_cols, raw=chunk.raw, lead=chunk.lead, table=chunk.table)
+                     extra_cols=chunk.extra_cols, raw=chunk.raw, lead=chunk.lead, table=chunk.table,
+                     block=chunk.block)
     index = rows.tolist()
     errors: dict[int, GradError] = {}
     raw: dict[int, dict[str, str]] = {}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import gradcli
 from gradcli import batch, rows
-from gradcli.columnar import ArrowCsv
+from gradcli.arrowcsv import ArrowCsv
 
 pytest.importorskip("pyarrow")
 
