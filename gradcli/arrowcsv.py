@@ -9,7 +9,8 @@ input line as it came, then the row's numbers (:func:`gradcli.floattext.repr_cel
 the empty error cell and the line end: Arrow joins the lines of the block with the
 numbers' cells, and the joined text is written straight from Arrow's buffer.
 
-pyarrow (its compute and csv modules, not parquet) is imported only once an input
+pyarrow (its csv module, and compute's functions without ``pyarrow.compute``:
+:func:`gradcli.columnar.arrow_compute`) is imported only once an input
 proves large enough to repay it. Nothing here calls ``pyarrow.array`` or
 ``pyarrow.scalar``: they import pandas, which costs more than a block's work.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .columnar import table_chunk
+from .columnar import arrow_compute, table_chunk
 from .floattext import repr_cells
 from .lines import CHUNK_BYTES
 from .rows import Chunk, Columns
@@ -27,10 +28,9 @@ from .vectorised import all_finite
 
 
 def load_arrow_csv() -> Any:
-    """pyarrow with its compute and csv modules, or None when it is not installed."""
+    """pyarrow with its csv module, or None when it is not installed."""
     try:
         import pyarrow
-        import pyarrow.compute
         import pyarrow.csv
     except ImportError:
         return None
@@ -118,7 +118,7 @@ def next_block(np: Any, reader: Any, lines: Any, header: list[str], step: int) -
     if table is None:
         lines.give_back(block)
         return None, reader
-    lines.commit(block)
+    lines.commit(block, len(ends))
     if table.num_rows:  # blocks of about a chunk of rows
         reader.block_bytes = int(min(CHUNK_BYTES, max(1 << 16, 0.95 * step * len(block) / table.num_rows)))
     return ArrowBlock(reader.pa, table, block, ends), reader
@@ -158,7 +158,8 @@ def csv_records(np: Any, orjson: Any, chunk: Chunk, numbers: list[Any]) -> list[
         return None
     if not all(map(all_finite, numbers)):
         return None
-    cells = repr_cells(np, pa, orjson, numbers)
+    compute = arrow_compute()
+    cells = repr_cells(np, pa, compute, orjson, numbers)
     if cells is None:
         return None
     numbers_rows = _strings(np, pa, _offsets(np, cells)[:: len(numbers)], cells.buffers()[2])
@@ -168,7 +169,7 @@ def csv_records(np: Any, orjson: Any, chunk: Chunk, numbers: list[Any]) -> list[
     starts[0] = 0
     starts[1:] = ends
     lines = _strings(np, pa, starts, text)
-    joined = pa.compute.binary_join_element_wise(lines, numbers_rows, _commas(np, pa, size))
+    joined = compute.call_function("binary_join_element_wise", [lines, numbers_rows, _commas(np, pa, size)])
     offsets = _offsets(np, joined)
     return [memoryview(joined.buffers()[2])[int(offsets[0]) : int(offsets[-1])], b"\n"]
 
@@ -187,7 +188,8 @@ def csv_rows(np: Any, pa: Any, table: Any, body_of: Callable[[], bytes], size: i
     offsets[1:] = ends + 1
     numbers = _strings(np, pa, offsets, body)
     cells = [table.column(j).combine_chunks() for j in range(table.num_columns)]
-    joined = pa.compute.binary_join_element_wise(*cells, numbers, _commas(np, pa, size))
+    join = arrow_compute().call_function
+    joined = join("binary_join_element_wise", [*cells, numbers, _commas(np, pa, size)])
     offsets_out = _offsets(np, joined)
     data = joined.buffers()[2]
     return data.to_pybytes()[int(offsets_out[0]) : int(offsets_out[-1])]

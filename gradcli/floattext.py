@@ -53,12 +53,13 @@ def orjson_as_repr(np: Any, orjson: Any, block: Any) -> bytes:
     return b"".join(pieces)
 
 
-def repr_cells(np: Any, pa: Any, orjson: Any, columns: list[Any]) -> Any:
+def repr_cells(np: Any, pa: Any, compute: Any, orjson: Any, columns: list[Any]) -> Any:
     """An Arrow string array of CSV cells, row by row: the numbers of ``columns``
     (float64 arrays of one length, every number finite) as ``repr`` writes them,
     ``-0.0`` as ``0.0``, and a comma after each. The cells lie end to end in one
     buffer, so the cells of a row are a stretch of CSV text. None when the text
-    would not fit Arrow's 32-bit offsets."""
+    would not fit Arrow's 32-bit offsets. ``compute``: Arrow's compute functions
+    (gradcli.columnar.arrow_compute)."""
     rows, width = len(columns[0]), len(columns)
     size = rows * width
     flat = np.empty(size + 1)
@@ -81,21 +82,20 @@ def repr_cells(np: Any, pa: Any, orjson: Any, columns: list[Any]) -> Any:
     if not len(odd):
         return cells
     fixed_form = magnitude[odd] >= 1e-5
-    compute = pa.compute
+    call, rewrite = compute.call_function, compute.ReplaceSubstringOptions
     # 1e-5 ≤ |x| < 1e-4, orjson's fixed form: "-0.0000123," -> "-1.23e-05,".
-    texts = cells.take(_indices(np, pa, odd[fixed_form]))
-    texts = compute.replace_substring_regex(texts, pattern=r"^(-?)0\.0000(\d)", replacement=r"\1\2.")
-    texts = compute.replace_substring(texts, pattern=".,", replacement=",")  # "1.," -> "1,"
-    texts = compute.replace_substring(texts, pattern=",", replacement="e-05,")
+    texts = call("take", [cells, _indices(np, pa, odd[fixed_form])])
+    texts = call("replace_substring_regex", [texts], rewrite(r"^(-?)0\.0000(\d)", r"\1\2."))
+    texts = call("replace_substring", [texts], rewrite(".,", ","))  # "1.," -> "1,"
+    texts = call("replace_substring", [texts], rewrite(",", "e-05,"))
     # 1e-9 ≤ |x| < 1e-5, the exponents -6 to -9 of one digit: "1e-7," -> "1e-07,".
-    short = compute.replace_substring(
-        cells.take(_indices(np, pa, odd[~fixed_form])), pattern="e-", replacement="e-0"
-    )
+    short = call("take", [cells, _indices(np, pa, odd[~fixed_form])])
+    short = call("replace_substring", [short], rewrite("e-", "e-0"))
     # Every cell's place in [cells, texts, short]: Arrow takes them in order.
     where = np.arange(size, dtype=np.int32)
     where[odd[fixed_form]] = np.arange(size, size + len(texts), dtype=np.int32)
     where[odd[~fixed_form]] = np.arange(size + len(texts), size + len(odd), dtype=np.int32)
-    return pa.concat_arrays([cells, texts, short]).take(_indices(np, pa, where))
+    return call("take", [pa.concat_arrays([cells, texts, short]), _indices(np, pa, where)])
 
 
 def _indices(np: Any, pa: Any, rows: Any) -> Any:

@@ -171,9 +171,12 @@ class LineReader:
             return None
         return block
 
-    def commit(self, block: bytes) -> None:
-        """Count the lines of a block from :meth:`take_block` as handed out."""
-        self.line_no += block.count(b"\n") + (not block.endswith(b"\n") and bool(block))
+    def commit(self, block: bytes, count: int | None = None) -> None:
+        """Count the lines of a block from :meth:`take_block` (``count`` of them, when
+        the caller knows) as handed out."""
+        if count is None:
+            count = block.count(b"\n") + (not block.endswith(b"\n") and bool(block))
+        self.line_no += count
         self.bytes_taken += len(block)
 
     def give_back(self, block: bytes) -> None:

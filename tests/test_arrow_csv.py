@@ -161,3 +161,21 @@ def test_random_csv_gives_the_same_bytes_through_arrow(rows_: list[list[str]], f
     data = ("a,x,y" + end + "".join(",".join(map(csv_cell, row)) + end for row in rows_)).encode()
     with pytest.MonkeyPatch.context() as monkeypatch:
         _same("x*y + a", data, monkeypatch, fmt=fmt, bindings={"y": "2"})
+
+
+def test_a_large_csv_through_arrow_imports_neither_pandas_nor_pyarrow_compute() -> None:
+    """pyarrow.array, pyarrow.scalar and Array.to_numpy import pandas, and
+    pyarrow.compute makes a Python function per kernel: together a large part of a
+    1 MiB batch's time. The CSV path needs neither (nor pyarrow.parquet)."""
+    import subprocess
+
+    code = (
+        "import io, sys, gradcli\nfrom gradcli import batch\n"
+        "data = b'x,y,tag\\n' + b''.join(b'%d.5,-%d,t%d\\n' % (i, i, i) for i in range(120_000))\n"
+        "batch.run_batch(gradcli.compile('x*y'), {}, batch='-', fmt='csv', stdin=io.BytesIO(data),"
+        " out=io.StringIO())\n"
+        "print(sorted(m for m in ('pyarrow.csv', 'pandas', 'pyarrow.compute', 'pyarrow.parquet')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "['pyarrow.csv']\n"

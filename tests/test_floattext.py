@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gradcli.columnar import arrow_compute
 from gradcli.floattext import orjson_as_repr, repr_cells
 
 
@@ -46,11 +47,9 @@ def _reprs(values: np.ndarray) -> list[str]:
 
 def _cells(values: np.ndarray, width: int = 1) -> list[str]:
     pa = pytest.importorskip("pyarrow")
-    import pyarrow.compute  # noqa: F401 - the module repr_cells uses
-
     rows = len(values) // width
     table = values[: rows * width].reshape(rows, width)
-    cells = repr_cells(np, pa, orjson, [table[:, j] for j in range(width)])
+    cells = repr_cells(np, pa, arrow_compute(), orjson, [table[:, j] for j in range(width)])
     return [cell[:-1] for cell in cells.to_pylist()]
 
 
@@ -64,10 +63,8 @@ def test_every_class_of_double_is_written_as_repr_writes_it(values: np.ndarray) 
 
 def test_cells_come_row_by_row_and_each_ends_in_a_comma() -> None:
     pa = pytest.importorskip("pyarrow")
-    import pyarrow.compute  # noqa: F401
-
     columns = [np.array([1.0, -0.0, 1e-5]), np.array([2.5e-7, 3e16, 0.0001])]
-    cells = repr_cells(np, pa, orjson, columns)
+    cells = repr_cells(np, pa, arrow_compute(), orjson, columns)
     assert cells.to_pylist() == ["1.0,", "2.5e-07,", "0.0,", "3e+16,", "1e-05,", "0.0001,"]
     data = cells.buffers()[2].to_pybytes()
     start, end = np.frombuffer(cells.buffers()[1], dtype=np.int32)[[cells.offset, cells.offset + 6]]
