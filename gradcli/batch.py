@@ -165,8 +165,7 @@ def run_batch(
         finally:
             if owned and stream is not None:
                 stream.close()
-            if fmt == "parquet":
-                writer.finish(ok)
+            writer.finish(ok)
     return summary
 
 

@@ -109,6 +109,49 @@ def write_whole(stream: IO[bytes], *parts: Any) -> None:
         raise KeyboardInterrupt
 
 
+class BackgroundWrites:
+    """Whole writes done in order by a thread of their own, so that the next chunk
+    is computed while one is written (the kernel's copy of the text is a large part
+    of a batch's time). At most one write waits while another is done. A write's
+    error is raised in the caller's thread at its next :meth:`put` or at
+    :meth:`finish`. The thread is a daemon: a second Ctrl-C while :meth:`finish`
+    waits on a reader that never reads leaves at once."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        import queue
+        import threading
+
+        self.stream = stream
+        self.error: BaseException | None = None
+        self.queue: Any = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name="gradcli-writes", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            parts = self.queue.get()
+            if parts is None:
+                return
+            if self.error is None:  # (after an error, the writes are dropped)
+                try:
+                    _write_all(self.stream, parts)
+                except BaseException as exc:  # raised in the caller's thread
+                    self.error = exc
+
+    def put(self, parts: tuple[Any, ...]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(parts)
+
+    def finish(self, ok: bool) -> None:
+        """Wait for the writes handed over (Ctrl-C never cuts one); raise a write's
+        error when the run went through (else the run's own error goes on)."""
+        self.queue.put(None)
+        self.thread.join()
+        if ok and self.error is not None:
+            raise self.error
+
+
 class Writer:
     """Records out, a chunk at a time: JSON Lines (the ``eval --json`` object less
     ``source``) or CSV (the input's own columns as they were, the other inputs,
@@ -131,11 +174,14 @@ class Writer:
         out.flush()
         self._binary = getattr(out, "buffer", None)  # bytes straight through, where possible
         self._text = out
+        self._background: BackgroundWrites | None = None  # see _arrow_csv
 
     def _write(self, *parts: Any) -> None:
         """Whole records out (bytes, or buffers): written and flushed together, which
         Ctrl-C does not cut."""
-        if self._binary is not None:
+        if self._background is not None:
+            self._background.put(parts)
+        elif self._binary is not None:
             write_whole(self._binary, *parts)
         else:
             self._text.write(b"".join(parts).decode())
@@ -235,8 +281,16 @@ class Writer:
             parts = [text] if text else None
         if parts is None:
             return False
+        if self._background is None and self._binary is not None:
+            self._background = BackgroundWrites(self._binary)  # large outputs: written beside the work
         self._write(*parts)
         return True
+
+    def finish(self, ok: bool) -> None:
+        """The writes handed to the thread done (see :class:`BackgroundWrites`)."""
+        if self._background is not None:
+            background, self._background = self._background, None
+            background.finish(ok)
 
     def _heads(self, chunk: Chunk) -> list[bytes] | None:
         """Per row, the text that starts its record (CSV: its own cells and a comma;
