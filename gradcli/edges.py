@@ -11,6 +11,11 @@ This is bookkeeping over a finished :class:`~gradcli.evaluate.Result`, not a
 second evaluator: the upstream values are the result's own gradients and the
 local gradients are the ones ``trace`` shows. A contribution is None (JSON
 ``null``) where its local gradient or its upstream was not computed.
+
+The edges of a result are the wires on a path to its own output: for one of several
+outputs sharing a graph (``--output a,b``), the wires only the others use are left
+out (they carry nothing toward it), as a program of that output alone would have;
+the node ids stay the shared graph's.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .evaluate import Result
+    from .graph import Graph
 
 
 class Edge:
@@ -66,13 +72,37 @@ def contribution(upstream: float | None, local: float | None) -> float | None:
     return product if math.isfinite(product) else None
 
 
+def on_paths(graph: Graph, root: int) -> list[bool]:
+    """For every node of ``graph``, whether it lies on a path to the node ``root``
+    (``root`` included): one loop back from it, inputs coming before consumers."""
+    nodes = graph.nodes
+    needed = [False] * len(nodes)
+    needed[root] = True
+    for i in range(root, -1, -1):
+        if needed[i]:
+            for j in nodes[i].inputs:
+                needed[j] = True
+    return needed
+
+
+def _wired(result: Result) -> list[bool]:
+    """The consumers whose wires reach the result's own output (its statement's node
+    when it is one of several outputs sharing the graph, else the graph's last)."""
+    graph = result.graph
+    named = graph.names.get(result.output) if result.output is not None else None
+    return on_paths(graph, graph.output if named is None else named)
+
+
 def edges(result: Result) -> list[Edge]:
-    """Every edge of the result's graph: consumers in topological order, each
-    consumer's inputs by position."""
+    """Every edge on a path to the result's output: consumers in topological order,
+    each consumer's inputs by position."""
     grads = result.grads
+    wired = _wired(result)
     out: list[Edge] = []
     append = out.append
     for node in result.nodes:
+        if not wired[node.id]:
+            continue
         upstream = grads[node.id]
         for k, (i, local) in enumerate(zip(node.inputs, node.local_grads, strict=True)):
             append(Edge(node.id, i, k, upstream, local, contribution(upstream, local)))
@@ -83,11 +113,14 @@ def edges_json(result: Result) -> list[dict[str, Any]]:
     """The ``edges`` of ``trace --json`` (built as dicts directly: a 10^5-node trace
     has twice as many edges)."""
     grads = result.grads
+    wired = _wired(result)
     out: list[dict[str, Any]] = []
     append = out.append
     isfinite = math.isfinite
     for node in result.nodes:
         consumer = node.id
+        if not wired[consumer]:
+            continue
         upstream = grads[consumer]
         k = 0
         for i, local in zip(node.inputs, node.local_grads, strict=True):

@@ -161,12 +161,9 @@ def own_output(result: Result) -> Result:
     root = graph.names.get(result.output) if result.output is not None else None
     if root is None:
         return result
-    needed = [False] * (root + 1)
-    needed[root] = True
-    for i in range(root, -1, -1):  # inputs come before their consumers: one loop
-        if needed[i]:
-            for j in graph.nodes[i].inputs:
-                needed[j] = True
+    from .edges import on_paths
+
+    needed = on_paths(graph, root)
     if root == graph.output and all(needed):
         return result
     import copy
