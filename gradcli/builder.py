@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .graph import Graph, Node
+from .graph import Graph
 from .ops import IF, OPERATORS, Op, function
 
 _NEG = OPERATORS["neg"]
@@ -40,7 +40,11 @@ _ZERO_KEY = _const_key(0.0)
 class Builder:
     """Nodes on top of a graph's own, shared and simplified as they are made.
 
-    ``nodes`` starts as the graph's nodes (the same objects, never changed) and grows.
+    The nodes are kept as columns: ``operations[i]`` (None for a leaf) and ``ins[i]`` (its
+    inputs) for every node, the graph's own first (ids ``0 .. base − 1``), then the
+    nodes made here, whose spans are ``spans[i − base]`` and, for a constant, whose
+    value is ``const_values[i]``: a derivative program of 10^5 nodes then holds no
+    object per node until one is asked for (:class:`gradcli.derivatives.DerivativeNodes`).
     Every method takes and returns node ids. ``span`` is given to the nodes made next:
     the place of the source operation whose rule makes them, where an error in them
     points. The derivative rules in :mod:`gradcli.ops` call ``G.add``, ``G.sub``,
@@ -52,8 +56,11 @@ class Builder:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.nodes: list[Node] = list(graph.nodes)
-        self.base = len(self.nodes)  # ids from here on are made by derivative rules
+        nodes = graph.nodes
+        self.base = len(nodes)  # ids from here on are made by derivative rules
+        self.operations: list[Op | None] = [node.op for node in nodes]
+        self.ins: list[tuple[int, ...]] = [node.inputs for node in nodes]
+        self.spans: list[tuple[int, int]] = []  # of the nodes made here, from base on
         self.tables: dict[Op, dict[tuple[int, ...], int]] = {}
         # A constant's key is its value, but 0.0 and -0.0 are told apart by their sign
         # (see _const_key); every other value is its own key.
@@ -71,7 +78,7 @@ class Builder:
         self.pending_spans: dict[int, tuple[int, int]] = {}
         self.materialized: dict[int, int] = {}
         tables = self.tables
-        for node in self.nodes:
+        for node in nodes:
             op = node.op
             if op is not None:
                 table = tables.get(op)
@@ -116,8 +123,10 @@ class Builder:
         found = self.materialized.get(i)
         if found is None:
             value = self.const_values[i]
-            found = len(self.nodes)
-            self.nodes.append(Node(found, "const", None, (), self.pending_spans[i], None, value))  # type: ignore[arg-type]
+            found = len(self.operations)
+            self.operations.append(None)
+            self.ins.append(())
+            self.spans.append(self.pending_spans[i])
             self.materialized[i] = found
             self.const_values[found] = value
             self.consts[value if value else _const_key(value)] = found
@@ -168,8 +177,10 @@ class Builder:
         key = (a, b)
         found = self.add_table.get(key)
         if found is None:
-            found = len(self.nodes)
-            self.nodes.append(Node(found, "op", _ADD, key, self.span))  # type: ignore[arg-type]
+            found = len(self.operations)
+            self.operations.append(_ADD)
+            self.ins.append(key)
+            self.spans.append(self.span)
             self.add_table[key] = found
         return found
 
@@ -194,8 +205,10 @@ class Builder:
         key = (a, b)
         found = self.mul_table.get(key)
         if found is None:
-            found = len(self.nodes)
-            self.nodes.append(Node(found, "op", _MUL, key, self.span))  # type: ignore[arg-type]
+            found = len(self.operations)
+            self.operations.append(_MUL)
+            self.ins.append(key)
+            self.spans.append(self.span)
             self.mul_table[key] = found
             steps = self.steps
             if a in steps and b in steps:
@@ -258,8 +271,10 @@ class Builder:
             inputs = tuple([self.real(i) for i in inputs])
         found = table.get(inputs)
         if found is None:
-            found = len(self.nodes)
-            self.nodes.append(Node(found, "op", op, inputs, self.span))  # type: ignore[arg-type]
+            found = len(self.operations)
+            self.operations.append(op)
+            self.ins.append(inputs)
+            self.spans.append(self.span)
             table[inputs] = found
             if op is _NEG:
                 self.negated[found] = inputs[0]
@@ -330,18 +345,17 @@ class Builder:
                 return a if values[0] != 0 else b
             if a == b:
                 return a
-            nodes = self.nodes
-            cond = nodes[c]
-            if cond.op is _NE and values[2] == 0 and cond.inputs == (a, self.zero):
+            ops, ins = self.operations, self.ins
+            if ops[c] is _NE and values[2] == 0 and ins[c] == (a, self.zero):
                 return a  # if(a != 0, a, 0) is a
-            inner = nodes[a].op if a >= 0 else None  # (a pending constant: a leaf)
-            if inner is IF and nodes[a].inputs[0] == c:  # if(c, if(c, x, y), z) is if(c, x, z)
-                return self.make(IF, (c, nodes[a].inputs[1], b))
+            inner = ops[a] if a >= 0 else None  # (a pending constant: a leaf)
+            if inner is IF and ins[a][0] == c:  # if(c, if(c, x, y), z) is if(c, x, z)
+                return self.make(IF, (c, ins[a][1], b))
             if c in self.steps:  # c is 1 in the first branch
                 if a == c and values[2] == 0:
                     return c  # if(c, c, 0)
-                if inner is _MUL and c in nodes[a].inputs:  # if(c, c·x, z) is if(c, x, z)
-                    x, y = nodes[a].inputs
+                if inner is _MUL and c in ins[a]:  # if(c, c·x, z) is if(c, x, z)
+                    x, y = ins[a]
                     return self.make(IF, (c, y if x == c else x, b))
             return None
         if None not in values:  # fold, with the op's own forward function
@@ -379,9 +393,9 @@ class Builder:
         elif name in ("ne", "eq") and values[1] == 0 and inputs[0] in self.steps:
             if name == "ne":
                 return inputs[0]  # already 1 or 0
-            node = self.nodes[inputs[0]]
-            if node.op is not None and node.op.name in _COMPARISONS:
-                return self.make(OPERATORS[_OPPOSITE[node.op.name]], node.inputs)
+            inner = self.operations[inputs[0]]
+            if inner is not None and inner.name in _COMPARISONS:
+                return self.make(OPERATORS[_OPPOSITE[inner.name]], self.ins[inputs[0]])
         elif name in ("max", "min") and len(set(inputs)) < len(inputs):
             unique = tuple(dict.fromkeys(inputs))
             if len(unique) == 1:

@@ -75,7 +75,7 @@ def fresh_name(wanted: str, taken: set[str]) -> str:
 
 
 def _program_names(dp: DerivativeProgram) -> set[str]:
-    graph = dp.graph
+    graph = dp.source_graph
     return {*graph.inputs, *graph.names, *FUNCTIONS, *CONSTANTS}
 
 
@@ -86,8 +86,17 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
     otherwise every statement is written from the graph."""
     dps = dp if isinstance(dp, list) else [dp]
     dp = dps[0]
-    graph = dp.graph
-    nodes = graph.nodes
+    # the nodes as columns (the builder's, or read from the graph's nodes)
+    source = dp.source_graph.nodes
+    base = dp.base
+    columns = dp.columns
+    if columns is not None:
+        ops, ins, values = columns.operations, columns.ins, columns.values
+    else:
+        nodes = dp.graph.nodes
+        ops, ins = [node.op for node in nodes], [node.inputs for node in nodes]
+        values = {node.id: node.value for node in nodes[base:] if node.op is None}
+    size = len(ops)
     out = Layout()
     taken = _program_names(dp)
     label = dp.output_label
@@ -116,12 +125,12 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
             if i not in roots:
                 hints.setdefault(i, f"d{mine}_d{name}")
 
-    labels: list[str | None] = [None] * len(nodes)
-    for node in nodes:
+    labels: list[str | None] = [None] * size
+    for node in source:  # (a derivative's leaves are constants, with no name)
         if node.op is None:
             labels[node.id] = node.name if node.name is not None else None
-    given = bytearray(len(nodes))
-    for node in nodes[: dp.base]:
+    given = bytearray(size)
+    for node in source:
         if node.names and node.op is not None:
             labels[node.id] = node.names[0]
             given[node.id] = as_written
@@ -134,39 +143,38 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
     # uses) and its uses were counted then: only the source's nodes are walked here.
     refs = dp.refs
     if refs is not None and all(each.refs is refs for each in dps):
-        uses, walk = list(refs), dp.base
+        uses, walk = list(refs), base
     else:
-        uses, walk = [0] * len(nodes), len(nodes)
+        uses, walk = [0] * size, size
     starts = list(roots) if as_written else [*(each.value for each in dps), *roots]
     for i in starts:
         uses[i] += 1
     for i in range(walk - 1, -1, -1):
         if uses[i] and not given[i]:
-            for j in nodes[i].inputs:
+            for j in ins[i]:
                 uses[j] += 1
 
     # Each needed node's text from its inputs' (a name, or inline), written here rather
     # than by op_text: a derivative program has some 10^5 of them.
-    texts: list[str] = [""] * len(nodes)
-    precs = [ATOM] * len(nodes)
+    texts: list[str] = [""] * size
+    precs = [ATOM] * size
     forms = _FORMS
     body, lines = out.body, out.lines
     t = 0
-    for i in range(len(nodes)):
+    for i in range(size):
         u = uses[i]
         if not u:
             continue
-        node = nodes[i]
-        op = node.op
+        op = ops[i]
         if op is None:
-            texts[i], precs[i] = leaf_text(node)
+            texts[i], precs[i] = leaf_text(source[i]) if i < base else literal_text(values[i])
             continue
         if given[i]:
             texts[i] = labels[i]  # type: ignore[assignment]
             continue
         form = forms.get(op) or _form(op)
         kind, prec = form[0], form[1]
-        inputs = node.inputs
+        inputs = ins[i]
         if kind == _INFIX:
             left, right = inputs
             lt, rt = texts[left], texts[right]
@@ -212,7 +220,7 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
 def complete(dp: DerivativeProgram) -> bool:
     """Whether every statement and input of the source is in the graph (nothing was
     left out for --output), so that its statements can be read back from its nodes."""
-    graph = dp.graph
+    graph = dp.source_graph
     return None not in graph.names.values() and None not in graph.inputs.values()
 
 
@@ -223,14 +231,15 @@ def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
 
     program = dp.program
     if program is None:  # no syntax tree (a long program): each statement from its node's span
-        source = dp.graph.source
-        for node in dp.graph.nodes[: dp.base]:
+        graph = dp.source_graph
+        source = graph.source
+        for node in graph.nodes:
             if node.names:
                 first, *more = node.names
                 out.source_lines.append(f"{first} = {source[node.start:node.end]}")
                 out.source_lines += [f"{name} = {first}" for name in more]
-        if dp.graph.output_name is None:
-            node = dp.graph.nodes[dp.value]
+        if graph.output_name is None:
+            node = graph.nodes[dp.value]
             out.source_lines.append(f"{out.output_label} = {source[node.start:node.end]}")
         return
     source = program.source
@@ -240,7 +249,7 @@ def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
         if isinstance(stmt, Assign):
             out.source_lines.append(written)
             continue
-        if index == last and dp.graph.output_name is None:
+        if index == last and dp.source_graph.output_name is None:
             name = out.output_label
         else:
             name = fresh_name("f" if "f" not in taken else "out", taken)
@@ -250,7 +259,13 @@ def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
 def leaf_text(node: Node) -> tuple[str, int]:
     if node.name is not None:
         return node.name, ATOM
-    text = format_literal(node.value)
+    return literal_text(node.value)
+
+
+def literal_text(value: float) -> tuple[str, int]:
+    """A number as the language writes it, and its precedence (a negative one is a
+    negation)."""
+    text = format_literal(value)
     return text, (PRECEDENCE["neg"] if text.startswith("-") else ATOM)
 
 
@@ -403,6 +418,6 @@ def program_json(dp: DerivativeProgram) -> str:
         "program": text,
         "derivatives": derivatives,
         "nodes": dp.base,
-        "derivative_nodes": len(dp.graph.nodes),
+        "derivative_nodes": dp.size,
     }
     return dumps(obj)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import GradError
-from .graph import Graph
+from .graph import Graph, Node
 
 #: The formats :meth:`DerivativeProgram.format` writes.
 FORMATS = ("text", "latex", "python", "numpy", "json")
@@ -37,6 +37,57 @@ class DerivativeValues:
         return f"DerivativeValues(value={self.value!r}, gradient={self.gradient!r}, hessian={self.hessian!r})"
 
 
+class DerivativeNodes:
+    """A derivative program's nodes as the builder keeps them, as columns:
+    ``operations[i]`` (None for a leaf) and ``ins[i]`` for every node, the source graph's first (ids
+    ``0 .. base − 1``, the same nodes as ``source.nodes``); for the nodes after them,
+    ``spans[i − base]`` and, for a constant, ``values[i]``. Printing reads these; the
+    node objects of :meth:`graph` are made only when something asks for them."""
+
+    __slots__ = ("_graph", "branches", "ins", "operations", "source", "spans", "values")
+
+    def __init__(
+        self,
+        source: Graph,
+        operations: list[Any],
+        ins: list[tuple[int, ...]],
+        spans: list[tuple[int, int]],
+        values: dict[int, float],
+        branches: bool,
+    ) -> None:
+        self.source = source
+        self.operations = operations
+        self.ins = ins
+        self.spans = spans
+        self.values = values
+        self.branches = branches
+        self._graph: Graph | None = None
+
+    def graph(self) -> Graph:
+        """The nodes as a :class:`~gradcli.graph.Graph` (made once, shared by the
+        programs of several outputs): the source's own node objects, then one for
+        each derivative node."""
+        if self._graph is None:
+            self._graph = self._make_graph()
+        return self._graph
+
+    def _make_graph(self) -> Graph:
+        source = self.source
+        nodes = list(source.nodes)
+        base = len(nodes)
+        ops, ins, spans, values = self.operations, self.ins, self.spans, self.values
+        append = nodes.append
+        for i in range(base, len(ops)):
+            op = ops[i]
+            if op is None:
+                append(Node(i, "const", None, (), spans[i - base], None, values[i]))
+            else:
+                append(Node(i, "op", op, ins[i], spans[i - base]))
+        out = Graph(nodes, source.inputs, source.names, source.output_name, source.source)
+        out.branches = self.branches
+        return out
+
+
 class DerivativeProgram:
     """A program that computes a graph's output and its derivatives.
 
@@ -51,7 +102,7 @@ class DerivativeProgram:
 
     def __init__(
         self,
-        graph: Graph,
+        graph: Graph | DerivativeNodes,
         base: int,
         value: int,
         wrt: list[str],
@@ -63,7 +114,11 @@ class DerivativeProgram:
         label: str | None = None,
         refs: list[int] | None = None,
     ) -> None:
-        self.graph = graph
+        # a graph, or the builder's columns to make one from when first asked for
+        self._graph = graph if isinstance(graph, Graph) else None
+        self.columns = graph if isinstance(graph, DerivativeNodes) else None
+        self.source_graph: Graph = graph if isinstance(graph, Graph) else graph.source
+        self.size = len(graph.nodes) if isinstance(graph, Graph) else len(graph.operations)
         self.base = base
         self.value = value
         self.wrt = wrt
@@ -79,16 +134,24 @@ class DerivativeProgram:
 
     def __repr__(self) -> str:
         return (f"<DerivativeProgram of order {self.order} toward {self.wrt}:"
-                f" {self.base} source nodes, {len(self.graph.nodes)} in all>")
+                f" {self.base} source nodes, {self.size} in all>")
+
+    @property
+    def graph(self) -> Graph:
+        """The program as a graph: the source's nodes (ids ``0 .. base − 1``), then the
+        derivative nodes (``size`` in all)."""
+        if self._graph is None:
+            self._graph = self.columns.graph()  # type: ignore[union-attr]
+        return self._graph
 
     @property
     def source(self) -> str:
-        return self.graph.source
+        return self.source_graph.source
 
     @property
     def output_label(self) -> str:
         """The output's display name: its statement name, or ``f`` (``out``, ...)."""
-        return self.label or self.graph.output_label()
+        return self.label or self.source_graph.output_label()
 
     @property
     def text(self) -> str:

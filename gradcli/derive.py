@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .builder import Builder
-from .derivatives import DerivativeProgram
+from .derivatives import DerivativeNodes, DerivativeProgram
 from .errors import GradError
 from .graph import Graph
 from .ops import IF
@@ -49,19 +49,19 @@ def _evaluated_when(G: Builder, root: int) -> dict[int, int | None] | None:
     input or an ``if``'s condition, where the condition holds for its first branch and
     where it does not for its second. "And" is a lazy ``if(a, b, 0)`` (a condition
     inside a branch not taken is never computed), "or" is ``max``."""
-    nodes = G.nodes
-    if not G.has_if or not any(node.op is IF for node in nodes[: root + 1]):
+    ops, ins = G.operations, G.ins
+    if not G.has_if or IF not in ops[: root + 1]:
         return None
     when: dict[int, int | None] = {root: None}
     for i in range(root, -1, -1):
         if i not in when:
             continue
         mine = when[i]
-        node = nodes[i]
-        for k, j in enumerate(node.inputs):
+        inputs = ins[i]
+        for k, j in enumerate(inputs):
             demand = mine
-            if node.op is IF and k > 0:
-                test = G("ne" if k == 1 else "eq", node.inputs[0], G.zero)
+            if ops[i] is IF and k > 0:
+                test = G("ne" if k == 1 else "eq", inputs[0], G.zero)
                 demand = test if mine is None else G("if", mine, test, G.zero)
             if j not in when:
                 when[j] = demand
@@ -76,7 +76,7 @@ def reverse(
     """∂root/∂target as a node, for every target node id (absent: a literal 0), and for
     the nodes of ``report`` that lie between a target and ``root``.
 
-    One reverse pass over ``G.nodes[:root + 1]``, as :func:`gradcli.evaluate.backward`
+    One reverse pass over the nodes up to ``root``, as :func:`gradcli.evaluate.backward`
     makes it with numbers: a node's gradient is the sum of its consumers'
     contributions in the order that loop adds them, each contribution
     ``g · local`` with ``local`` from the consumer's ``dgraph`` rule. Only nodes on a
@@ -89,14 +89,15 @@ def reverse(
     at a critical point (g = 0) keeps every term. And the contribution of a node that
     is evaluated only in some branch of an ``if`` is ``if(evaluated, g·local, 0)``, so
     that a branch not taken is never differentiated."""
-    nodes = G.nodes
+    ops, ins, base = G.operations, G.ins, G.base
+    source = G.graph.nodes
     wanted = bytearray(root + 1)  # on a path from a target to root
     through = bytearray(root + 1)  # some input is wanted: the node passes a gradient on
     target_list = [t for t in targets if t is not None and t <= root]
     for t in target_list:
         wanted[t] = 1
     for i in range(root + 1):
-        for j in nodes[i].inputs:
+        for j in ins[i]:
             if wanted[j]:
                 wanted[i] = through[i] = 1
                 break
@@ -110,8 +111,11 @@ def reverse(
         mine = pop(i, None)
         if mine is None or not wanted[i]:
             continue
-        node = nodes[i]
-        G.span = (node.start, node.end)
+        if i < base:
+            node = source[i]
+            G.span = (node.start, node.end)
+        else:  # (second order: a node of the first derivative)
+            G.span = G.spans[i - base]
         g = mine[0]
         if len(mine) > 1:
             for k in range(1, len(mine)):
@@ -120,8 +124,8 @@ def reverse(
             found[i] = G.real(g)
         if not through[i]:
             continue
-        op = node.op
-        inputs = node.inputs
+        op = ops[i]
+        inputs = ins[i]
         local = op.dgraph(G, i, *inputs)  # type: ignore[union-attr]
         defined = None
         if op.defined is not None and g not in cv:  # a constant g is not 0: nothing to skip  # type: ignore[union-attr]
@@ -265,44 +269,42 @@ def _pruned(
 ) -> list[DerivativeProgram]:
     """The program of what the outputs need: the source nodes, then the derivative
     nodes that some output uses (rules make some nodes that none does), renumbered."""
-    nodes = G.nodes
-    base = G.base
-    keep = bytearray(len(nodes))
-    refs = [0] * len(nodes)  # how many kept derivative nodes use each node (for layout)
+    operations, ins, spans = G.operations, G.ins, G.spans
+    base, size = G.base, len(G.operations)
+    keep = bytearray(size)
+    refs = [0] * size  # how many kept derivative nodes use each node (for layout)
     for _, _, first, second, _ in parts:
         for i in (*first.values(), *second.values()):
             keep[i] = 1
-    for i in range(len(nodes) - 1, base - 1, -1):
+    for i in range(size - 1, base - 1, -1):
         if keep[i]:
-            for j in nodes[i].inputs:
+            for j in ins[i]:
                 keep[j] = 1
                 refs[j] += 1
-    new_id = list(range(len(nodes)))
-    kept = nodes[:base]
-    first = keep.find(0, base)  # the first node left out: the ids up to it stay
-    if first < 0:
-        kept += nodes[base:]
-    else:
-        kept += nodes[base:first]
-        kept_refs = refs[:first]
-        for i in range(first, len(nodes)):
+    new_id = list(range(size))
+    drop = keep.find(0, base)  # the first node left out: the ids up to it stay
+    if drop >= 0:  # the kept nodes, renumbered, into new columns
+        made = (operations, ins, spans, refs)
+        operations, ins, spans, refs = operations[:drop], ins[:drop], spans[: drop - base], refs[:drop]
+        add_op, add_inputs, add_span, add_refs = operations.append, ins.append, spans.append, refs.append
+        for i in range(drop, size):
             if not keep[i]:
                 new_id[i] = -1
                 continue
-            node = nodes[i]  # made by the builder: its own, to renumber in place
-            kept_refs.append(refs[i])
-            new_id[i] = node.id = len(kept)
-            inputs = node.inputs
+            new_id[i] = len(operations)
+            add_op(made[0][i])
+            add_span(made[2][i - base])
+            add_refs(made[3][i])
+            inputs = made[1][i]
             if len(inputs) == 2:
                 a, b = inputs
-                node.inputs = (new_id[a], new_id[b])
+                add_inputs((new_id[a], new_id[b]))
             else:
-                node.inputs = tuple([new_id[j] for j in inputs])
-            kept.append(node)
-        refs = kept_refs
-    out = Graph(kept, graph.inputs, graph.names, graph.output_name, graph.source)
+                add_inputs(tuple([new_id[j] for j in inputs]))
+    values = {new_id[i]: v for i, v in G.const_values.items() if i >= base and keep[i]}
     # (an if that a rule made toward an input no one wanted was dropped with it)
-    out.branches = graph.branches or (G.has_if and any(node.op is IF for node in kept[base:]))
+    branches = graph.branches or (G.has_if and IF in operations[base:])
+    out = DerivativeNodes(graph, operations, ins, spans, values, branches)
     return [
         DerivativeProgram(
             out,

@@ -99,5 +99,5 @@ def _several(source: str, wrt: list[str] | None, order: int, outputs: list[str],
             for name, names in lay.names.items()
         },
         "nodes": programs[0].base,
-        "derivative_nodes": len(programs[0].graph.nodes),
+        "derivative_nodes": programs[0].size,
     }) + "\n"
