@@ -13,7 +13,9 @@ nodes. :mod:`gradcli.derive` runs the reverse pass on top of it.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
+from .columns import Columns
 from .graph import Graph
 from .ops import IF, OPERATORS, Op, function
 
@@ -37,6 +39,12 @@ def _const_key(value: float) -> tuple[float, float]:
 _ZERO_KEY = _const_key(0.0)
 
 
+def columns_inputs(columns: Columns) -> list[tuple[int, ...]]:
+    """Every node's inputs, as a tuple per node, from a graph's columns."""
+    args, bounds = columns.args.tolist(), columns.first.tolist()
+    return [tuple(args[lo:hi]) for lo, hi in pairwise(bounds)]
+
+
 class Builder:
     """Nodes on top of a graph's own, shared and simplified as they are made.
 
@@ -56,10 +64,12 @@ class Builder:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        nodes = graph.nodes
-        self.base = len(nodes)  # ids from here on are made by derivative rules
-        self.operations: list[Op | None] = [node.op for node in nodes]
-        self.ins: list[tuple[int, ...]] = [node.inputs for node in nodes]
+        # the source's nodes read from its columns: no node object is made for them
+        columns = graph.columns
+        self.base = len(columns)  # ids from here on are made by derivative rules
+        self.operations: list[Op | None] = list(columns.ops)
+        self.ins: list[tuple[int, ...]] = columns_inputs(columns)
+        self.starts, self.ends = columns.starts, columns.ends  # the source's spans
         self.spans: list[tuple[int, int]] = []  # of the nodes made here, from base on
         self.tables: dict[Op, dict[tuple[int, ...], int]] = {}
         # A constant's key is its value, but 0.0 and -0.0 are told apart by their sign
@@ -78,22 +88,20 @@ class Builder:
         self.pending_spans: dict[int, tuple[int, int]] = {}
         self.materialized: dict[int, int] = {}
         tables = self.tables
-        for node in nodes:
-            op = node.op
+        for k, (op, inputs) in enumerate(zip(self.operations, self.ins, strict=True)):
             if op is not None:
                 table = tables.get(op)
                 if table is None:
                     table = tables[op] = {}
-                if node.inputs not in table:
-                    table[node.inputs] = node.id
+                if inputs not in table:
+                    table[inputs] = k
                 if op is _NEG:
-                    self.negated[node.id] = node.inputs[0]
+                    self.negated[k] = inputs[0]
                 elif op in _STEP_OPS:
-                    self.steps.add(node.id)
-            elif node.kind == "const":
-                value = node.value
-                self.consts.setdefault(value if value else _const_key(value), node.id)
-                self.const_values[node.id] = value
+                    self.steps.add(k)
+        for k, value in sorted(columns.consts.items()):
+            self.consts.setdefault(value if value else _const_key(value), k)
+            self.const_values[k] = value
         # the two tables nearly every rule uses, looked up once
         self.mul_table = tables.setdefault(_MUL, {})
         self.add_table = tables.setdefault(_ADD, {})

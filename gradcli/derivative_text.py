@@ -86,8 +86,10 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
     otherwise every statement is written from the graph."""
     dps = dp if isinstance(dp, list) else [dp]
     dp = dps[0]
-    # the nodes as columns (the builder's, or read from the graph's nodes)
-    source = dp.source_graph.nodes
+    # the nodes as columns: the source's, then the builder's (or the graph's nodes)
+    source_graph = dp.source_graph
+    source = source_graph.columns
+    leaf_names, consts = source.leaf_names, source.consts
     base = dp.base
     columns = dp.columns
     if columns is not None:
@@ -126,14 +128,13 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
                 hints.setdefault(i, f"d{mine}_d{name}")
 
     labels: list[str | None] = [None] * size
-    for node in source:  # (a derivative's leaves are constants, with no name)
-        if node.op is None:
-            labels[node.id] = node.name if node.name is not None else None
+    for k, name in leaf_names.items():  # (a derivative's leaves are constants, with no name)
+        labels[k] = name
     given = bytearray(size)
-    for node in source:
-        if node.names and node.op is not None:
-            labels[node.id] = node.names[0]
-            given[node.id] = as_written
+    for name, k in source_graph.names.items():  # a statement's node, by its first name
+        if k is not None and ops[k] is not None and not given[k] and labels[k] is None:
+            labels[k] = name
+            given[k] = as_written
     for each in dps:
         labels[each.value] = labels[each.value] or each.output_label
         given[each.value] = as_written
@@ -167,7 +168,12 @@ def layout(dp: DerivativeProgram | list[DerivativeProgram], *, as_written: bool 
             continue
         op = ops[i]
         if op is None:
-            texts[i], precs[i] = leaf_text(source[i]) if i < base else literal_text(values[i])
+            if i >= base:
+                texts[i], precs[i] = literal_text(values[i])
+            elif i in leaf_names:
+                texts[i] = leaf_names[i]
+            else:
+                texts[i], precs[i] = literal_text(consts[i])
             continue
         if given[i]:
             texts[i] = labels[i]  # type: ignore[assignment]
@@ -233,14 +239,18 @@ def _source_lines(dp: DerivativeProgram, out: Layout, taken: set[str]) -> None:
     if program is None:  # no syntax tree (a long program): each statement from its node's span
         graph = dp.source_graph
         source = graph.source
-        for node in graph.nodes:
-            if node.names:
-                first, *more = node.names
-                out.source_lines.append(f"{first} = {source[node.start:node.end]}")
-                out.source_lines += [f"{name} = {first}" for name in more]
+        starts, ends = graph.columns.starts, graph.columns.ends
+        named: dict[int, list[str]] = {}
+        for name, k in graph.names.items():
+            if k is not None:
+                named.setdefault(k, []).append(name)
+        for k in sorted(named):  # in the order of their nodes
+            first, *more = named[k]
+            out.source_lines.append(f"{first} = {source[starts[k]:ends[k]]}")
+            out.source_lines += [f"{name} = {first}" for name in more]
         if graph.output_name is None:
-            node = graph.nodes[dp.value]
-            out.source_lines.append(f"{out.output_label} = {source[node.start:node.end]}")
+            k = dp.value
+            out.source_lines.append(f"{out.output_label} = {source[starts[k]:ends[k]]}")
         return
     source = program.source
     last = len(program.statements) - 1

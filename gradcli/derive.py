@@ -90,7 +90,7 @@ def reverse(
     is evaluated only in some branch of an ``if`` is ``if(evaluated, g·local, 0)``, so
     that a branch not taken is never differentiated."""
     ops, ins, base = G.operations, G.ins, G.base
-    source = G.graph.nodes
+    starts, ends = G.starts, G.ends
     wanted = bytearray(root + 1)  # on a path from a target to root
     through = bytearray(root + 1)  # some input is wanted: the node passes a gradient on
     target_list = [t for t in targets if t is not None and t <= root]
@@ -112,8 +112,7 @@ def reverse(
         if mine is None or not wanted[i]:
             continue
         if i < base:
-            node = source[i]
-            G.span = (node.start, node.end)
+            G.span = (starts[i], ends[i])
         else:  # (second order: a node of the first derivative)
             G.span = G.spans[i - base]
         g = mine[0]

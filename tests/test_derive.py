@@ -4,12 +4,18 @@ stay small (no expression swell) and work on 10^5-node programs."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+from pathlib import Path
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import gradcli
+from gradcli.cli import main
+from gradcli.derivatives import DerivativeProgram
 from gradcli.errors import GradError
 
 VARIABLES = ("a", "b", "c")
@@ -243,3 +249,50 @@ def test_a_derivative_graph_is_well_formed_every_node_used_and_every_constant_on
     constants = [(n.value, math.copysign(1.0, n.value)) for n in nodes[program.base:] if n.kind == "const"]
     sources = {(n.value, math.copysign(1.0, n.value)) for n in nodes[: program.base] if n.kind == "const"}
     assert len(constants) == len(set(constants)) and not sources & set(constants), source
+
+
+def _shared_chain(statements: int) -> str:
+    lines = ["q1 = tanh(x*y + x)"]
+    lines += [f"q{i} = tanh(q{i - 1}*0.5 + q{i - 1}*x)" for i in range(2, statements + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_diff_of_a_large_program_makes_no_node_object(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The builder, pruning and the text read columns: printing the derivative of a
+    10^4-node program makes no node object, for the source or the derivative."""
+    from gradcli import columns
+
+    made: list[int] = []
+    init = columns.Node.__init__
+
+    def counted(self: columns.Node, id: int, *args: object, **kwargs: object) -> None:
+        made.append(id)
+        init(self, id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(columns.Node, "__init__", counted)
+    path = tmp_path / "chain.txt"
+    path.write_text(_shared_chain(2_500), encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["diff", "--file", str(path)]) == 0
+    assert out.getvalue().endswith("dq2500_dy = t5000 * x\n")
+    assert made == []
+
+
+@given(kinky_programs(), st.sampled_from([1, 2]))
+def test_a_derivative_program_prints_the_same_from_its_columns_and_from_its_graph(
+    source: str, order: int
+) -> None:
+    try:
+        program = gradcli.diff(source, order=order)
+    except GradError:
+        assume(False)
+    as_graph = DerivativeProgram(
+        program.graph, program.base, program.value, program.wrt, program.order, program.first,
+        program.second, program.adjoints, program.program, program.label,
+    )
+    assert as_graph.columns is None and as_graph.size == program.size == len(program.graph.nodes)
+    for fmt in ("text", "json", "latex", "python"):
+        assert as_graph.format(fmt) == program.format(fmt), (source, fmt)
