@@ -22,6 +22,7 @@ from test_ops_arrays import NUMPY_ULPS, ulps_apart
 from gradcli.api import compile
 from gradcli.derive import derivative_program
 from gradcli.errors import GradError
+from gradcli.graph import Graph
 from gradcli.ops import ALL_OPS, Op
 
 #: Operations whose graph rule is another formula than the scalar rule's, and the most
@@ -72,9 +73,13 @@ def disagreements(op: Op, pts: list[tuple[float, ...]]) -> list[str]:
     """Every point where the graph rule of ``op`` and its scalar rule disagree (and the
     array rule, where it gives a number, with the scalar rule)."""
     n = len(pts[0])
-    graph = compile(program_of(op, n))
-    assert graph.nodes[-1].op.name == op.name, program_of(op, n)
-    graph.nodes[-1].op = op  # the row under test (the table's own, or a wrong one)
+    compiled = compile(program_of(op, n))
+    nodes = compiled.nodes
+    assert nodes[-1].op.name == op.name, program_of(op, n)
+    nodes[-1].op = op  # the row under test (the table's own, or a wrong one)
+    # a graph of these node objects (its columns are read from them, the row included)
+    graph = Graph(nodes, compiled.inputs, compiled.names, compiled.output_name, compiled.source)
+    graph.branches = compiled.branches
     names = [f"a{k}" for k in range(n)]
     # one program per argument: a gradient that overflows toward one argument must not
     # hide the one toward another
