@@ -10,12 +10,14 @@ is faster):
   the derivative program built, the Hessian evaluated.
 - ``gradcli warm``: ``SecondOrder.at`` at another point of the same program (the
   derivative program already built: what each step of ``descend --method newton``
-  costs).
+  costs), the median of :data:`WARM_CALLS` calls (one call of a millisecond is one
+  scheduler slice away from double on a shared machine).
 - ``torch``: ``torch.autograd.functional.hessian`` of the same program built from
   the string (float64 scalars indexed from the input vector, the text run by
   Python's compiler).
 - ``jax cold``: ``jax.jit(jax.hessian(f))`` at the point, tracing and XLA compiling
-  included; ``jax warm``: the compiled function at another point (float64).
+  included; ``jax warm``: the compiled function at another point (float64), the
+  median of :data:`WARM_CALLS` calls as for gradcli.
 
 PyTorch and JAX are not gradcli's dependencies: each is skipped with a note when
 it is not installed. The Hessians of the peers are compared with gradcli's
@@ -51,6 +53,8 @@ KINDS = ("gradcli", "gradcli-warm", "torch", "jax")
 NEEDS = {"torch": "torch", "jax": "jax"}
 #: JAX's cold figure is minutes of XLA compilation: it gets this many rounds at most.
 JAX_ROUNDS = 1
+#: Calls timed for each warm figure (gradcli's and JAX's alike): their median.
+WARM_CALLS = 5
 
 
 def program_for(inputs: int, ops: int) -> Program:
@@ -112,9 +116,12 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
         else:
             prepared = SecondOrder(gradcli.compile(source))
             prepared.at(point)
-            start = time.perf_counter()
-            result = prepared.at(second)
-            took = time.perf_counter() - start
+            calls = []
+            for _ in range(WARM_CALLS):
+                start = time.perf_counter()
+                result = prepared.at(second)
+                calls.append(time.perf_counter() - start)
+            took = statistics.median(calls)
         return {"seconds": took, "hessian": result.hessian, "names": result.wrt}
     if kind == "torch":
         import torch
@@ -140,9 +147,12 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
     h = compiled(x).block_until_ready()
     took = time.perf_counter() - start
     x2 = jnp.array([second[n] for n in names], dtype=jnp.float64)
-    start = time.perf_counter()
-    compiled(x2).block_until_ready()
-    warm = time.perf_counter() - start
+    calls = []
+    for _ in range(WARM_CALLS):
+        start = time.perf_counter()
+        compiled(x2).block_until_ready()
+        calls.append(time.perf_counter() - start)
+    warm = statistics.median(calls)
     return {"seconds": took, "warm": warm, "hessian": [[float(v) for v in row] for row in h.tolist()],
             "names": names}
 
@@ -307,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             "Written by `python -m bench.hessian_bench` (the module's docstring says what each column"
             " times). Medians of interleaved runs in fresh processes; the ratios are each peer's time"
             " over gradcli's, from the same run (above 1: gradcli is faster). jax warm is compared with"
-            " gradcli warm. JAX runs once per program, after the others (its cold figure is minutes of"
-            " XLA compilation).",
+            f" gradcli warm (each warm figure is the median of {WARM_CALLS} calls in its process). JAX"
+            " runs once per program, after the others (its cold figure is minutes of XLA compilation).",
             "",
             f"Machine: {machine_line()}; {', '.join(versions)}; {runs} rounds.",
             "",
