@@ -10,14 +10,15 @@ is faster):
   the derivative program built, the Hessian evaluated.
 - ``gradcli warm``: ``SecondOrder.at`` at another point of the same program (the
   derivative program already built: what each step of ``descend --method newton``
-  costs), the median of :data:`WARM_CALLS` calls (one call of a millisecond is one
-  scheduler slice away from double on a shared machine).
+  costs), the fastest of :data:`WARM_CALLS` calls: on a shared machine about every
+  other call of a millisecond loses the core to another process for a scheduler
+  slice (10 to 20 ms) and the median of a few is that slice, not the Hessian.
 - ``torch``: ``torch.autograd.functional.hessian`` of the same program built from
   the string (float64 scalars indexed from the input vector, the text run by
   Python's compiler).
 - ``jax cold``: ``jax.jit(jax.hessian(f))`` at the point, tracing and XLA compiling
   included; ``jax warm``: the compiled function at another point (float64), the
-  median of :data:`WARM_CALLS` calls as for gradcli.
+  fastest of :data:`WARM_CALLS` calls, as for gradcli.
 
 PyTorch and JAX are not gradcli's dependencies: each is skipped with a note when
 it is not installed. The Hessians of the peers are compared with gradcli's
@@ -53,8 +54,8 @@ KINDS = ("gradcli", "gradcli-warm", "torch", "jax")
 NEEDS = {"torch": "torch", "jax": "jax"}
 #: JAX's cold figure is minutes of XLA compilation: it gets this many rounds at most.
 JAX_ROUNDS = 1
-#: Calls timed for each warm figure (gradcli's and JAX's alike): their median.
-WARM_CALLS = 5
+#: Calls timed for each warm figure (gradcli's and JAX's alike): the fastest is the figure.
+WARM_CALLS = 10
 
 
 def program_for(inputs: int, ops: int) -> Program:
@@ -121,7 +122,7 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
                 start = time.perf_counter()
                 result = prepared.at(second)
                 calls.append(time.perf_counter() - start)
-            took = statistics.median(calls)
+            took = min(calls)
         return {"seconds": took, "hessian": result.hessian, "names": result.wrt}
     if kind == "torch":
         import torch
@@ -152,7 +153,7 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         compiled(x2).block_until_ready()
         calls.append(time.perf_counter() - start)
-    warm = statistics.median(calls)
+    warm = min(calls)
     return {"seconds": took, "warm": warm, "hessian": [[float(v) for v in row] for row in h.tolist()],
             "names": names}
 
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             "Written by `python -m bench.hessian_bench` (the module's docstring says what each column"
             " times). Medians of interleaved runs in fresh processes; the ratios are each peer's time"
             " over gradcli's, from the same run (above 1: gradcli is faster). jax warm is compared with"
-            f" gradcli warm (each warm figure is the median of {WARM_CALLS} calls in its process). JAX"
+            f" gradcli warm (each warm figure is the fastest of {WARM_CALLS} calls in its process). JAX"
             " runs once per program, after the others (its cold figure is minutes of XLA compilation).",
             "",
             f"Machine: {machine_line()}; {', '.join(versions)}; {runs} rounds.",
