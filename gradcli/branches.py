@@ -47,7 +47,8 @@ def forward_taken(
     back once its inputs (an ``if``: its condition) are evaluated, stage 2 once an
     ``if``'s branch is. Everything pushed above an entry is finished before it comes
     back, so a node is computed after its inputs and exactly once."""
-    from .evaluate import math_error, non_finite_error, operands
+    from .evaluate import operands
+    from .math_errors import math_error, non_finite_error
 
     columns = graph.columns
     ops, args, first = columns.ops, columns.args, columns.first

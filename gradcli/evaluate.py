@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import GradError, Span
-from .graph import Graph, Node, format_literal
+from .graph import Graph, Node
 from .ops import Undefined
 
 if TYPE_CHECKING:
@@ -188,126 +188,6 @@ class Result:
         return out
 
 
-# --- messages -----------------------------------------------------------------------
-
-
-def _number(value: float) -> str:
-    """A number in a message: ``2`` not ``2.0``, else the shortest repr; never raises."""
-    if not math.isfinite(value):
-        return repr(value)
-    return format_literal(value)
-
-
-def _operand(value: float) -> str:
-    text = _number(value)
-    return f"({text})" if value < 0 else text
-
-
-def describe_call(node: Node, args: Iterable[float]) -> str:
-    """``log(-1)``, ``1 / 0``, ``(-8) ^ 0.333``: an operation with its operand values."""
-    op = node.op
-    assert op is not None
-    values = list(args)
-    if op.symbol is None:
-        return f"{op.name}({', '.join(_number(v) for v in values)})"
-    if op.arity == 1:
-        return f"{op.symbol}{_operand(values[0])}"
-    return f" {op.symbol} ".join(_operand(v) for v in values)
-
-
-def math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
-    """A forward failure as a message naming the operation and its operand values."""
-    return _math_error(node, args, exc, source).at("forward", node.id)
-
-
-def _math_error(node: Node, args: list[float], exc: Exception, source: str) -> GradError:
-    assert node.op is not None
-    call = describe_call(node, args)
-    if isinstance(exc, ZeroDivisionError):
-        return GradError("division_by_zero", f"division by zero: {call}", node.span, source)
-    if isinstance(exc, OverflowError):
-        return GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
-    if node.op.name == "pow" and args[0] < 0:
-        return GradError(
-            "domain",
-            f"{call} is not a real number: a negative number to a power that is not whole"
-            " (cbrt(x) gives cube roots)",
-            node.span,
-            source,
-        )
-    return GradError(
-        "domain",
-        f"{call} is outside the domain of {node.op.signature} ({node.op.domain})",
-        node.span,
-        source,
-    )
-
-
-def non_finite_error(node: Node, args: list[float], value: float, source: str) -> GradError:
-    call = describe_call(node, args)
-    if math.isnan(value):
-        err = GradError("domain", f"{call} is not a number", node.span, source)
-    else:
-        err = GradError("overflow", f"overflow: {call} is too large for a float", node.span, source)
-    return err.at("forward", node.id)
-
-
-def _toward(node: Node, k: int) -> str:
-    """The name of a node's k-th operand, as its op's signature calls it."""
-    assert node.op is not None
-    params = node.op.params
-    return params[k] if k < len(params) else f"argument {k + 1}"
-
-
-def _local_gradient_error(
-    node: Node, args: list[float], k: int, local: float | None, source: str
-) -> GradError:
-    """A local gradient that overflows (``log'(1e-320)``) or cannot be computed."""
-    assert node.op is not None
-    call = describe_call(node, args)
-    toward = _toward(node, k)
-    if local is None:
-        return GradError(
-            "gradient",
-            f"undefined gradient of {call}: the local gradient toward {toward} cannot be computed",
-            node.span,
-            source,
-        )
-    return GradError(
-        "overflow",
-        f"overflow in the gradient: the local gradient of {call} toward {toward}"
-        " is too large for a float",
-        node.span,
-        source,
-    )
-
-
-def _chain_overflow(node: Node, args: list[float], k: int, g: float, local: float, source: str) -> GradError:
-    """The chain-rule product ∂f/∂node · ∂node/∂input overflows."""
-    assert node.op is not None
-    toward = _toward(node, k)
-    return GradError(
-        "overflow",
-        f"overflow in the gradient through {describe_call(node, args)} toward {toward}:"
-        f" {_number(g)} · {_number(local)} is too large for a float",
-        node.span,
-        source,
-    )
-
-
-def _sum_overflow(graph: Graph, k: int) -> GradError:
-    """The gradients of node ``k``'s consumers add up past the largest float."""
-    uses = graph.columns.args.count(k)
-    label = graph.labels()[k]
-    return GradError(
-        "overflow",
-        f"overflow in the gradient: ∂f/∂{label}, the sum over its {uses} uses,"
-        " is too large for a float",
-        graph.node(k).span,
-        graph.source,
-    )
-
-
 # --- the two loops ---------------------------------------------------------------------
 #
 # Both read the graph's columns (gradcli.columns): node k's operation is ops[k], its
@@ -356,8 +236,12 @@ def forward(graph: Graph, point: Mapping[str, float], outputs: list[int] | None 
             else:
                 value = op.forward(*[values[i] for i in args[lo:hi]])
         except (ValueError, ZeroDivisionError, OverflowError) as exc:
+            from .math_errors import math_error
+
             raise math_error(graph.node(k), operands(graph, values, k), exc, graph.source) from None
         if not isfinite(value):
+            from .math_errors import non_finite_error
+
             raise non_finite_error(graph.node(k), operands(graph, values, k), value, graph.source)
         values[k] = value
     return values
@@ -481,7 +365,9 @@ def _reverse(graph: Graph, values: Sequence[float], wanted: Sequence[int], grads
         if not g:  # constants, and nodes that pass 0 on
             continue
         if not isfinite(g):  # every contribution was finite, but their sum is not
-            raise _sum_overflow(graph, k).at("backward", k)
+            from .math_errors import sum_overflow
+
+            raise sum_overflow(graph, k).at("backward", k)
         op = ops[k]
         if op is None:  # leaves
             continue
@@ -552,6 +438,8 @@ def _gradient_error(
     """What failed in the reverse loop at node ``k`` toward its input at ``position``:
     its local gradient raised ``exc``, or (``exc`` None) the local gradient ``local``
     times the gradient ``g`` flowing in is not finite."""
+    from .math_errors import chain_overflow, describe_call, local_gradient_error
+
     node = graph.node(k)
     args = operands(graph, values, k)
     source = graph.source
@@ -563,13 +451,13 @@ def _gradient_error(
             source,
         )
     elif isinstance(exc, (ZeroDivisionError, OverflowError)):
-        err = _local_gradient_error(node, args, position, math.inf, source)
+        err = local_gradient_error(node, args, position, math.inf, source)
     elif exc is not None:  # ValueError
-        err = _local_gradient_error(node, args, position, None, source)
+        err = local_gradient_error(node, args, position, None, source)
     elif not math.isfinite(local):
-        err = _local_gradient_error(node, args, position, None if math.isnan(local) else local, source)
+        err = local_gradient_error(node, args, position, None if math.isnan(local) else local, source)
     else:
-        err = _chain_overflow(node, args, position, g, local, source)
+        err = chain_overflow(node, args, position, g, local, source)
     return _toward_input(err, node, node.inputs[position])
 
 

@@ -299,7 +299,7 @@ class SecondOrder:
     def _forward_tangents(self, values: list[float], tangents: list[Any]) -> None:
         """Fill ``tangents`` in topological order: each node's, the sum of its inputs'
         times its local derivatives (the ops' numeric rules)."""
-        from .evaluate import describe_call
+        from .math_errors import describe_call
         from .ops import Undefined
 
         moving = self.moving

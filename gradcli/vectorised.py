@@ -19,8 +19,9 @@ from typing import Any
 
 from .bindings import resolve_wrt
 from .errors import GradError, shorten
-from .evaluate import backward, forward, math_error, non_finite_error, wanted_nodes
+from .evaluate import backward, forward, wanted_nodes
 from .graph import Graph
+from .math_errors import math_error, non_finite_error
 
 #: Floats held per chunk at most (node values), which bounds memory for big programs.
 CHUNK_FLOATS = 1 << 22
