@@ -19,7 +19,7 @@ from typing import Any
 from .errors import GradError, shorten
 from .graph import Graph
 from .records import csv_cell
-from .rows import Chunk, Columns, check_reserved, no_column
+from .rows import Chunk, Columns, check_header
 from .vectorised import all_finite
 
 #: How to install what Parquet needs.
@@ -179,22 +179,12 @@ class ParquetSource:
         self._first = first
 
     def _check(self, header: list[str]) -> None:
-        seen: set[str] = set()
-        for name in header:
-            if name in seen:
-                raise GradError("usage", f"the Parquet input names the column {shorten(name)!r} twice")
-            seen.add(name)
-            if name in self.grid_names:
-                raise GradError(
-                    "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
-                )
-        if self.passthrough:
-            check_reserved(self.graph, [name for name in header if name not in self.graph.inputs])
-        missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
-        if missing:
-            raise GradError("binding", no_column(missing, header))
+        check_header(
+            header, self.graph, self.inputs, self.grid_names, self.defaults, self.passthrough,
+            "the Parquet input",
+        )
         for name in self.inputs:
-            if name in seen:
+            if name in header:
                 kind = self.schema.field(name).type
                 if not _readable_type(self.pa, kind):
                     raise GradError(

@@ -34,6 +34,33 @@ def _missing(name: str) -> GradError:
     )
 
 
+def check_header(
+    header: list[str],
+    graph: Graph,
+    inputs: Sequence[str],
+    grid_names: set[str],
+    defaults: dict[str, Any],
+    passthrough: bool,
+    what: str,
+) -> None:
+    """The columns of a batch input against the program (``what`` names the input in
+    a message: "the CSV header", "the Parquet input"): no column named twice, none
+    also swept by ``--grid``, no pass-through column with a reserved output name, and
+    a column or a default for every input in ``inputs``."""
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise GradError("usage", f"{what} names the column {shorten(name)!r} twice")
+        seen.add(name)
+        if name in grid_names:
+            raise GradError("usage", f"{name} is swept by --grid and is also a column of the input: drop one")
+    if passthrough:
+        check_reserved(graph, [name for name in header if name not in graph.inputs])
+    missing = [name for name in inputs if name not in seen and name not in defaults]
+    if missing:
+        raise GradError("binding", no_column(missing, header))
+
+
 def no_column(missing: list[str], header: list[str]) -> str:
     """No column for an input and no default: the columns that are there, and a
     word on a header that seems to use another separator than the comma."""
@@ -347,21 +374,11 @@ class Source:
                 )
             header = next(csv.reader([line]), [])
         self.header = [h.strip() for h in header]
-        seen: set[str] = set()
-        for name in self.header:
-            if name in seen:
-                raise GradError("usage", f"the CSV header names the column {shorten(name)!r} twice")
-            seen.add(name)
-            if name in self.grid_names:
-                raise GradError(
-                    "usage", f"{name} is swept by --grid and is also a column of the input: drop one"
-                )
+        check_header(
+            self.header, self.graph, self.inputs, self.grid_names, self.defaults, self.passthrough,
+            "the CSV header",
+        )
         inputs = self.graph.inputs
-        if self.passthrough:
-            check_reserved(self.graph, [h for h in self.header if h not in inputs])
-        missing = [name for name in self.inputs if name not in seen and name not in self.defaults]
-        if missing:
-            raise GradError("binding", no_column(missing, self.header))
         self.extra_names = [h for h in self.header if h not in inputs] if self.passthrough else []
 
     def _csv_rows(self) -> Iterator[tuple[list[list[str]] | None, Any]]:
