@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import ExitStatus, GradError, shorten
+from .errors import ExitStatus, GradError
 from .options import program_and_bindings, write_stderr, wrt_names
 
 
@@ -75,7 +75,7 @@ def _check_dask_options(batch: str | None, grids: tuple[str, ...], out: str | No
 def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # type: ignore[no-untyped-def]
     """JSON Lines or CSV into ``out``, whole or not at all (see gradcli.files)."""
     from . import batch as batching
-    from .files import open_output
+    from .files import cannot_write, open_output
 
     try:
         with open_output(out, "w", encoding="utf-8", newline="") as stream:
@@ -84,7 +84,7 @@ def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # typ
                 input_format=input_format, wrt=wrt_names(wrt), out=stream,
             )
     except OSError as exc:
-        raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
+        raise cannot_write("--out", out, exc) from None
 
 
 def _report(summary: object) -> None:

@@ -260,8 +260,10 @@ def materialize(chunk: Chunk, lead_names: list[str], inputs: Sequence[str]) -> N
 # --- Parquet out -------------------------------------------------------------------------------------
 
 
-def _cannot_write(path: str, exc: OSError) -> GradError:
-    return GradError("usage", f"cannot write --out {shorten(path, 80)}: {exc.strerror or exc}")
+def _cannot_write(path: str, exc: OSError) -> Exception:
+    from .files import cannot_write
+
+    return cannot_write("--out", path, exc)
 
 
 class ParquetWriter:
@@ -333,7 +335,7 @@ class ParquetWriter:
             try:
                 self._writer = pa.parquet.ParquetWriter(self.temp, self.schema)
             except OSError as exc:
-                raise GradError("usage", f"cannot write --out {shorten(self.path, 80)}: {exc}") from None
+                raise _cannot_write(self.path, exc) from None
         else:
             try:
                 fields = zip(arrays, self.schema, strict=True)
@@ -349,7 +351,7 @@ class ParquetWriter:
         try:
             self._writer.write_table(table)
         except OSError as exc:
-            raise GradError("usage", f"cannot write --out {shorten(self.path, 80)}: {exc}") from None
+            raise _cannot_write(self.path, exc) from None
 
     def finish(self, ok: bool) -> None:
         """Close the file; put it in place when the run went through, else remove it."""

@@ -190,7 +190,7 @@ def run(
 
 def _run(distributed: Any, pa: Any, result: Any, scheduler: str | None, workers: int | None,
          out: str) -> DaskSummary:
-    from .files import staged_folder
+    from .files import cannot_write, staged_folder
 
     try:
         with staged_folder(out) as temp:  # renamed into place, or removed, once the cluster is closed
@@ -202,7 +202,7 @@ def _run(distributed: Any, pa: Any, result: Any, scheduler: str | None, workers:
                 if cluster is not None:
                     cluster.close()
     except OSError as exc:
-        raise GradError("usage", f"cannot write --out {shorten(out, 80)}: {exc.strerror or exc}") from None
+        raise cannot_write("--out", out, exc) from None
 
 
 def _write(distributed: Any, pa: Any, result: Any, client: Any, temp: str) -> DaskSummary:

@@ -16,6 +16,11 @@ one. The same rules for every writer:
 - a folder is refused, and so is a folder that does not exist;
 - the temporary file is removed on any failure, an interrupt included.
 
+A write that fails is one error line (``cannot_write``), except where the reader
+of a pipe went away (EPIPE: ``--out /dev/stdout | head -1``, a FIFO whose reader
+closed it): that ends the command quietly with 0, as it does when the same output
+goes to standard output itself.
+
 ``open_output`` opens the stream to write to (every writer goes through it);
 ``write_whole`` writes bytes with it; ``staged_folder`` stages a folder (a Dask
 dataset) the same way.
@@ -33,6 +38,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
+
+from .errors import GradError, printable, shorten
 
 _HOPS = 40  # symbolic links followed before giving up (the kernel's own limit)
 # A descriptor's own name: /dev/fd/N or /proc/(self|thread-self|PID)/fd/N (no leading
@@ -55,6 +62,18 @@ def held_descriptor(path: str) -> int | None:
             return None
         current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
     return None
+
+
+def cannot_write(option: str, path: str, exc: OSError) -> Exception:
+    """What to raise when writing ``path`` (given as ``option``: "--out", "--save")
+    failed with ``exc``: a ``BrokenPipeError`` when the reader of a pipe went away,
+    which the command line ends quietly with 0 as it does for standard output (the
+    reader has all it wanted); for any other failure a ``GradError`` that says why."""
+    if isinstance(exc, BrokenPipeError):
+        return exc
+    if exc.errno == errno.EPIPE:  # (an OSError that a library made of one)
+        return BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    return GradError("usage", f"cannot write {option} {printable(shorten(path, 80))}: {exc.strerror or exc}")
 
 
 def _resolve(path: str) -> str | None:

@@ -144,13 +144,13 @@ def fit_command(
 
 def write_params(path: str, params: dict[str, float]) -> None:
     """``--save FILE``: the parameters as one JSON object, a line of its own."""
-    from .files import write_whole
+    from .files import cannot_write, write_whole
     from .render import dumps
 
     try:
         write_whole(path, (dumps(params) + "\n").encode("utf-8"))
     except OSError as exc:
-        raise GradError("usage", f"cannot write --save {shorten(path, 80)}: {exc.strerror or exc}") from None
+        raise cannot_write("--save", path, exc) from None
 
 
 def print_fit(result: Any, precision: int | None, file: IO[str] | None = None) -> None:

@@ -175,15 +175,13 @@ def write(drawing: Drawing, out: str | None = None, file: IO[str] | None = None)
     """Write ``drawing`` to the file ``out``, or to standard output (a tree in colour
     when that is a terminal)."""
     if out is not None:
-        from .files import write_whole
+        from .files import cannot_write, write_whole
 
         data = drawing.text if isinstance(drawing.text, bytes) else drawing.text.encode("utf-8")
         try:
             write_whole(out, data)
         except OSError as exc:
-            raise GradError(
-                "usage", f"cannot write --out {printable(shorten(out, 80))}: {exc.strerror or exc}"
-            ) from None
+            raise cannot_write("--out", out, exc) from None
         return
     stream = file if file is not None else sys.stdout
     if drawing.format in BINARY and hasattr(stream, "isatty") and stream.isatty():

@@ -3,7 +3,7 @@ rules (gradcli.files): whole or not at all, a link followed and kept, an existin
 file's permissions kept, a new file's from the umask, a device or a FIFO written in
 place, a descriptor the process holds (/dev/stdout, /dev/fd/N) written through a
 copy of it (the shell's >> appends), an unwritable path an error of one line with
-exit 2."""
+exit 2, a pipe whose reader went away (EPIPE) a quiet exit 0."""
 
 from __future__ import annotations
 
@@ -254,3 +254,59 @@ def test_out_to_a_closed_standard_error_fails_though_no_message_can_say_so(
     proc = _shell(f"{_command(writer, '/dev/stderr')} 2>&-", tmp_path)
     assert proc.returncode == 2  # not written into the file that took descriptor 2's number
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# A reader that goes away (`--out /dev/stdout | head -c 1`): as when the same output
+# goes to standard output itself, the run ends at once with 0 and says nothing.
+
+ROWS = "x,y\n" + "".join(f"{i},{i + 1}\n" for i in range(100_000))  # far past a pipe's buffer
+LONG = "tanh(" * 3000 + "x" + ")" * 3000  # a Graphviz source of about 0.5 MB
+BIG_WRITERS = {
+    "graph": lambda out: ["graph", "--file", "long.grad", "-x", "0.5", "--format", "dot", "--out", out],
+    "csv": lambda out: ["eval", "x*y", "--batch", "rows.csv", "--format", "csv", "--out", out],
+    "jsonl": lambda out: ["eval", "x*y", "--batch", "rows.csv", "--format", "jsonl", "--out", out],
+    "parquet": lambda out: ["eval", "x*y", "--batch", "rows.csv", "--format", "parquet", "--out", out],
+}
+
+
+@pytest.mark.parametrize("writer", BIG_WRITERS)
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/3", "/proc/self/fd/3", "fifo"])
+def test_out_to_a_pipe_whose_reader_stops_early_ends_quietly_with_0(
+    tmp_path: Path, writer: str, name: str
+) -> None:
+    (tmp_path / "rows.csv").write_text(ROWS, encoding="utf-8")
+    (tmp_path / "long.grad").write_text(LONG, encoding="utf-8")
+    command = "$G " + shlex.join(BIG_WRITERS[writer](name))
+    if name == "fifo":  # a named pipe, written in place
+        os.mkfifo(tmp_path / "fifo")
+        script = f'{command} & head -c 1 fifo >/dev/null; wait $!; echo "$?" > status'
+    else:
+        into = "3>&1 >/dev/null" if name.endswith("/3") else ""
+        script = f'{command} {into} | head -c 1 >/dev/null; echo "${{PIPESTATUS[0]}}" > status'
+    proc = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "G": gradcli_executable()},
+    )
+    assert (tmp_path / "status").read_text(encoding="utf-8") == "0\n", proc.stderr
+    assert proc.stderr == ""
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "fifo")
+    assert left == ["long.grad", "rows.csv", "status"]  # no temporary file
+
+
+@pytest.mark.parametrize("writer", STREAM_WRITERS)
+def test_out_to_a_pipe_whose_reader_is_gone_ends_quietly_with_0(tmp_path: Path, writer: str) -> None:
+    # The reader closed its end before anything was written: the first write fails
+    # (EPIPE), however short the output (fit --save writes one line).
+    (tmp_path / "d.csv").write_text(FIT_DATA, encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [gradcli_executable(), *STREAM_WRITERS[writer](f"/dev/fd/{write}")], cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, pass_fds=(write,), timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
