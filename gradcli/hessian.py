@@ -27,7 +27,7 @@ NumPy is imported when a Hessian is computed, never by ``import gradcli`` or ``e
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import GradError
@@ -115,18 +115,34 @@ class SecondOrder:
             if not moving[node.id] and any(moving[j] for j in node.inputs):
                 moving[node.id] = 1
         self.moving = moving
-        from .hessian_plan import TangentPlan
-        from .vectorised import load_numpy
+        from .hessian_native import native_plan
 
-        # the same passes over whole levels of nodes (the node-by-node ones below
-        # decide wherever it declines)
-        self.plan = TangentPlan(load_numpy(), dgraph, self.seeds, moving)
+        # the same passes in C, where gradcli was built with its kernel and the kernel
+        # knows every operation (the plan, then the node-by-node passes, decide
+        # wherever it declines)
+        self.native = native_plan(dgraph, self.seeds, moving, self.first, self.program.value)
+        self._plan: Any = None
+
+    @property
+    def plan(self) -> Any:
+        """The same passes over whole levels of nodes (:mod:`gradcli.hessian_plan`),
+        made on first use: with the kernel, only where it declines a point."""
+        if self._plan is None:
+            from .hessian_plan import TangentPlan
+            from .vectorised import load_numpy
+
+            self._plan = TangentPlan(load_numpy(), self.program.graph, self.seeds, self.moving)
+        return self._plan
 
     def at(self, bindings: Mapping[str, Any]) -> HessianResult:
         """Value, gradient and Hessian at a point (bindings as :func:`gradcli.run` takes them)."""
         from .bindings import resolve_point
 
         point = resolve_point(self.graph, bindings)
+        if self.native is not None:
+            got = self.native.run(point)
+            if got is not None:
+                return self._result(point, *got)
         values, array = self._values(point)
         hessian = self.plan.hessian(values, array, self.first)
         if hessian is None:
@@ -147,7 +163,7 @@ class SecondOrder:
         return self._result(point, values, self._exact_hessian(values))
 
     def _result(
-        self, point: dict[str, float], values: list[float], hessian: list[list[float]]
+        self, point: dict[str, float], values: Sequence[float], hessian: list[list[float]]
     ) -> HessianResult:
         gradient = {name: values[i] + 0.0 for name, i in zip(self.wrt, self.first, strict=True)}
         return HessianResult(self.graph, values[self.program.value], point, self.wrt, gradient, hessian)
