@@ -12,7 +12,10 @@ is faster):
   derivative program already built: what each step of ``descend --method newton``
   costs), the fastest of :data:`WARM_CALLS` calls: on a shared machine about every
   other call of a millisecond loses the core to another process for a scheduler
-  slice (10 to 20 ms) and the median of a few is that slice, not the Hessian.
+  slice (10 to 20 ms) and the median of a few is that slice, not the Hessian. It
+  takes the C kernel where the install built it (the notes say whether it did).
+- ``gradcli warm, NumPy``: the same without the kernel (what an install without a
+  C compiler gets: the NumPy plan of gradcli/hessian_plan.py).
 - ``torch``: ``torch.autograd.functional.hessian`` of the same program built from
   the string (float64 scalars indexed from the input vector, the text run by
   Python's compiler).
@@ -49,7 +52,7 @@ TIMEOUT = 600.0
 #: 100 inputs on a quiet machine: a shared one needs more).
 JAX_TIMEOUT = 2400.0
 FUNCTIONS = ("sin", "cos", "exp", "log", "tanh")
-KINDS = ("gradcli", "gradcli-warm", "torch", "jax")
+KINDS = ("gradcli", "gradcli-warm", "gradcli-numpy", "torch", "jax")
 #: Which module each kind needs.
 NEEDS = {"torch": "torch", "jax": "jax"}
 #: JAX's cold figure is minutes of XLA compilation: it gets this many rounds at most.
@@ -110,12 +113,16 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
 
         gradcli.hessian("x*x*y + x", x=1, y=2)  # imports, NumPy and the parser warm
         gradcli.compile(" + ".join(["x"] * 1000))  # the fast path for long programs
+        kernel = False
         if kind == "gradcli":
             start = time.perf_counter()
             result = gradcli.hessian(source, point)
             took = time.perf_counter() - start
         else:
             prepared = SecondOrder(gradcli.compile(source))
+            if kind == "gradcli-numpy":
+                prepared.native = None
+            kernel = prepared.native is not None and prepared.native.run(second) is not None
             prepared.at(point)
             calls = []
             for _ in range(WARM_CALLS):
@@ -123,7 +130,7 @@ def work(kind: str, program: dict[str, Any]) -> dict[str, Any]:
                 result = prepared.at(second)
                 calls.append(time.perf_counter() - start)
             took = min(calls)
-        return {"seconds": took, "hessian": result.hessian, "names": result.wrt}
+        return {"seconds": took, "hessian": result.hessian, "names": result.wrt, "kernel": kernel}
     if kind == "torch":
         import torch
 
@@ -212,6 +219,7 @@ class Measurement:
         self.times: dict[str, list[float]] = {k: [] for k in [*kinds, "jax-warm"]}
         self.answers: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
+        self.kernel = False  # did gradcli warm take the C kernel
 
     def rounds(self, kinds: list[str], runs: int) -> None:
         """``runs`` rounds of ``kinds``, each round's order rotated: load hits all alike."""
@@ -224,6 +232,8 @@ class Measurement:
                     self.errors[kind] = got["error"]
                     continue
                 self.times[kind].append(got["seconds"])
+                if kind == "gradcli-warm":
+                    self.kernel = got["kernel"]
                 if "warm" in got:
                     self.times["jax-warm"].append(got["warm"])
                 self.answers.setdefault(kind, (got["names"], got["hessian"]))
@@ -234,6 +244,7 @@ class Measurement:
         times, errors = self.times, self.errors
         base = statistics.median(times["gradcli"]) if times["gradcli"] else math.nan
         warm = statistics.median(times["gradcli-warm"]) if times["gradcli-warm"] else math.nan
+        plan = statistics.median(times["gradcli-numpy"]) if times["gradcli-numpy"] else math.nan
 
         def cell(kind: str, against: float) -> str:
             needs = "jax" if kind == "jax-warm" else kind
@@ -244,15 +255,17 @@ class Measurement:
             if not times[kind]:
                 return "not measured"
             t = statistics.median(times[kind])
+            if kind == "gradcli-numpy":
+                return f"{fmt(t)} ({t / warm:.1f}× the kernel's)" if self.kernel else fmt(t)
             return fmt(t) if kind.startswith("gradcli") else f"{fmt(t)} ({t / against:.1f}× gradcli's)"
 
         diffs = [
             f"{kind} {max_rel_diff(self.answers[kind], self.answers['gradcli']):.1e}"
             for kind in ("torch", "jax") if kind in self.answers and "gradcli" in self.answers
         ]
-        cells = [self.program.name, str(len(self.program.bindings)), f"{self.nodes:,}", cell("gradcli", base),
-                 cell("gradcli-warm", warm), cell("torch", base), cell("jax", base), cell("jax-warm", warm),
-                 ", ".join(diffs) or "-"]
+        cells = [self.program.name, str(len(self.program.bindings)), f"{self.nodes:,}",
+                 cell("gradcli", base), cell("gradcli-warm", warm), cell("gradcli-numpy", plan),
+                 cell("torch", base), cell("jax", base), cell("jax-warm", warm), ", ".join(diffs) or "-"]
         return "| " + " | ".join(cells) + " |"
 
 
@@ -262,8 +275,8 @@ def run(inputs_list: list[int], ops: int, runs: int, on_row: Any = None) -> tupl
     for); ``on_row(table, notes)`` after each step, so a long run leaves what it has."""
     kinds = [k for k in KINDS if k not in NEEDS or importlib.util.find_spec(NEEDS[k]) is not None]
     missing = sorted({NEEDS[k] for k in KINDS if k not in kinds})
-    header = ["program", "inputs", "graph nodes", "gradcli", "gradcli warm", "torch", "jax cold", "jax warm",
-              "largest difference"]
+    header = ["program", "inputs", "graph nodes", "gradcli", "gradcli warm", "gradcli warm, NumPy", "torch",
+              "jax cold", "jax warm", "largest difference"]
     notes = []
     if missing:
         notes.append(f"Skipped: {', '.join(missing)} not installed (not gradcli dependencies;"
@@ -281,6 +294,10 @@ def run(inputs_list: list[int], ops: int, runs: int, on_row: Any = None) -> tupl
             measured.append(m)
             if on_row is not None:
                 on_row(table(measured), notes)
+        taken = [m.kernel for m in measured]
+        notes.append("gradcli warm took the C kernel (gradcli/hessian_kernel.c) on every program."
+                     if all(taken) else "gradcli warm did not take the C kernel on every program"
+                     " (not built here, or declined): its figures are the NumPy plan's.")
         if "jax" in kinds:
             for m in measured:
                 m.rounds(["jax"], JAX_ROUNDS)
