@@ -59,6 +59,10 @@ static const int ARITY[CODES] = {
     1, 1, 1, 1, 3,
 };
 
+/* The calling convention of hessian() and rule(): gradcli/hessian_native.py takes a
+ * kernel only of its own (an editable checkout can hold one built from older code). */
+#define INTERFACE 1
+
 static const double TINY = 2.2250738585072014e-308; /* the smallest normal float */
 static const double WHOLE = 9007199254740992.0;      /* 2^53 */
 static double LN2, LN10;                             /* log(2), log(10), set at import */
@@ -536,6 +540,7 @@ PyMODINIT_FUNC PyInit_hessian_kernel(void)
         Py_DECREF(ops);
         goto fail;
     }
+    if (PyModule_AddIntConstant(m, "INTERFACE", INTERFACE) < 0) goto fail;
     return m;
 fail:
     Py_DECREF(m);

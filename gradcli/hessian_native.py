@@ -32,11 +32,18 @@ from .graph import Graph
 _NONE = {1: (-1, -1), 2: (-1,), 3: ()}
 
 
+#: The kernel's calling convention this module speaks (``INTERFACE`` in the C source).
+INTERFACE = 1
+
+
 def load_kernel() -> Any | None:
-    """The compiled kernel, or None where it was not built."""
+    """The compiled kernel, or None where it was not built (or was built from another
+    version of its source, as an editable checkout not reinstalled since can hold)."""
     try:
         from . import hessian_kernel  # type: ignore[attr-defined]
     except ImportError:
+        return None
+    if getattr(hessian_kernel, "INTERFACE", None) != INTERFACE:
         return None
     return hessian_kernel
 

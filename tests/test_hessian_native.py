@@ -219,3 +219,13 @@ def test_native_plan_is_none_without_the_kernel(monkeypatch: pytest.MonkeyPatch)
     second = SecondOrder(gradcli.compile("x*y + sin(x)"))
     assert second.native is None
     assert second.at({"x": 1, "y": 2}).hessian == second.reference_at({"x": 1, "y": 2}).hessian
+
+
+def test_a_kernel_built_from_other_code_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an editable checkout keeps the module it was installed with: one of another
+    # calling convention is left alone, and the NumPy plan answers
+    monkeypatch.setattr(KERNEL, "INTERFACE", KERNEL.INTERFACE + 1)
+    assert load_kernel() is None
+    second = SecondOrder(gradcli.compile("x*y + sin(x)"))
+    assert second.native is None
+    assert second.at({"x": 1, "y": 2}).hessian == second.reference_at({"x": 1, "y": 2}).hessian
