@@ -94,21 +94,21 @@ def next_block(np: Any, reader: Any, lines: Any, header: list[str], step: int) -
     """The next block of a CSV input read by Arrow: (an :class:`ArrowBlock`, ``END``
     or None, for the standard library's path to read the next chunk; the reader,
     False once the input proves too small to repay importing pyarrow)."""
-    from . import rows
+    from . import csv_rows
 
     size = reader.block_bytes if reader is not None else min(CHUNK_BYTES, 64 * step)
     block = lines.take_block(size)
     if block is None:
         return None, reader
     if reader is None:  # the first block: is the input worth importing pyarrow?
-        pa = load_arrow_csv() if len(block) >= rows.ARROW_MIN_BYTES and len(header) > 1 else None
+        pa = load_arrow_csv() if len(block) >= csv_rows.ARROW_MIN_BYTES and len(header) > 1 else None
         if pa is None:
             lines.give_back(block)
             return None, False
         reader = ArrowCsv(pa, header)
         reader.block_bytes = size
     if not block:
-        return rows.END, reader
+        return csv_rows.END, reader
     ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
     if len(ends) > step:  # more lines than a chunk's rows (the first block's size is a guess)
         cut = int(ends[step - 1]) + 1

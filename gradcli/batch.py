@@ -7,9 +7,10 @@ are read, evaluated and written in chunks of at most :data:`CHUNK` rows, so memo
 does not grow with the number of rows.
 
 This module is the driver; the work is done along the data flow by
-:mod:`gradcli.rows` (CSV and JSON Lines in), :mod:`gradcli.grids` (sweeps),
-:mod:`gradcli.vectorised` (the array evaluator: :func:`evaluate_arrays`) and
-:mod:`gradcli.records` (JSON Lines and CSV out). A row that fails becomes an
+:mod:`gradcli.rows` with :mod:`gradcli.csv_rows` and :mod:`gradcli.jsonl_rows`
+(CSV and JSON Lines in), :mod:`gradcli.grids` (sweeps), :mod:`gradcli.vectorised`
+(the array evaluator: :func:`evaluate_arrays`) and :mod:`gradcli.records` (JSON
+Lines and CSV out). A row that fails becomes an
 error record and the exit code is 1.
 """
 
@@ -27,7 +28,7 @@ from .graph import Graph
 from .grids import Grid, parse_grid, single_row, with_grid
 from .lines import LineReader
 from .records import Writer
-from .rows import Chunk, Source, sniff
+from .rows import Chunk, open_source, sniff
 from .vectorised import (
     CHUNK_FLOATS,
     INSTALL_HINT,
@@ -139,7 +140,7 @@ def run_batch(
                 what = "standard input" if batch == "-" else f"--batch {shorten(batch, 80)}"
                 lines = LineReader(stream, what)
                 kind = input_format or sniff(lines)
-                source = Source(np, graph, lines, kind, defaults, grid_names, step, arrow=not grid)
+                source = open_source(np, graph, lines, kind, defaults, grid_names, step, arrow=not grid)
                 chunks = source.chunks()
             else:
                 chunks = single_row(np, graph, defaults, grid_names)

@@ -179,7 +179,7 @@ def _from_file(
     from .arguments import open_input
     from .batch import CHUNK
     from .columnar import ParquetSource, is_parquet, parquet_paths
-    from .rows import Source, sniff
+    from .rows import open_source, sniff
 
     parquet = input_format == "parquet" or (input_format is None and path != "-" and is_parquet(path))
     if parquet and path == "-":
@@ -204,7 +204,7 @@ def _from_file(
         else:
             lines = _CountingLines(stream, what)
             kind = input_format or sniff(lines)
-            source = Source(np, fake, lines, kind, defaults, (), CHUNK, passthrough=False)  # type: ignore[arg-type]
+            source = open_source(np, fake, lines, kind, defaults, (), CHUNK, passthrough=False)  # type: ignore[arg-type]
         header = source.header if kind in ("csv", "parquet") else None
         if header is not None:
             for name in params:

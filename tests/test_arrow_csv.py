@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli import batch, rows
+from gradcli import batch, csv_rows
 from gradcli.arrowcsv import ArrowCsv
 
 pytest.importorskip("pyarrow")
@@ -32,7 +32,7 @@ def _run(program: str, data: bytes, arrow: bool, monkeypatch: pytest.MonkeyPatch
     with monkeypatch.context() as m:
         m.setattr(ArrowCsv, "read", counting)
         if arrow:
-            m.setattr(rows, "ARROW_MIN_BYTES", 0)
+            m.setattr(csv_rows, "ARROW_MIN_BYTES", 0)
         else:
             m.setitem(sys.modules, "pyarrow", None)
         out = io.StringIO()
@@ -112,7 +112,7 @@ def test_arrow_reads_the_plain_blocks_and_hands_the_others_back(monkeypatch) -> 
 
 def test_a_large_input_takes_arrow_without_being_told(monkeypatch, tmp_path) -> None:
     data = ("x,y\n" + "".join(f"{i * 0.001!r},{i % 7}\n" for i in range(200_000))).encode()
-    assert len(data) > rows.ARROW_MIN_BYTES
+    assert len(data) > csv_rows.ARROW_MIN_BYTES
     read = ArrowCsv.read
     used: list[bool] = []
     monkeypatch.setattr(ArrowCsv, "read", lambda self, block: used.append(True) or read(self, block))
