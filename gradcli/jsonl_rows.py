@@ -159,18 +159,22 @@ class JsonlSource(Source):
             r = len(objects)
             obj, error = _json_row(line, number, orjson)
             extra = {key: value for key, value in obj.items() if key not in inputs} or None
-            if extra and error is None:
-                for key in extra:
-                    if key in self.grid_names:
+            if extra:
+                refused = [key for key in extra if key in self.grid_names or key in reserved]
+                if refused:  # the row fails, and the key does not pass through: no record
+                    # has two "value"s, no CSV header two columns of one name
+                    extra = {key: value for key, value in extra.items() if key not in refused} or None
+                    key = refused[0]
+                    if error is not None:
+                        pass
+                    elif key in self.grid_names:
                         error = GradError(
                             "binding", f"{key} is swept by --grid and cannot also be given in a row"
                         )
-                        break
-                    if key in reserved:
+                    else:
                         error = GradError(
                             "binding", f"the key {key!r} would clash with the record's own {key!r}: rename it"
                         )
-                        break
             if error is not None:
                 errors[r] = error
             objects.append(obj)

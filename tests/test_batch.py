@@ -214,6 +214,26 @@ def test_json_lines_to_csv_take_pass_through_columns_from_the_keys(run_cli) -> N
     assert [(r["id"], r["value"]) for r in csv_rows(out)] == [("a", "2.0"), ("b", "4.0")]
 
 
+@pytest.mark.parametrize("key", ["value", "error", "grad_x", "row", "gradient"])
+def test_a_json_key_that_would_clash_fails_its_row_and_does_not_pass_through(run_cli, key: str) -> None:
+    # neither a record with two meanings of one key (jq .value giving the row's key for
+    # a failed row) nor a CSV header with two columns of one name
+    stdin = f'{{"x": 1, "y": 2, "id": 7, "{key}": 5}}\n{{"x": 2, "y": 3, "id": 8}}\n'
+    code, out, _ = run_cli("eval", "x*y", "--batch", "-", stdin=stdin)
+    assert code == 1
+    failed, ok = records(out)
+    assert 5 not in failed.values()  # the row's key did not pass through
+    assert (failed["id"], failed["row"], failed["error"]["kind"]) == (7, 1, "binding")
+    assert f"'{key}'" in failed["error"]["message"]
+    assert (ok["id"], ok["value"]) == (8, 6.0)
+    code, out, _ = run_cli("eval", "x*y", "--batch", "-", "--format", "csv", stdin=stdin)
+    assert code == 1
+    header = out.splitlines()[0].split(",")
+    assert len(header) == len(set(header)), header
+    assert header == ["id", "x", "y", "value", "grad_x", "grad_y", "error"]
+    assert [(r["id"], r["value"]) for r in csv_rows(out)] == [("7", ""), ("8", "6.0")]
+
+
 def test_a_csv_without_a_column_for_an_input_and_no_default_is_refused(run_cli) -> None:
     code, out, err = run_cli("eval", "x+y", "--batch", "-", stdin="x\n1\n")
     assert (code, out) == (2, "")
