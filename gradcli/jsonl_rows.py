@@ -165,13 +165,11 @@ class JsonlSource(Source):
                     # has two "value"s, no CSV header two columns of one name
                     extra = {key: value for key, value in extra.items() if key not in refused} or None
                     key = refused[0]
-                    if error is not None:
-                        pass
-                    elif key in self.grid_names:
+                    if error is None and key in self.grid_names:
                         error = GradError(
                             "binding", f"{key} is swept by --grid and cannot also be given in a row"
                         )
-                    else:
+                    elif error is None:
                         error = GradError(
                             "binding", f"the key {key!r} would clash with the record's own {key!r}: rename it"
                         )
