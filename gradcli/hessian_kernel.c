@@ -25,6 +25,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,8 @@ static int local(int code, int k, double x, double y, double z, double out, doub
 }
 
 /* The passes, without the interpreter: 1 with h (n x n) filled, 0 where the Python
- * passes must decide, -1 out of memory.
+ * passes must decide. t (rows x n tangents), has (rows) and need (nodes) are scratch
+ * memory of the caller's.
  *
  * A step is five ints: code, node, operands (-1 past the operation's arity). With
  * `lazy` (a program with an `if`), a value is computed only where the Python passes
@@ -273,10 +275,10 @@ static int local(int code, int k, double x, double y, double z, double out, doub
  * those carry a tangent, as in the Python passes. */
 static int passes(const int *steps, Py_ssize_t nsteps, double *v, Py_ssize_t nodes, const int *rowmap,
                   Py_ssize_t rows, const int *seeds, const int *first, Py_ssize_t n, int value, int lazy,
-                  double *h)
+                  double *h, double *t, char *has, char *need)
 {
     Py_ssize_t s, i, a, b, j;
-    char *need = NULL;
+    if (!lazy) need = NULL; /* no if: every node is computed, and must have a value */
     for (s = 0; s < nsteps; s++) {
         const int *st = steps + 5 * s;
         double x = v[st[2]], y = st[3] >= 0 ? v[st[3]] : 0.0, z = st[4] >= 0 ? v[st[4]] : 0.0;
@@ -290,8 +292,7 @@ static int passes(const int *steps, Py_ssize_t nsteps, double *v, Py_ssize_t nod
         }
     }
     if (lazy) {
-        need = (char *)calloc((size_t)(nodes > 0 ? nodes : 1), 1);
-        if (need == NULL) return -1;
+        memset(need, 0, (size_t)nodes);
         need[value] = 1;
         for (a = 0; a < n; a++) {
             if (first[a] >= 0) need[first[a]] = 1;
@@ -308,19 +309,9 @@ static int passes(const int *steps, Py_ssize_t nsteps, double *v, Py_ssize_t nod
         }
     }
     for (i = 0; i < nodes; i++) {
-        if ((need == NULL || need[i]) && !isfinite(v[i])) { /* a constant, an input, a failure */
-            free(need);
-            return 0;
-        }
+        if ((need == NULL || need[i]) && !isfinite(v[i])) return 0; /* a constant, an input, a failure */
     }
-    double *t = (double *)malloc(sizeof(double) * (size_t)(rows > 0 ? rows : 1) * (size_t)(n > 0 ? n : 1));
-    char *has = (char *)calloc((size_t)(rows > 0 ? rows : 1), 1);
-    if (t == NULL || has == NULL) {
-        free(t);
-        free(has);
-        free(need);
-        return -1;
-    }
+    memset(has, 0, (size_t)rows);
     int ok = 1;
     for (a = 0; a < n; a++) { /* the seeds: unit vectors */
         if (seeds[a] < 0) continue;
@@ -375,33 +366,23 @@ static int passes(const int *steps, Py_ssize_t nsteps, double *v, Py_ssize_t nod
             }
         }
     }
-    free(t);
-    free(has);
-    free(need);
     return ok;
 }
 
-/* The buffers' sizes and every index in them checked once, so that no call can read
- * or write outside them. */
-static int check(const Py_buffer *steps, const Py_buffer *values, const Py_buffer *rowmap,
-                 const Py_buffer *seeds, const Py_buffer *first, Py_ssize_t rows, int value)
+/* Every index of the kernel's own copies checked once, so that no pass can read or
+ * write outside them: rows at most one a node, each node's row among them, a step's
+ * code in the table with an operand for each argument and -1 past them, every seed
+ * a node with a row. */
+static int check(const int *steps, Py_ssize_t nsteps, Py_ssize_t nodes, const int *rowmap, Py_ssize_t rows,
+                 const int *seeds, const int *first, Py_ssize_t n, int value)
 {
-    Py_ssize_t nodes = values->len / (Py_ssize_t)sizeof(double);
-    Py_ssize_t nsteps = steps->len / (Py_ssize_t)(5 * sizeof(int));
-    Py_ssize_t n = seeds->len / (Py_ssize_t)sizeof(int);
-    const int *st = (const int *)steps->buf, *rm = (const int *)rowmap->buf;
-    const int *sd = (const int *)seeds->buf, *fs = (const int *)first->buf;
     Py_ssize_t i;
-    if (steps->len % (5 * sizeof(int)) || values->len % sizeof(double) || rowmap->len != nodes * (Py_ssize_t)sizeof(int)
-        || seeds->len % sizeof(int) || first->len != seeds->len || rows < 0 || nodes > 2147483647
-        || value < 0 || value >= nodes) {
-        return 0;
-    }
+    if (rows < 0 || rows > nodes || nodes > INT_MAX || value < 0 || value >= nodes) return 0;
     for (i = 0; i < nodes; i++) {
-        if (rm[i] < -1 || rm[i] >= rows) return 0;
+        if (rowmap[i] < -1 || rowmap[i] >= rows) return 0;
     }
     for (i = 0; i < nsteps; i++) {
-        const int *s = st + 5 * i;
+        const int *s = steps + 5 * i;
         if (s[0] < 0 || s[0] >= CODES || s[1] < 0 || s[1] >= nodes) return 0;
         for (int k = 0; k < 3; k++) { /* an operand for each argument, -1 past them */
             int want = k < ARITY[s[0]];
@@ -409,8 +390,25 @@ static int check(const Py_buffer *steps, const Py_buffer *values, const Py_buffe
         }
     }
     for (i = 0; i < n; i++) {
-        if (sd[i] < -1 || sd[i] >= nodes || (sd[i] >= 0 && rm[sd[i]] < 0) || fs[i] < -1 || fs[i] >= nodes) return 0;
+        if (seeds[i] < -1 || seeds[i] >= nodes || (seeds[i] >= 0 && rowmap[seeds[i]] < 0) || first[i] < -1
+            || first[i] >= nodes) {
+            return 0;
+        }
     }
+    return 1;
+}
+
+/* Whether a * b * size bytes can be counted in a Py_ssize_t (a, b >= 0). */
+static int fits(Py_ssize_t a, Py_ssize_t b, Py_ssize_t size)
+{
+    return a == 0 || b == 0 || (a <= PY_SSIZE_T_MAX / size && b <= PY_SSIZE_T_MAX / size / a);
+}
+
+/* *total += more (both >= 0), or 0 where the sum cannot be counted in a Py_ssize_t. */
+static int grow(Py_ssize_t *total, Py_ssize_t more)
+{
+    if (more > PY_SSIZE_T_MAX - *total) return 0;
+    *total += more;
     return 1;
 }
 
@@ -420,10 +418,11 @@ PyDoc_STRVAR(hessian_doc,
 "in topological order: code, node, operands, -1 past the operation's arity), ``values``\n"
 "(float64, one per node: the constants and inputs set; the operations' values are\n"
 "written in, NaN where none is computed), ``rowmap`` (int32, one per node: its row of\n"
-"tangents, -1 for a node that depends on no input), ``rows`` (their number), ``seeds``\n"
-"and ``first`` (int32, one per input: its node or -1, and the node of the derivative\n"
-"toward it), ``value`` (the output's node) and ``lazy`` (the program has an ``if``).\n"
-"None where a Python rule would raise or a number is not finite.");
+"tangents, -1 for a node that depends on no input), ``rows`` (their number, at most one\n"
+"a node), ``seeds`` and ``first`` (int32, one per input: its node or -1, and the node of\n"
+"the derivative toward it), ``value`` (the output's node) and ``lazy`` (the program has\n"
+"an ``if``). None where a Python rule would raise or a number is not finite;\n"
+"ValueError for buffers that do not fit together.");
 
 static PyObject *hessian(PyObject *Py_UNUSED(self), PyObject *args)
 {
@@ -435,27 +434,56 @@ static PyObject *hessian(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     PyObject *result = NULL;
-    double *h = NULL;
-    if (!check(&steps, &values, &rowmap, &seeds, &first, rows, value)) {
+    void *block = NULL;
+    Py_ssize_t nodes = values.len / (Py_ssize_t)sizeof(double);
+    Py_ssize_t nsteps = steps.len / (Py_ssize_t)(5 * sizeof(int));
+    Py_ssize_t n = seeds.len / (Py_ssize_t)sizeof(int);
+    if (steps.len % (Py_ssize_t)(5 * sizeof(int)) || values.len % (Py_ssize_t)sizeof(double)
+        || rowmap.len != nodes * (Py_ssize_t)sizeof(int) || seeds.len % (Py_ssize_t)sizeof(int)
+        || first.len != seeds.len || rows < 0 || rows > nodes) {
         PyErr_SetString(PyExc_ValueError, "hessian: inconsistent buffers");
         goto done;
     }
-    Py_ssize_t n = seeds.len / (Py_ssize_t)sizeof(int);
-    h = (double *)PyMem_RawMalloc(sizeof(double) * (size_t)(n > 0 ? n * n : 1));
-    if (h == NULL) {
+    /* The passes work on the kernel's own copies: aligned, and changed by no other
+     * thread while the interpreter runs without the GIL, nor by a write of a value into
+     * a buffer that is also the steps (the same memory passed twice), so the indices
+     * checked are the ones used. The values are copied back at the end. One block holds
+     * them and the scratch memory: the values, the Hessian, the tangents, the ints,
+     * then a byte per row and per node. */
+    Py_ssize_t doubles = nodes, ints = nsteps * 5 + nodes + 2 * n, bytes = rows + nodes;
+    if (!fits(n, n, sizeof(double)) || !fits(rows, n, sizeof(double))
+        || !grow(&doubles, n * n) || !grow(&doubles, rows * n) || !fits(doubles, 1, sizeof(double))
+        || !fits(ints, 1, sizeof(int))) {
         PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t size = doubles * (Py_ssize_t)sizeof(double);
+    if (!grow(&size, ints * (Py_ssize_t)sizeof(int)) || !grow(&size, bytes + 1)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    block = PyMem_RawMalloc((size_t)size);
+    if (block == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double *v = (double *)block, *h = v + nodes, *t = h + n * n;
+    int *st = (int *)(v + doubles), *rm = st + 5 * nsteps, *sd = rm + nodes, *fs = sd + n;
+    char *has = (char *)(fs + n), *need = has + rows;
+    memcpy(v, values.buf, (size_t)values.len);
+    memcpy(st, steps.buf, (size_t)steps.len);
+    memcpy(rm, rowmap.buf, (size_t)rowmap.len);
+    memcpy(sd, seeds.buf, (size_t)seeds.len);
+    memcpy(fs, first.buf, (size_t)first.len);
+    if (!check(st, nsteps, nodes, rm, rows, sd, fs, n, value)) {
+        PyErr_SetString(PyExc_ValueError, "hessian: inconsistent buffers");
         goto done;
     }
     int ok;
     Py_BEGIN_ALLOW_THREADS
-    ok = passes((const int *)steps.buf, steps.len / (Py_ssize_t)(5 * sizeof(int)), (double *)values.buf,
-                values.len / (Py_ssize_t)sizeof(double), (const int *)rowmap.buf, rows,
-                (const int *)seeds.buf, (const int *)first.buf, n, value, lazy, h);
+    ok = passes(st, nsteps, v, nodes, rm, rows, sd, fs, n, value, lazy, h, t, has, need);
     Py_END_ALLOW_THREADS
-    if (ok < 0) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    memcpy(values.buf, v, (size_t)values.len);
     if (ok == 0) {
         result = Py_NewRef(Py_None);
         goto done;
@@ -479,7 +507,7 @@ static PyObject *hessian(PyObject *Py_UNUSED(self), PyObject *args)
         }
     }
 done:
-    PyMem_RawFree(h);
+    PyMem_RawFree(block);
     PyBuffer_Release(&steps);
     PyBuffer_Release(&values);
     PyBuffer_Release(&rowmap);

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 import os
 import struct
+import subprocess
+import sys
+import textwrap
 import time
 from array import array
 
@@ -229,3 +232,125 @@ def test_a_kernel_built_from_other_code_is_not_used(monkeypatch: pytest.MonkeyPa
     second = SecondOrder(gradcli.compile("x*y + sin(x)"))
     assert second.native is None
     assert second.at({"x": 1, "y": 2}).hessian == second.reference_at({"x": 1, "y": 2}).hessian
+
+
+def _run_alone(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter: a kernel that writes outside its memory takes the
+    process down (or ASan stops it), which fails the test instead of the run."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+_PLAN = """
+    from array import array
+    import gradcli
+    from gradcli.hessian import SecondOrder
+    from gradcli.hessian_native import load_kernel
+    KERNEL = load_kernel()
+    plan = SecondOrder(gradcli.compile("x*y + sin(x) + if(x > y, x^3, y^2)")).native
+    nodes = len(plan.template)
+"""
+
+
+def test_a_values_buffer_that_is_also_another_buffer_cannot_move_an_index() -> None:
+    # the same memory passed as the values (written) and as the steps, the row map, the
+    # seeds or the first derivatives (read): the values written must not change the
+    # indices after they were checked (this took the interpreter down)
+    result = _run_alone(_PLAN + """
+    for target in ("steps", "rowmap", "seeds", "first"):
+        for lazy in (False, True):
+            own = {name: array("i", getattr(plan, name)) for name in ("steps", "rowmap", "seeds", "first")}
+            memory = bytearray(bytes(own[target]) + bytes(8 * nodes))
+            values = memoryview(memory)[: 8 * nodes]
+            own[target] = memoryview(memory)[: len(own[target]) * 4]
+            try:
+                KERNEL.hessian(own["steps"], values, own["rowmap"], plan.rows, own["seeds"], own["first"],
+                               plan.value, lazy)
+            except ValueError:
+                pass
+    print("survived")
+    """)
+    assert result.returncode == 0 and result.stdout == "survived\n", result.stderr[-2000:]
+
+
+def test_another_thread_rewriting_the_steps_cannot_move_an_index() -> None:
+    # the kernel runs without the GIL: a thread that rewrites a step's node after the
+    # check must not send a write past the values (this took the interpreter down)
+    result = _run_alone("""
+    import threading
+    from array import array
+    from gradcli.hessian_native import load_kernel
+    KERNEL = load_kernel()
+    nodes, count = 100, 100_000
+    steps = array("i")
+    for s in range(count):
+        steps.extend((0, 2 + s % (nodes - 2), 0, 1, -1))  # add: node <- x + y, over and over
+    values = array("d", [1.0]) * nodes
+    stop = False
+
+    def spoil() -> None:
+        while not stop:
+            steps[5 * (count - 1) + 1] = 10**8  # the last step's node, far past the values
+            steps[5 * (count - 1) + 1] = 2
+
+    thread = threading.Thread(target=spoil)
+    thread.start()
+    try:
+        for _ in range(20):
+            try:
+                KERNEL.hessian(steps, values, array("i", range(nodes)), nodes, array("i", [0, 1]),
+                               array("i", [2, 3]), 2, False)
+            except ValueError:
+                pass
+    finally:
+        stop = True
+        thread.join()
+    print("survived")
+    """)
+    assert result.returncode == 0 and result.stdout == "survived\n", result.stderr[-2000:]
+
+
+def test_rows_past_the_nodes_or_a_seed_without_a_row_are_refused() -> None:
+    # a row of tangents belongs to a node: more rows than nodes is a layout error (a
+    # huge count made the kernel size its tangents with a product that can wrap)
+    second = SecondOrder(gradcli.compile("x*y + sin(x)"))
+    plan = second.native
+    assert plan is not None
+    nodes = len(plan.template)
+
+    def call(rows: int, rowmap: array | None = None) -> object:
+        rowmap = plan.rowmap if rowmap is None else rowmap
+        return KERNEL.hessian(plan.steps, array("d", plan.template), rowmap, rows, plan.seeds, plan.first,
+                              plan.value, False)
+
+    assert call(plan.rows) is not None
+    for rows in (nodes + 1, 2**40, 2**61 + 1, 2**62, sys.maxsize, -1):
+        with pytest.raises(ValueError):
+            call(rows)
+    seedless = array("i", plan.rowmap)
+    seedless[plan.seeds[0]] = -1  # a seed whose tangent would have no row
+    with pytest.raises(ValueError):
+        call(plan.rows, seedless)
+
+
+def test_buffers_at_any_address_give_the_same_hessian() -> None:
+    # memoryviews at an odd offset: the kernel reads and writes no int or float through
+    # a misaligned pointer, and answers as with arrays
+    second = SecondOrder(gradcli.compile("x*y + sin(x) + if(x > y, x^3, y^2)"))
+    plan = second.native
+    assert plan is not None
+    values = array("d", plan.template)
+    for i, name in plan.inputs:
+        values[i] = {"x": 0.7, "y": -1.5}[name]
+
+    def odd(buffer: array) -> memoryview:
+        memory = bytearray(1) + bytearray(bytes(buffer))
+        return memoryview(memory)[1:]
+
+    want = KERNEL.hessian(plan.steps, array("d", values), plan.rowmap, plan.rows, plan.seeds, plan.first,
+                          plan.value, plan.lazy)
+    shifted = odd(values)
+    got = KERNEL.hessian(odd(plan.steps), shifted, odd(plan.rowmap), plan.rows, odd(plan.seeds),
+                         odd(plan.first), plan.value, plan.lazy)
+    assert want is not None and got == want
+    assert bytes(shifted) != bytes(values)  # the operations' values were written in
