@@ -24,7 +24,14 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCE = "gradcli/hessian_kernel.c"
 MODULE = "gradcli.hessian_kernel"
 #: Each operation rounded on its own, as Python rounds it: no fused multiply-add.
-UNIX_FLAGS = ["-O2", "-ffp-contract=off"]
+#: Fast math is switched off after whatever CFLAGS the environment sets (setuptools
+#: puts them first, in the link too): compiled with it the kernel's numbers are not
+#: Python's, and linked with it (-Ofast, -ffast-math or -funsafe-math-optimizations,
+#: GCC before 13) the module turns on flush-to-zero for the whole interpreter when
+#: it is imported. The last -O wins, so -O2 undoes an -Ofast.
+NO_FAST_MATH = ["-O2", "-fno-fast-math", "-fno-unsafe-math-optimizations"]
+UNIX_FLAGS = [*NO_FAST_MATH, "-ffp-contract=off"]
+UNIX_LINK_FLAGS = NO_FAST_MATH
 WINDOWS_FLAGS = ["/O2", "/fp:precise"]
 
 
@@ -33,8 +40,9 @@ def compile_kernel(root: Path, into: Path) -> Path:
     from setuptools import Distribution, Extension
     from setuptools.command.build_ext import build_ext
 
-    flags = WINDOWS_FLAGS if sys.platform == "win32" else UNIX_FLAGS
-    extension = Extension(MODULE, [SOURCE], extra_compile_args=flags)
+    windows = sys.platform == "win32"
+    extension = Extension(MODULE, [SOURCE], extra_compile_args=WINDOWS_FLAGS if windows else UNIX_FLAGS,
+                          extra_link_args=[] if windows else UNIX_LINK_FLAGS)
     here = os.getcwd()
     os.chdir(root)  # setuptools wants the source relative to the project
     try:
