@@ -56,6 +56,24 @@ def compile_kernel(root: Path, into: Path) -> Path:
         os.chdir(here)
 
 
+def install_module(built: Path, into: Path) -> Path:
+    """Put the built module into the folder ``into`` (an editable install's
+    ``gradcli/``) by renaming a copy onto its name: a process that has the old
+    module loaded keeps the old file. Writing over the file in place rewrites the
+    pages that process has mapped, and it crashes (a REPL or notebook left open
+    during ``pip install -e .``)."""
+    target = into / built.name
+    fd, temporary = tempfile.mkstemp(prefix=f".{built.name}.", dir=into)
+    os.close(fd)
+    try:
+        shutil.copy2(built, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
 class KernelBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
@@ -73,7 +91,7 @@ class KernelBuildHook(BuildHookInterface):
             )
             return
         if version == "editable":  # the checkout's gradcli/ is what gets imported
-            shutil.copy2(built, Path(self.root) / "gradcli" / built.name)
+            install_module(built, Path(self.root) / "gradcli")
             shutil.rmtree(work, ignore_errors=True)
         else:
             self.kernel_dir = work

@@ -77,3 +77,27 @@ def test_a_kernel_built_under_fast_math_cflags_keeps_ieee_arithmetic(
             raise
         pytest.skip(f"the C kernel cannot be built here ({type(exc).__name__}: {exc})")
     assert _check_alone(str(built)) == "ok"
+
+
+def test_an_editable_reinstall_leaves_a_loaded_kernel_alone(tmp_path: Path) -> None:
+    # the module is put in place by renaming a copy onto its name: a process that has
+    # the old one loaded keeps its file (a copy over it in place rewrote the pages that
+    # process had mapped, and it crashed)
+    pytest.importorskip("hatchling")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from hatch_build import install_module
+    finally:
+        sys.path.remove(str(ROOT))
+    built = tmp_path / "build" / "hessian_kernel.so"
+    built.parent.mkdir()
+    built.write_bytes(b"the new module")
+    into = tmp_path / "gradcli"
+    into.mkdir()
+    old = into / built.name
+    old.write_bytes(b"the module a process has loaded")
+    with old.open("rb") as loaded:  # as a process holds it
+        target = install_module(built, into)
+        assert loaded.read() == b"the module a process has loaded"
+    assert target == old and target.read_bytes() == b"the new module"
+    assert sorted(p.name for p in into.iterdir()) == [built.name]  # no temporary file left
