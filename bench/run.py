@@ -19,6 +19,18 @@ Workloads (the programs are generated deterministically, see ``bench/programs.py
 - W5 shared: let-chains of 10^2 … 2.5·10^5 statements (10^6 graph nodes) whose expanded tree is
   exponential, and their peak memory.
 
+The growth checks (10× the size should take at most 11× the time) compare the
+fastest CPU time of each size, not the median wall time. The work of a sample is
+deterministic, so the fastest run is the one least disturbed; and on a shared
+machine wall time also counts the time spent waiting for a core, which a long
+sample pays more often than a short one (a 2 ms section runs within one scheduler
+slice, a 500 ms one shares the core with whatever else runs). One sample a size on
+a loaded 2-core machine read W5's 100× step as 277× in wall time when the work
+(instructions, and CPU time) grew 100×. Both sizes of a check take the same code
+path (every W3, W4 and W5 program is long enough for the fast parser), string → JSON
+and the whole process get at least :data:`GROWTH_SAMPLES` samples where they are
+cheap, and each check line gives the wall-clock ratio of medians beside its verdict.
+
 Peers (SymPy, micrograd, PyTorch) are measured when they are installed
 (``pip install -e '.[bench]'``; PyTorch separately). A peer that fails (an error,
 a time-out, a crash) is reported as such and not run at larger sizes.
@@ -61,6 +73,8 @@ WORKER = Path(__file__).resolve().parent / "worker.py"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TIMEOUT = 120.0  # seconds: a peer that takes longer is reported as timed out
 BUDGET = 60.0  # seconds: a subject whose samples add up to more stops early (the table says how many)
+GROWTH_SAMPLES = 5  # string -> JSON and the whole process: at least this many samples a size ...
+GROWTH_BUDGET = 4.0  # ... while their samples add up to less than this (seconds of wall time)
 PEERS = ("sympy", "micrograd", "torch")
 PEER_MODULES = {"sympy": "sympy", "micrograd": "micrograd", "torch": "torch"}
 
@@ -75,6 +89,7 @@ class Sample:
     code: int | None  # exit status; None when killed for the time-out
     stdout: str
     stderr: str
+    cpu: float = 0.0  # seconds of CPU time (user + system), the whole process
 
     @property
     def timed_out(self) -> bool:
@@ -108,7 +123,7 @@ def run_process(cmd: Sequence[str], env: dict[str, str] | None = None, timeout: 
         err.seek(0)
         code = None if killed.is_set() else proc.returncode
         return Sample(wall, usage.ru_maxrss, code, out.read().decode(errors="replace"),
-                      err.read().decode(errors="replace"))
+                      err.read().decode(errors="replace"), usage.ru_utime + usage.ru_stime)
 
 
 # --- series of samples --------------------------------------------------------------------
@@ -150,6 +165,45 @@ def ratio(series: Series, base: Series) -> float | None:
     if series.ok and base.ok:
         return series.median / base.median
     return None
+
+
+def fastest_ratio(series: Series, base: Series) -> float | None:
+    """The ratio of the fastest samples: what a growth check judges (see the module's
+    docstring)."""
+    if series.ok and base.ok and min(base.values) > 0:
+        return min(series.values) / min(base.values)
+    return None
+
+
+#: One figure of a growth check: its name, then its CPU times before and after, then
+#: its wall times before and after.
+Growth = tuple[str, Series, Series, Series, Series]
+
+
+def growth_check(step: str, limit: float, digits: int, figures: Sequence[Growth]) -> str | None:
+    """The line of a growth check: ``step`` (what grew, and how much) took at most
+    ``limit`` times the CPU time (written with ``digits`` decimals), judged on each
+    size's fastest sample of every figure; the wall-clock ratio of medians stands
+    beside it, for what the machine's load made of it."""
+    cpu = [fastest_ratio(after, before) for _, before, after, _, _ in figures]
+    walls = [ratio(after, before) for _, _, _, before, after in figures]
+    if None in cpu or None in walls:
+        return None
+    named = len(figures) > 1
+    text = ", ".join(f"{figure[0]} {r:.2f}×" if named else f"{r:.2f}×"
+                     for figure, r in zip(figures, cpu, strict=True))
+    wall_text = " and ".join(f"{r:.2f}×" for r in walls if r is not None)
+    worst = max(r for r in cpu if r is not None)
+    return (f"{step}: CPU time {text} (fastest runs; wall-clock median{'s' if named else ''} {wall_text}) "
+            f"(target ≤ {limit:.{digits}f}×: {'✓' if worst <= limit else '✗'})")
+
+
+def runs_cell(series: Series, runs: int, base: Series | None = None) -> str:
+    """``cell`` with the number of samples when it is not the table's ``runs``."""
+    text = cell(series, base)
+    if series.ok and len(series.values) != runs:
+        text += f" [{len(series.values)} runs]"
+    return text
 
 
 # --- the environment ----------------------------------------------------------------------
@@ -320,6 +374,7 @@ def write_program(folder: Path, program: Program) -> tuple[Path, Path]:
 @dataclass
 class WorkerSeries:
     seconds: Series = field(default_factory=Series)  # the timed section
+    cpu: Series = field(default_factory=Series)  # its CPU time (the whole process's for a whole process)
     wall: Series = field(default_factory=Series)  # the whole process
     peak_kib: Series = field(default_factory=Series)
     answer: tuple[float | None, dict[str, float] | None] = (None, None)
@@ -337,8 +392,8 @@ def worker_sample(kind: str, program_json: Path, cold: bool = False) -> tuple[Sa
     return sample, report
 
 
-#: Starts a command and reports its wall time and peak RSS as the last line of standard
-#: error. A child's peak RSS (wait4) starts from the peak of the process that started
+#: Starts a command and reports its wall time, peak RSS and CPU time as the last line
+#: of standard error. A child's peak RSS (wait4) starts from the peak of the process that started
 #: it, and the harness itself grows to tens of MiB generating the large programs: this
 #: small process in between keeps that out of the figures (its own start is not timed).
 LAUNCHER = (
@@ -347,18 +402,19 @@ LAUNCHER = (
     "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)\n"
     "_, status, usage = os.wait4(pid, 0)\n"
     "wall = time.perf_counter() - start\n"
-    "sys.stderr.write(f'\\nLAUNCHER {wall!r} {usage.ru_maxrss}\\n')\n"
+    "cpu = usage.ru_utime + usage.ru_stime\n"
+    "sys.stderr.write(f'\\nLAUNCHER {wall!r} {usage.ru_maxrss} {cpu!r}\\n')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
 def launched(cmd: Sequence[str]) -> Sample:
-    """Run ``cmd`` through :data:`LAUNCHER`: its own wall time and peak memory."""
+    """Run ``cmd`` through :data:`LAUNCHER`: its own wall time, peak memory and CPU time."""
     sample = run_process([python(), "-S", "-c", LAUNCHER, *cmd])
     head, sep, tail = sample.stderr.rpartition("\nLAUNCHER ")
     if sep:
-        wall, kib = tail.split()
-        sample.wall, sample.peak_kib, sample.stderr = float(wall), int(kib), head
+        wall, kib, cpu = tail.split()
+        sample.wall, sample.peak_kib, sample.cpu, sample.stderr = float(wall), int(kib), float(cpu), head
     return sample
 
 
@@ -397,7 +453,10 @@ def measure(
     skip: set[str],
 ) -> dict[str, WorkerSeries]:
     """Interleaved samples of several subjects at one size. A subject that fails
-    once is not run again (and goes into ``skip`` for the larger sizes)."""
+    once is not run again (and goes into ``skip`` for the larger sizes). While
+    gradcli's string -> JSON and whole process (what the growth checks compare) have
+    fewer than :data:`GROWTH_SAMPLES` samples and are cheap, more rounds follow,
+    with the baseline interleaved as before (not the peers)."""
     out = {name: WorkerSeries() for name in subjects}
     names = list(subjects)
     print(f"  … {label}: {', '.join(n for n in names if n not in skip)}", file=sys.stderr, flush=True)
@@ -410,25 +469,43 @@ def measure(
             ws = out[name]
             if ws.seconds.failure is not None or (name in PEERS and sum(ws.wall.values) > BUDGET):
                 continue
-            sample, report = subjects[name]()
-            failure = None
-            if sample.timed_out:
-                failure = f"time-out ({TIMEOUT:.0f} s)"
-            elif sample.code != 0:
-                tail = sample.stderr.strip().splitlines()[-1:] or [""]
-                failure = "crashed" if sample.code < 0 else f"exit {sample.code}: {tail[0][:60]}"
-            elif "error" in report:
-                failure = str(report["error"])
-            if failure is not None:
-                ws.seconds.failure = failure
-                _skip_reasons[name] = failure
-                skip.add(name)
-                continue
-            ws.wall.values.append(sample.wall)
-            ws.peak_kib.values.append(sample.peak_kib)
-            ws.seconds.values.append(float(report.get("seconds", sample.wall)))  # type: ignore[arg-type]
-            ws.answer = (report.get("value"), report.get("gradient"))  # type: ignore[assignment]
+            _take(name, subjects[name], ws, skip)
+    growing = [name for name in ("gradcli", "cli") if name in subjects]
+    again = [name for name in names if name not in PEERS]
+    r = runs
+    while any(out[name].seconds.failure is None and len(out[name].seconds.values) < GROWTH_SAMPLES
+              and sum(out[name].wall.values) < GROWTH_BUDGET for name in growing):
+        order = again[r % len(again):] + again[: r % len(again)]
+        for name in order:
+            if out[name].seconds.failure is None:
+                _take(name, subjects[name], out[name], skip)
+        r += 1
     return out
+
+
+def _take(
+    name: str, subject: Callable[[], tuple[Sample, dict[str, object]]], ws: WorkerSeries, skip: set[str]
+) -> None:
+    """One sample of ``subject`` into ``ws``, or its failure."""
+    sample, report = subject()
+    failure = None
+    if sample.timed_out:
+        failure = f"time-out ({TIMEOUT:.0f} s)"
+    elif sample.code != 0:
+        tail = sample.stderr.strip().splitlines()[-1:] or [""]
+        failure = "crashed" if sample.code < 0 else f"exit {sample.code}: {tail[0][:60]}"
+    elif "error" in report:
+        failure = str(report["error"])
+    if failure is not None:
+        ws.seconds.failure = failure
+        _skip_reasons[name] = failure
+        skip.add(name)
+        return
+    ws.wall.values.append(sample.wall)
+    ws.peak_kib.values.append(sample.peak_kib)
+    ws.seconds.values.append(float(report.get("seconds", sample.wall)))  # type: ignore[arg-type]
+    ws.cpu.values.append(float(report.get("cpu", sample.cpu)))  # type: ignore[arg-type]
+    ws.answer = (report.get("value"), report.get("gradient"))  # type: ignore[assignment]
 
 
 _skip_reasons: dict[str, str] = {}
@@ -558,8 +635,9 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         nodes = _graph_nodes(program)
         table.rows.append([
-            f"{program.ops:,} ({nodes:,})", str(runs), cell(lark.seconds), cell(grad.seconds, lark.seconds),
-            cell(cli.wall), _kib_per_node(cli, program.ops, nodes),
+            f"{program.ops:,} ({nodes:,})", str(runs), runs_cell(lark.seconds, runs),
+            runs_cell(grad.seconds, runs, lark.seconds), runs_cell(cli.wall, runs),
+            _kib_per_node(cli, program.ops, nodes),
             *(_peer_cell(res[p], grad, runs) for p in peers),
         ])
         r = ratio(grad.seconds, lark.seconds)
@@ -568,15 +646,14 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
                                 f"(target ≤ 1.0×: {'✓' if r <= 1.0 else '✗'})")
         if previous is not None:
             p_ops, p_grad, p_cli = previous
-            growth = ratio(grad.seconds, p_grad.seconds)
-            growth_cli = ratio(cli.wall, p_cli.wall)
-            if growth is not None and growth_cli is not None:
-                scale = program.ops / p_ops
-                table.checks.append(
-                    f"{p_ops:,} → {program.ops:,} ops ({scale:.1f}× size): string → JSON {growth:.2f}× time, "
-                    f"whole process {growth_cli:.2f}× (target ≤ {1.1 * scale:.1f}×: "
-                    f"{'✓' if max(growth, growth_cli) <= 1.1 * scale else '✗'})"
-                )
+            scale = program.ops / p_ops
+            line = growth_check(
+                f"{p_ops:,} → {program.ops:,} ops ({scale:.1f}× size)", 1.1 * scale, 1,
+                [("string → JSON", p_grad.cpu, grad.cpu, p_grad.seconds, grad.seconds),
+                 ("whole process", p_cli.cpu, cli.cpu, p_cli.wall, cli.wall)],
+            )
+            if line is not None:
+                table.checks.append(line)
         if cli.peak_kib.ok and size >= 10**6:
             per = cli.peak_kib.median / nodes
             table.checks.append(
@@ -616,8 +693,9 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
         res = measure(program.name, subjects, runs, skip)
         lark, grad, cli = res["lark"], res["gradcli"], res["cli"]
         table.rows.append([
-            program.name, f"{program.ops:,}", str(runs), cell(lark.seconds), cell(grad.seconds, lark.seconds),
-            cell(cli.wall), _kib_per_node(cli, program.ops, _graph_nodes(program)),
+            program.name, f"{program.ops:,}", str(runs), runs_cell(lark.seconds, runs),
+            runs_cell(grad.seconds, runs, lark.seconds), runs_cell(cli.wall, runs),
+            _kib_per_node(cli, program.ops, _graph_nodes(program)),
             *(_peer_cell(res[p], grad, runs) for p in peers),
         ])
         if not grad.seconds.ok or not cli.wall.ok:
@@ -625,13 +703,12 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
             table.checks.append(f"{program.name}: gradcli failed ✗ ({why})")
         family = program.name.split()[0]
         if previous is not None and previous[0].name.split()[0] == family:
-            growth = ratio(grad.seconds, previous[1].seconds)
-            if growth is not None:
-                scale = program.ops / previous[0].ops
-                table.checks.append(
-                    f"{previous[0].name} → {program.name} ({scale:.0f}× size): {growth:.2f}× time "
-                    f"(target ≤ {1.1 * scale:.0f}×: {'✓' if growth <= 1.1 * scale else '✗'})"
-                )
+            scale = program.ops / previous[0].ops
+            line = growth_check(f"{previous[0].name} → {program.name} ({scale:.0f}× size)", 1.1 * scale, 0,
+                                [("string → JSON", previous[1].cpu, grad.cpu, previous[1].seconds,
+                                  grad.seconds)])
+            if line is not None:
+                table.checks.append(line)
         if cli.peak_kib.ok and program.ops >= BIG:
             per = cli.peak_kib.median / _graph_nodes(program)
             table.checks.append(
@@ -719,6 +796,12 @@ def write_results(path: Path, machine: str, peers: list[str], tables: list[Table
         f"- samples: median of {args.runs if not args.quick else min(args.runs, 3)} runs "
         f"({args.big_runs} at 10^6 nodes, to keep a full run near 20 minutes), min–max beside; "
         "W1 takes 3× as many samples. Every sample is a fresh process; subjects are interleaved.",
+        f"- growth checks (`a → b`): the ratio of each size's fastest CPU time (gradcli's string → JSON and "
+        f"whole process take at least {GROWTH_SAMPLES} samples a size, with the baseline interleaved, while "
+        f"they add up to under {GROWTH_BUDGET:.0f} s; `[N runs]` marks a cell with more samples than its "
+        "row), with the ratio of "
+        "wall-clock medians beside: wall time on a loaded machine also counts the waits for a core, "
+        "which long samples pay more often than short ones.",
         "- **bold** ratios are to the baseline named in the table (below 1 = faster).",
         "",
     ]

@@ -13,9 +13,11 @@ process, and the process's peak memory belongs to one sample. KIND is one of
 
 Setup (imports, building a parser) is outside the timed section unless ``--cold``
 is given: then the whole process is what the harness times, and the worker only
-reports the result. It prints one JSON object: ``seconds`` (the timed section),
-``peak_kib`` (the process's peak resident memory), ``value`` and ``gradient`` (to
-check the answers agree), or ``error``.
+reports the result. It prints one JSON object: ``seconds`` (the timed section's
+wall time), ``cpu`` (its CPU time, ``time.process_time``: the work alone, without the
+time spent waiting for a core that a loaded machine gives a long section more often
+than a short one), ``peak_kib`` (the process's peak resident memory), ``value`` and
+``gradient`` (to check the answers agree), or ``error``.
 
 The peers read the program with Python's own compiler and ``eval``: the generated
 programs are in the common subset of gradcli's language and Python's (no ``^``, no
@@ -209,9 +211,10 @@ def main(argv: list[str]) -> int:
     report: dict[str, Any] = {}
     try:
         run = SETUPS[kind]()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = run(program["source"], program["bindings"])
         report["seconds"] = time.perf_counter() - start
+        report["cpu"] = time.process_time() - cpu
         value, gradient = _answer(kind, out)
         report["value"], report["gradient"] = value, gradient
     except RecursionError:
