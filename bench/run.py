@@ -180,9 +180,9 @@ def fastest_ratio(series: Series, base: Series) -> float | None:
 Growth = tuple[str, Series, Series, Series, Series]
 
 
-def growth_check(step: str, limit: float, digits: int, figures: Sequence[Growth]) -> str | None:
+def growth_check(step: str, limit: float, figures: Sequence[Growth]) -> str | None:
     """The line of a growth check: ``step`` (what grew, and how much) took at most
-    ``limit`` times the CPU time (written with ``digits`` decimals), judged on each
+    ``limit`` times the CPU time, judged on each
     size's fastest sample of every figure; the wall-clock ratio of medians stands
     beside it, for what the machine's load made of it."""
     cpu = [fastest_ratio(after, before) for _, before, after, _, _ in figures]
@@ -195,7 +195,7 @@ def growth_check(step: str, limit: float, digits: int, figures: Sequence[Growth]
     wall_text = " and ".join(f"{r:.2f}×" for r in walls if r is not None)
     worst = max(r for r in cpu if r is not None)
     return (f"{step}: CPU time {text} (fastest runs; wall-clock median{'s' if named else ''} {wall_text}) "
-            f"(target ≤ {limit:.{digits}f}×: {'✓' if worst <= limit else '✗'})")
+            f"(target ≤ {round(limit, 2):g}×: {'✓' if worst <= limit else '✗'})")
 
 
 def runs_cell(series: Series, runs: int, base: Series | None = None) -> str:
@@ -648,7 +648,7 @@ def w3_wide(sizes: Sequence[int], runs_for: Callable[[int], int], folder: Path, 
             p_ops, p_grad, p_cli = previous
             scale = program.ops / p_ops
             line = growth_check(
-                f"{p_ops:,} → {program.ops:,} ops ({scale:.1f}× size)", 1.1 * scale, 1,
+                f"{p_ops:,} → {program.ops:,} ops ({scale:.1f}× size)", 1.1 * scale,
                 [("string → JSON", p_grad.cpu, grad.cpu, p_grad.seconds, grad.seconds),
                  ("whole process", p_cli.cpu, cli.cpu, p_cli.wall, cli.wall)],
             )
@@ -704,7 +704,9 @@ def w45(title: str, note: str, programs: Sequence[Program], runs_for: Callable[[
         family = program.name.split()[0]
         if previous is not None and previous[0].name.split()[0] == family:
             scale = program.ops / previous[0].ops
-            line = growth_check(f"{previous[0].name} → {program.name} ({scale:.0f}× size)", 1.1 * scale, 0,
+            digits = 0 if abs(scale - round(scale)) < 0.01 else 1  # W5's last step is 2.5×
+            line = growth_check(f"{previous[0].name} → {program.name} ({scale:.{digits}f}× size)",
+                                1.1 * scale,
                                 [("string → JSON", previous[1].cpu, grad.cpu, previous[1].seconds,
                                   grad.seconds)])
             if line is not None:

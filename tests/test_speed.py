@@ -155,17 +155,17 @@ def test_a_growth_check_judges_the_fastest_cpu_times_and_shows_the_wall_medians(
     before_cpu, after_cpu = run.Series([0.0021, 0.0020, 0.0035]), run.Series([0.19, 0.18, 0.21])
     # one loaded sample a size: a wall-clock median of 277x, which is not the work's
     before_wall, after_wall = run.Series([0.0020]), run.Series([0.554])
-    line = run.growth_check("shared 100 → shared 10000 (100× size)", 110, 0,
+    line = run.growth_check("shared 100 → shared 10000 (100× size)", 110,
                             [("string → JSON", before_cpu, after_cpu, before_wall, after_wall)])
     assert line == ("shared 100 → shared 10000 (100× size): CPU time 90.00× (fastest runs; "
                     "wall-clock median 277.00×) (target ≤ 110×: ✓)")
-    worse = run.growth_check("a → b (10.0× size)", 11.0, 1, [
+    worse = run.growth_check("a → b (10.2× size)", 1.1 * 10.19, [
         ("string → JSON", before_cpu, run.Series([0.021]), before_wall, after_wall),
-        ("whole process", before_cpu, run.Series([0.023]), before_wall, after_wall),
+        ("whole process", before_cpu, run.Series([0.0225]), before_wall, after_wall),
     ])
-    assert worse is not None and worse.endswith("(target ≤ 11.0×: ✗)")
-    assert "string → JSON 10.50×, whole process 11.50×" in worse
-    assert run.growth_check("a → b", 11.0, 1, [("x", run.Series(failure="time-out"), after_cpu,
+    assert worse is not None and worse.endswith("(target ≤ 11.21×: ✗)")
+    assert "string → JSON 10.50×, whole process 11.25×" in worse
+    assert run.growth_check("a → b", 11.0, [("x", run.Series(failure="time-out"), after_cpu,
                                                  before_wall, after_wall)]) is None
 
 
