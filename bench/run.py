@@ -25,11 +25,15 @@ deterministic, so the fastest run is the one least disturbed; and on a shared
 machine wall time also counts the time spent waiting for a core, which a long
 sample pays more often than a short one (a 2 ms section runs within one scheduler
 slice, a 500 ms one shares the core with whatever else runs). One sample a size on
-a loaded 2-core machine read W5's 100× step as 277× in wall time when the work
-(instructions, and CPU time) grew 100×. Both sizes of a check take the same code
+a loaded 2-core machine read W5's 100× step as 277× in wall time when the
+instructions executed grew 100.8× (and the CPU time about 90×). Both sizes of a check take the same code
 path (every W3, W4 and W5 program is long enough for the fast parser), string → JSON
 and the whole process get at least :data:`GROWTH_SAMPLES` samples where they are
 cheap, and each check line gives the wall-clock ratio of medians beside its verdict.
+CPU time is steadier, not immune: a process busy on the other core shares the
+caches and the memory bus, and with one running (a callgrind run) the W5 10^4 -> 10^5
+step read 11.44× in CPU time (19.03× in wall time) while the instructions executed
+grew 9.88×. The results' header gives the load average seen during the run.
 
 Peers (SymPy, micrograd, PyTorch) are measured when they are installed
 (``pip install -e '.[bench]'``; PyTorch separately). A peer that fails (an error,
@@ -751,8 +755,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}", flush=True)
     print(f"peers: {', '.join(peers) or 'none installed'}", flush=True)
     tables: list[Table] = []
+    loads = [os.getloadavg()[0]]  # what else ran: the results say it
 
     def emit(table: Table) -> None:
+        loads.append(os.getloadavg()[0])
         tables.append(table)
         print()
         print(table.markdown(), flush=True)
@@ -780,13 +786,13 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(f"\n(harness time {elapsed:.0f} s)")
     if output is not None and str(output) != "-":
-        write_results(output, machine, peers, tables, args, elapsed)
+        write_results(output, machine, peers, tables, args, elapsed, loads)
         print(f"wrote {output}")
     return 0
 
 
 def write_results(path: Path, machine: str, peers: list[str], tables: list[Table], args: argparse.Namespace,
-                  elapsed: float) -> None:
+                  elapsed: float, loads: Sequence[float] = ()) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         "# gradcli benchmark results",
@@ -795,6 +801,8 @@ def write_results(path: Path, machine: str, peers: list[str], tables: list[Table
         "",
         f"- machine: {machine}",
         f"- peers: {', '.join(peers) or 'none installed'}",
+        *([f"- load: the 1-minute load average was {min(loads):.1f} to {max(loads):.1f} at the start and "
+           "after each workload (the harness's own samples count for about 1 of it)"] if loads else []),
         f"- samples: median of {args.runs if not args.quick else min(args.runs, 3)} runs "
         f"({args.big_runs} at 10^6 nodes, to keep a full run near 20 minutes), min–max beside; "
         "W1 takes 3× as many samples. Every sample is a fresh process; subjects are interleaved.",
