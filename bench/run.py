@@ -261,15 +261,42 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def entry_point_package(exe: Sequence[str]) -> Path:
+    """The folder of the gradcli that ``exe`` runs: a console script imports it from
+    its interpreter's path (its shebang's), ``python -m gradcli`` from the current folder
+    first. It need not be the one this harness imports (a venv whose editable install
+    points at another checkout)."""
+    if len(exe) == 1:
+        first = Path(exe[0]).read_bytes().split(b"\n", 1)[0].decode(errors="replace")
+        interpreter = first[2:].strip() if first.startswith("#!") else python()
+        where: str | None = str(Path(exe[0]).parent)  # a script's sys.path[0] is its folder
+    else:
+        interpreter, where = exe[0], None
+    done = subprocess.run(
+        [interpreter, "-c", "import os, gradcli; print(os.path.dirname(gradcli.__file__))"],
+        cwd=where, capture_output=True, text=True, check=True, timeout=TIMEOUT,
+    )
+    return Path(done.stdout.strip())
+
+
 def prepare() -> None:
     """What an installed gradcli has: compiled bytecode (pip compiles at install; an
     editable checkout under PYTHONDONTWRITEBYTECODE would otherwise recompile every
-    module in every process, the shipped parser tables among them)."""
+    module in every process, the shipped parser tables among them), for the package
+    this harness imports and the one the entry point runs, and a word on stderr when
+    they differ: the whole-process figures are then another checkout's."""
     import gradcli
 
-    compileall.compile_dir(str(Path(gradcli.__file__).parent), quiet=1)
+    own = Path(gradcli.__file__).parent.resolve()
+    exe = gradcli_exe()
+    runs = entry_point_package(exe).resolve()
+    for folder in {own, runs}:
+        compileall.compile_dir(str(folder), quiet=1)
+    if runs != own:
+        print(f"warning: {' '.join(exe)} runs the gradcli in {runs}, this harness imports {own}:"
+              " the whole-process figures are that one's", file=sys.stderr)
     for _ in range(2):
-        run_process([*gradcli_exe(), "eval", "x", "-x", "1", "--json"])
+        run_process([*exe, "eval", "x", "-x", "1", "--json"])
 
 
 # --- workloads -----------------------------------------------------------------------------

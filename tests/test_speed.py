@@ -178,3 +178,26 @@ def test_the_benchmark_worker_reports_the_cpu_time_of_its_timed_section(tmp_path
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.splitlines()[-1])
     assert 0 < report["cpu"] <= report["seconds"] + 0.01
+
+
+def test_the_harness_finds_the_gradcli_its_entry_point_runs(tmp_path: Path) -> None:
+    # a console script imports gradcli from its interpreter's path, not from the
+    # harness's: prepare() compiles that one and says so when they differ
+    import sys
+
+    import gradcli
+
+    run = _bench_module("run")
+    script = tmp_path / "bin" / "gradcli"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nfrom gradcli.cli import main\nmain()\n", encoding="utf-8")
+    expected = Path(gradcli.__file__).parent.resolve()
+    assert run.entry_point_package([str(script)]).resolve() == expected
+    assert run.entry_point_package([sys.executable, "-m", "gradcli"]).resolve() == expected
+    # a package beside the script is the one it runs (its folder comes first)
+    other = tmp_path / "other"
+    (other / "gradcli").mkdir(parents=True)
+    (other / "gradcli" / "__init__.py").write_text("", encoding="utf-8")
+    beside = other / "entry"
+    beside.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run.entry_point_package([str(beside)]).resolve() == (other / "gradcli").resolve()
