@@ -13,10 +13,10 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 from array import array
 
 import pytest
+from hessian_paths import by_the_plan, fastest
 from op_points import case_id, points
 
 import gradcli
@@ -201,23 +201,8 @@ def test_the_kernel_is_taken_on_the_benchmark_program_and_is_faster_than_the_pla
     assert second.native is not None and second.native.run(point) is not None
     assert second.at(point).hessian == second.reference_at(point).hessian
 
-    def best(call: object) -> float:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            call()  # type: ignore[operator]
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    def by_the_plan() -> object:
-        native, second.native = second.native, None
-        try:
-            return second.at(point)
-        finally:
-            second.native = native
-
     # measured about 10x on a quiet machine; 3x leaves room for a loaded one
-    assert best(by_the_plan) > 3 * best(lambda: second.at(point))
+    assert fastest(lambda: by_the_plan(second, point), 7) > 3 * fastest(lambda: second.at(point), 7)
 
 
 def test_native_plan_is_none_without_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import numpy as np
 import pytest
 from fuzzing import SEEDS
+from hessian_paths import by_the_plan, fastest
 from hypothesis import given, settings
 from op_points import case_id, cases, points
 from strategies import points as abc_points
@@ -38,19 +38,10 @@ def _outcome(call: object) -> tuple[str, object]:
                       [[v.hex() for v in row] for row in h.hessian])
 
 
-def _without_kernel(second: SecondOrder, point: dict[str, float]) -> tuple[str, object]:
-    """``second.at(point)`` by the plan, the C kernel (when built) set aside."""
-    native, second.native = second.native, None
-    try:
-        return _outcome(lambda: second.at(point))
-    finally:
-        second.native = native
-
-
 def _assert_same(second: SecondOrder, point: dict[str, float]) -> None:
     # at() takes the C kernel where it was built and knows the program, else the plan
     fast = _outcome(lambda: second.at(point))
-    planned = _without_kernel(second, point)
+    planned = _outcome(lambda: by_the_plan(second, point))
     reference = _outcome(lambda: second.reference_at(point))
     assert fast == reference, (second.graph.source, point)
     assert planned == reference, (second.graph.source, point)
@@ -207,16 +198,8 @@ def test_the_plan_is_taken_on_the_benchmark_program_and_is_faster() -> None:
     assert _plan_result(second, point) is not None
     assert second.at(point).hessian == second.reference_at(point).hessian
 
-    def best(call: object) -> float:
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            call()  # type: ignore[operator]
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     # measured about 10x on a quiet machine; 3x leaves room for a loaded one
-    assert best(lambda: second.reference_at(point)) > 3 * best(lambda: _without_kernel(second, point))
+    assert fastest(lambda: second.reference_at(point), 5) > 3 * fastest(lambda: by_the_plan(second, point), 5)
 
 
 _EXACT = tuple(op for op in ALL_OPS if op.name in EXACT_ARRAY_RULES)
