@@ -80,11 +80,10 @@ class KernelBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or os.environ.get("GRADCLI_NO_KERNEL"):
             return
-        work = Path(tempfile.mkdtemp(prefix="gradcli-kernel-"))
+        work = self.kernel_dir = Path(tempfile.mkdtemp(prefix="gradcli-kernel-"))  # removed by finalize
         try:
             built = compile_kernel(Path(self.root), work)
         except Exception as exc:  # no compiler, no headers: gradcli works without the kernel
-            shutil.rmtree(work, ignore_errors=True)
             self.app.display_warning(
                 f"gradcli: the Hessian's C kernel was not built ({type(exc).__name__}: {exc});"
                 " Hessians will take the slower NumPy path"
@@ -92,9 +91,7 @@ class KernelBuildHook(BuildHookInterface):
             return
         if version == "editable":  # the checkout's gradcli/ is what gets imported
             install_module(built, Path(self.root) / "gradcli")
-            shutil.rmtree(work, ignore_errors=True)
         else:
-            self.kernel_dir = work
             build_data["force_include"][str(built)] = f"gradcli/{built.name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
