@@ -252,7 +252,7 @@ class DerivativeProgram:
             try:
                 row = self._forward({name: float(col[r]) for name, col in cols.items()})
             except GradError as err:
-                errors[r] = err
+                errors[r] = err.kept()
                 for i in arrays:
                     arrays[i][r] = np.nan
                 continue

@@ -120,7 +120,7 @@ class Along:
             try:
                 forward(self.graph, {**self.point, self.name: at})
             except GradError as err:
-                return err
+                return err.kept()
             return GradError("domain", f"f cannot be evaluated at {self.name} = {at!r}")
         finally:
             values[self.id] = self.x

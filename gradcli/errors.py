@@ -93,6 +93,14 @@ class GradError(Exception):
     def exit_code(self) -> ExitStatus:
         return EXIT_CODES[self.kind]
 
+    def kept(self) -> GradError:
+        """This error, to be kept after it was caught (a failed row's error, a cell's
+        reading): without its traceback and the exception it was raised from, which
+        would keep the frames they passed through alive, and their locals, in a
+        cycle only the collector frees."""
+        self.__context__ = self.__cause__ = None
+        return self.with_traceback(None)
+
     def with_source(self, source: str) -> GradError:
         """Attach the source text the span refers to, unless one is attached already."""
         if self.source is None:

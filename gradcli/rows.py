@@ -161,7 +161,7 @@ class Columns:
                 return self.default
             return cell_value(self.name, cell)
         except GradError as err:
-            return err
+            return err.kept()
 
     def _fast(self, cells: list[Any], strings: bool) -> Any:
         """The whole column at C speed when it is plain numbers, else None."""

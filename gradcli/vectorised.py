@@ -379,7 +379,7 @@ def _scalar_row(
         values = forward(graph, point)
         grads = backward(graph, values, wanted)
     except GradError as err:
-        errors[r] = err
+        errors[r] = err.kept()
         return
     value[r] = values[-1]
     for name in names:

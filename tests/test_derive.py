@@ -228,6 +228,24 @@ def test_over_arrays_a_derivative_program_gives_each_points_values_and_errors() 
     assert np.isnan(out["value"][1]) and np.isnan(out["hessian"][0][0][2])
 
 
+def test_a_derivative_program_over_arrays_keeps_its_row_errors_without_their_frames() -> None:
+    """A row's error holds no traceback and no exception it was raised from (here
+    the ValueError of log): each would keep the frames alive, one cycle per failed row."""
+    np = pytest.importorskip("numpy")
+    import gc
+
+    program = gradcli.diff("log(x) * y")
+    gc.collect()
+    gc.disable()
+    try:
+        out = program.evaluate_arrays({"x": np.array([-1.0] * 50 + [2.0]), "y": np.ones(51)})
+        assert len(out["errors"]) == 50 and out["errors"][0].kind == "domain"
+        del out
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 @given(kinky_programs(), st.sampled_from([1, 2]))
 def test_a_derivative_graph_is_well_formed_every_node_used_and_every_constant_one_node(
     source: str, order: int
