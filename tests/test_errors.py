@@ -1076,3 +1076,12 @@ def test_a_refused_line_separator_is_shown_as_one_visible_cell(run_cli) -> None:
         "  q = x\ufffdq * 2\n"
         "       ^\n"
     )
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.sampled_from([" ", "→"]))
+def test_printable_ascii_keeps_every_printable_character_and_blots_out_every_control(text, tab) -> None:
+    from gradcli.errors import printable
+
+    shown = printable(text, tab=tab)
+    expected = "".join(tab if c == "\t" else c if " " <= c <= "~" else "\ufffd" for c in text)
+    assert shown == expected
