@@ -12,7 +12,11 @@ the exact gradient 1 toward x, ``x * sqrt(2)`` does not.
 
 The exact pass runs after the float evaluation has succeeded (so every domain and
 division error has been reported already), over the same graph: a forward loop and
-a reverse loop, no recursion. Numbers are bounded: a fraction whose numerator or
+a reverse loop, no recursion. Exact arithmetic can still meet what the floats
+rounded past: ``x - 0.3`` at ``x = 0.1 + 0.2`` is exactly 0 (the floats give
+5.6e-17), so ``1/(x - 0.3)`` divides by zero, and ``if(x - 0.3 == 0, a, b)`` takes
+the branch the floats did not. Such a node keeps its float value too, and a note
+names it and says why. Numbers are bounded: a fraction whose numerator or
 denominator would pass :data:`MAX_DIGITS` decimal digits (``x^100000``, a long chain
 of products) is not computed; that node falls back to floats, and a note says so.
 
@@ -64,7 +68,7 @@ def _power(x: Q, y: Q) -> Q:
     if x is None or n is None:
         return None
     if x == 0 or abs(x) == 1:
-        return x**n if (x != 0 or n >= 0) else None
+        return x**n  # 0^-1: ZeroDivisionError, which the caller reports
     size = max(x.numerator.bit_length(), x.denominator.bit_length())
     if size * abs(n) > _MAX_BITS + size:  # before computing it: x^100000 never starts
         raise _TooLarge
@@ -273,6 +277,9 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
     labels = graph.labels()
     too_large: list[str] = []
     irrational: list[str] = []
+    by_zero: list[str] = []  # exactly a division by zero, where the floats rounded past it
+    other_branch: list[str] = []  # an if whose exact condition takes the other branch
+    diverted: set[int] = set()  # those ifs' ids: no exact value, no exact local gradient
 
     inputs: dict[str, Q] = {name: exact_binding(bindings[name]) for name in result.inputs}
     for name, q in inputs.items():
@@ -302,13 +309,18 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
                 irrational.append(labels[node.id])
             continue
         args = [values[i] for i in node.inputs]
+        if op.name == "if" and args[0] is not None and (args[0] != 0) != (result.values[node.inputs[0]] != 0):
+            other_branch.append(labels[node.id])  # the branch exact needs was not evaluated
+            diverted.add(node.id)
+            continue
         try:
             q = rule[0](*args)
         except _TooLarge:
             q = None
             too_large.append(labels[node.id])
-        except (ZeroDivisionError, ValueError, OverflowError):  # pragma: no cover - floats failed first
+        except ZeroDivisionError:
             q = None
+            by_zero.append(labels[node.id])
         if q is not None and not _fits(q):
             too_large.append(labels[node.id])
             q = None
@@ -317,7 +329,7 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
     local_grads: list[list[Q]] = [[] for _ in nodes]
     for node in nodes:
         op = node.op
-        if op is None or (values[node.id] is None and op.name not in RULES):
+        if op is None or (values[node.id] is None and op.name not in RULES) or node.id in diverted:
             local_grads[node.id] = [None] * len(node.inputs)
             continue
         args = [values[i] for i in node.inputs]
@@ -334,6 +346,9 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
             except _TooLarge:
                 local = None
                 too_large.append(labels[node.id])
+            except ZeroDivisionError:  # ∂(x/y)/∂x = 1/y at an exact y = 0
+                local = None
+                by_zero.append(labels[node.id])
             row.append(local)
         local_grads[node.id] = row
 
@@ -372,4 +387,10 @@ def exact(result: Result, bindings: Mapping[str, Any]) -> Exact:
             f"past the limit of {MAX_DIGITS} digits for an exact fraction: {shown}"
             f"{', ...' if len(too_large) > 3 else ''}; these and what depends on them are floats (marked ≈)"
         )
+    for why, where in (("exactly a division by zero, which the floats rounded past", by_zero),
+                       ("the exact condition takes the branch the floats did not", other_branch)):
+        if where:
+            shown = ", ".join(dict.fromkeys(where[:3]))
+            more = ", ..." if len(where) > 3 else ""
+            notes.append(f"{why}: {shown}{more}; these and what depends on them are floats (marked ≈)")
     return Exact(result, values, grads, local_grads, inputs, notes)
