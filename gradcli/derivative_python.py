@@ -51,6 +51,11 @@ _NP_NAMES = {"exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt", "sin": "si
              "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
              "log2": "log2", "log10": "log10", "atan2": "arctan2", "abs": "abs", "sign": "sign",
              "cbrt": "cbrt"}
+#: Every name the written module itself refers to inside its functions (modules,
+#: builtins, the exceptions a branch of if catches, NumPy's ``shape``, its own
+#: functions): a program name among them is renamed, or it would shadow it.
+MODULE_NAMES = frozenset({"math", "np", "float", "abs", "max", "min", "ValueError", "ArithmeticError",
+                          "shape", "value_and_grad", "value_grad_hessian"})
 _CMP_SYMBOL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 _CONSTANTS_PY = {"pi": "math.pi", "e": "math.e", "tau": "math.tau"}
 
@@ -153,8 +158,7 @@ def _python_names(dp: DerivativeProgram, lay: Layout, numpy: bool) -> dict[str, 
     import unicodedata
 
     used = {*dp.graph.inputs, *(name for name, _ in lay.body), *(name for name, _ in lay.derivatives)}
-    reserved = {*keyword.kwlist, *keyword.softkwlist, "math", "np", "float", "abs", "max", "min",
-                "value_and_grad", "value_grad_hessian", *_PY_HELPERS, *_NP_HELPERS}
+    reserved = {*keyword.kwlist, *keyword.softkwlist, *MODULE_NAMES, *_PY_HELPERS, *_NP_HELPERS}
     out: dict[str, str] = {}
     taken = set(used)
     for k, name in enumerate(sorted(used)):

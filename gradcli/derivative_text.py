@@ -412,8 +412,9 @@ def statements(dp: DerivativeProgram, lay: Layout, fmt: Any) -> list[str]:
 
 
 def program_json(dp: DerivativeProgram) -> str:
-    """One JSON object: the source, the output, ``wrt``, the order, the program's text,
-    each derivative's statement name, and the node counts of the source and of the
+    """One JSON object on a line of its own (ended by a newline, as every other format
+    ends): the source, the output, ``wrt``, the order, the program's text, each
+    derivative's statement name, and the node counts of the source and of the
     derivative program."""
     from .render import dumps
 
@@ -430,4 +431,4 @@ def program_json(dp: DerivativeProgram) -> str:
         "nodes": dp.base,
         "derivative_nodes": dp.size,
     }
-    return dumps(obj)
+    return dumps(obj) + "\n"

@@ -85,6 +85,15 @@ def test_json_has_the_listed_keys(run_cli) -> None:
     assert obj["order"] == 2 and obj["wrt"] == ["x", "y"] and obj["output"] == "f"
 
 
+@pytest.mark.parametrize("several", [False, True], ids=["one-output", "two-outputs"])
+def test_every_format_ends_with_a_newline(run_cli, several: bool) -> None:
+    source, more = ("q = x*y; r = q + x", ["--output", "q,r"]) if several else ("x*y", [])
+    for fmt in (["json"] if several else ["text", "latex", "python", "numpy", "json"]):
+        code, out, _ = run_cli("diff", source, *more, "--format", fmt)
+        assert code == 0
+        assert out.endswith("\n") and not out.endswith("\n\n"), fmt
+
+
 def _module(text: str, tmp_path: Path, name: str) -> object:
     path = tmp_path / f"{name}.py"
     path.write_text(text, encoding="utf-8")
@@ -93,6 +102,38 @@ def _module(text: str, tmp_path: Path, name: str) -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+#: Program names the written module must not let shadow its own: the names it refers
+#: to inside its functions (abs, max and min are the language's functions, never names),
+#: a keyword, a soft keyword, a builtin it does not use.
+_SHADOWING = ["shape", "np", "math", "ValueError", "ArithmeticError", "float",
+              "value_and_grad", "value_grad_hessian", "lambda", "match", "print"]
+
+
+@pytest.mark.parametrize("name", _SHADOWING)
+@pytest.mark.parametrize("fmt", ["python", "numpy"])
+def test_a_program_name_never_shadows_what_the_module_uses(
+    run_cli, tmp_path: Path, name: str, fmt: str
+) -> None:
+    # the name as an input, and as the statement that is the output: NumPy's module once
+    # returned np.zeros(shape) + shape after its own shape = np.broadcast(...).shape, and
+    # an input named ValueError broke the except of a statement in a branch of if
+    cases = [
+        (f"q = log(x); {name}*if(x > 0, q, 0) + x", {name: 2.0, "x": -1.0}),
+        (f"q = log(x); {name}*if(x > 0, q, 0) + x", {name: 2.0, "x": 3.0}),
+        (f"{name} = x*x + 1", {"x": 3.0}),
+    ]
+    for k, (source, point) in enumerate(cases):
+        code, text, err = run_cli("diff", source, "--format", fmt, "--order", "2")
+        assert code == 0, err
+        module = _module(text, tmp_path, f"shadow_{fmt}_{k}_{name}")
+        want = gradcli.evaluate(source, point)
+        args = [point[n] for n in want.gradient]  # the inputs in the program's order
+        value, grad, hessian = module.value_grad_hessian(*args)  # type: ignore[attr-defined]
+        assert float(value) == want.value, (source, text)
+        assert [float(g) for g in grad] == list(want.gradient.values()), (source, text)
+        assert len(hessian) == len(point)
 
 
 def test_the_python_module_imports_only_math_and_gives_the_gradient(run_cli, tmp_path: Path) -> None:
