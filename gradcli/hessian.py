@@ -159,7 +159,7 @@ class SecondOrder:
         try:
             values = forward(self.program.graph, point, self.outputs)
         except GradError as err:
-            raise self._undefined(err, "") from None
+            raise self._undefined(err, point) from None
         return self._result(point, values, self._exact_hessian(values))
 
     def _result(
@@ -181,7 +181,7 @@ class SecondOrder:
         try:
             return forward(dgraph, point, self.outputs), None
         except GradError as err:
-            raise self._undefined(err, "") from None
+            raise self._undefined(err, point) from None
 
     def _exact_hessian(self, values: list[float]) -> list[list[float]]:
         """The Hessian node by node: the reference the plan is held to, and the pass
@@ -357,15 +357,28 @@ class SecondOrder:
             self.graph.source,
         )
 
-    def _undefined(self, err: GradError, order: str) -> GradError:
+    def _undefined(self, err: GradError, point: Mapping[str, float]) -> GradError:
         """An error in the derivative program's forward pass: in the source's own nodes
-        it is the error eval gives; in a derivative node, an undefined derivative."""
+        it is the error eval gives; in a derivative node (a first derivative), eval's
+        error for that gradient (``sqrt'(0)``: the same words, the source's node), or,
+        where eval has none, an undefined derivative at no node of the derivative
+        program (its ids are not the source's, and would send a reader to the wrong row
+        of ``trace``)."""
         if err.node is None or err.node < self.program.base:
             return err
-        err.message = f"undefined {order}derivative: {err.message}"
-        if err.kind == "division_by_zero":
-            err.kind = "gradient"
-        return err
+        from .api import run
+
+        try:
+            run(self.graph, point, self.wrt)
+        except GradError as eval_err:
+            return eval_err
+        undefined = GradError(
+            "gradient" if err.kind == "division_by_zero" else err.kind,
+            f"undefined derivative: {err.message}",
+            err.span,
+            err.source,
+        )
+        return undefined
 
 
 def hessian(

@@ -148,6 +148,31 @@ def test_an_undefined_second_derivative_points_at_its_operation(run_cli) -> None
     assert lines[2] == "      ^^^^^"
 
 
+@pytest.mark.parametrize(
+    ("source", "bindings"),
+    [
+        ("sqrt(x)", ["-x", "0"]),  # sqrt'(0)
+        ("w*sqrt(x) + x^2", ["-w", "2", "-x", "0"]),
+        ("x^y", ["-x", "-1", "-y", "2"]),  # x^y toward y with x < 0
+        ("asin(x)*y", ["-x", "1", "-y", "3"]),
+    ],
+)
+def test_an_undefined_first_derivative_is_the_error_eval_gives(
+    run_cli, source: str, bindings: list[str]
+) -> None:
+    # once "undefined derivative: division by zero: 0.5 / 0 ... at node 3", a node of the
+    # derivative program that no trace of the source has
+    code, _, eval_err = run_cli("eval", source, *bindings)
+    assert code == 1
+    code, _, err = run_cli("hessian", source, *bindings)
+    assert code == 1
+    assert err == eval_err
+    code, _, err = run_cli("hessian", source, *bindings, "--json")
+    assert code == 1 and err == eval_err
+    code, _, err = run_cli("descend", source, *bindings, "--method", "newton")
+    assert code == 1 and err == eval_err  # at the start point: as --method gd says it
+
+
 def test_abs_at_zero_follows_the_conventions(run_cli) -> None:
     code, out, _ = run_cli("hessian", "abs(x) + x*abs(y)", "-x", "0", "-y", "0", "--json")
     assert code == 0
