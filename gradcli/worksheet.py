@@ -162,6 +162,8 @@ def is_right(answer: str, true: float, tol: float | None) -> bool:
         written = Decimal(answer)
         exponent = written.as_tuple().exponent
         assert isinstance(exponent, int)
+        if written.is_zero():  # 0e99 is 0: no digit past the ones place, or it would pass anything
+            exponent = min(exponent, 0)
         half_unit = Decimal(5).scaleb(exponent - 1)  # half a unit of the last digit written
         return abs(Decimal(true) - written) <= half_unit
 

@@ -53,6 +53,15 @@ def test_a_blank_trace_will_not_give_the_answers_away(run_cli) -> None:
         ("1e-999999999", 0.5, False),  # an exponent past the default decimal context
         ("0.0000", 0.00004, True),
         ("1e999999", 0.5, False),
+        ("2e3", 2400.0, True),  # one significant digit: within 500
+        # a zero claims no digit past the ones place, whatever its exponent: "0e99" was
+        # within 5e98 of every answer, so right for every gradient of every worksheet
+        ("0e99", 0.7, False),
+        ("0e999999999999", -4.0, False),
+        ("0.0000e5", 0.7, False),
+        ("0e5", 0.4, True),
+        ("-0E+2", -0.3, True),
+        ("0e-3", 0.0004, True),
     ],
 )
 def test_an_answer_is_right_to_the_decimals_written(answer: str, true: float, right: bool) -> None:
