@@ -16,9 +16,9 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import GradError, shorten
@@ -182,50 +182,85 @@ def _numeral(text: str, where: str) -> str:
     return cell
 
 
-def read_answers(path: str) -> tuple[str, dict[str, str | None]]:
-    """The answers in ``path``: ("json" or "csv", name -> the answer as written,
-    None for a cell left empty)."""
+#: An answers file larger than this is refused before it is read (a worksheet is a
+#: few lines; /dev/zero would otherwise be read until memory runs out).
+MAX_ANSWERS_BYTES = 16 * 1024 * 1024
+
+
+class _Row:
+    """One answer as read: a name (JSON) or a trace label (CSV), the node id a CSV's
+    ``id`` column gives, the answer as written (None: left empty), and where it is."""
+
+    __slots__ = ("answer", "id", "name", "where")
+
+    def __init__(self, name: str, id: int | None, answer: str | None, where: str) -> None:
+        self.name = name
+        self.id = id
+        self.answer = answer
+        self.where = where
+
+
+def read_answers(path: str) -> tuple[str, list[_Row]]:
+    """The answers in ``path``: ("json" or "csv", the rows in file order)."""
+    from .arguments import open_input
+
+    shown = shorten(path)
+    with open_input(path, "--answers") as handle:
+        try:
+            data = handle.read(MAX_ANSWERS_BYTES + 1)
+        except OSError as exc:
+            raise GradError("usage", f"cannot read --answers {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise GradError("usage", f"--answers {shown} is larger than {MAX_ANSWERS_BYTES // 2**20} MiB")
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise GradError("usage", f"--answers {shorten(path)}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GradError("usage", f"--answers {shorten(path)}: cannot read it ({exc})") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GradError(
+            "usage", f"--answers {shown} is not UTF-8 text (byte {exc.start} cannot be decoded)"
+        ) from None
     stripped = text.lstrip()
     if stripped.startswith("{"):
         return "json", _json_answers(text, path)
     if not stripped or stripped.startswith("["):
         raise GradError(
             "usage",
-            f"--answers {shorten(path)}: not a JSON object of gradients ({{\"x\": -4}}) or a CSV with"
+            f"--answers {shown}: not a JSON object of gradients ({{\"x\": -4}}) or a CSV with"
             " label and grad columns",
         )
     return "csv", _csv_answers(text, path)
 
 
-def _json_answers(text: str, path: str) -> dict[str, str | None]:
+def _json_answers(text: str, path: str) -> list[_Row]:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, cell in items:
+            if name in out:
+                raise GradError("usage", f"--answers {shorten(path)}: {shorten(name)} is answered twice")
+            out[name] = cell
+        return out
+
     try:
         # Numbers kept as written: the decimals a student wrote decide the marking.
-        obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+        obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise GradError("usage", f"--answers {shorten(path)}: not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise GradError(
             "usage", f"--answers {shorten(path)}: give a JSON object of gradients, as {{\"x\": -4}}"
         )
-    out: dict[str, str | None] = {}
+    out: list[_Row] = []
     for name, cell in obj.items():
         where = f"--answers {shorten(path)}, {shorten(name)}"
         if cell is None or cell == "":
-            out[name] = None
+            out.append(_Row(name, None, None, where))
         elif isinstance(cell, str):
-            out[name] = _numeral(cell, where)
+            out.append(_Row(name, None, _numeral(cell, where), where))
         else:
             raise GradError("usage", f"{where}: {shorten(json.dumps(cell))} is not a number")
     return out
 
 
-def _csv_answers(text: str, path: str) -> dict[str, str | None]:
+def _csv_answers(text: str, path: str) -> list[_Row]:
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
@@ -235,65 +270,116 @@ def _csv_answers(text: str, path: str) -> dict[str, str | None]:
         raise GradError(
             "usage",
             f"--answers {shorten(path)}: a CSV of answers needs a header row with label and grad columns"
-            f" (it has {', '.join(rows[0]) if rows else 'nothing'})",
+            f" (it has {shorten(', '.join(rows[0])) if rows else 'nothing'})",
         )
     at_label, at_grad = header.index("label"), header.index("grad")
-    out: dict[str, str | None] = {}
+    at_id = header.index("id") if "id" in header else None
+    out: list[_Row] = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
+        where = f"--answers {shorten(path)}, line {line}"
         label = row[at_label].strip() if at_label < len(row) else ""
         cell = row[at_grad].strip() if at_grad < len(row) else ""
-        if not label:
-            raise GradError("usage", f"--answers {shorten(path)}, line {line}: the label is empty")
-        out[label] = _numeral(cell, f"--answers {shorten(path)}, line {line}") if cell else None
+        id_cell = row[at_id].strip() if at_id is not None and at_id < len(row) else ""
+        node: int | None = None
+        if id_cell:
+            if not (id_cell.isascii() and id_cell.isdigit() and len(id_cell) <= 12):
+                raise GradError("usage", f"{where}: the id {shorten(id_cell)!r} is not a node number")
+            node = int(id_cell)
+        elif not label:
+            raise GradError("usage", f"{where}: the label is empty")
+        out.append(_Row(label, node, _numeral(cell, where) if cell else None, where))
     return out
 
 
 def mark(result: Result, path: str, tol: float | None = None) -> Marking:
     """Mark the answers in ``path`` against ``result``. A JSON object answers the
     gradient toward inputs and named values; a CSV answers nodes by their trace label
-    (inputs, named values and subexpressions). What is left out is not answered."""
-    kind, answers = read_answers(path)
+    (inputs, named values and subexpressions), or by their trace id where it has an
+    ``id`` column (a long label is cut, so two nodes may share one). What is left out
+    is not answered; an answer given twice, or a label that names several nodes, is
+    refused."""
+    kind, rows = read_answers(path)
     graph = result.graph
-    truth: dict[str, float] = {}
+    # what can be answered: key (a name, or a node id) -> (its label, the true gradient)
+    truth: dict[Any, tuple[str, float]] = {}
     if kind == "json":
         for name in graph.inputs:
-            truth[name] = result.gradient.get(name, 0.0)
+            truth[name] = (name, result.gradient.get(name, 0.0))
         grads = result.grads
         for name, i in graph.names.items():
             if i is not None and grads[i] is not None and name not in truth:
-                truth[name] = grads[i]  # type: ignore[assignment]
+                truth[name] = (name, grads[i])  # type: ignore[assignment]
         # the gradient reported for an input the output does not use is 0
     else:
         for node in result.nodes:
-            if node.grad is not None and node.label not in truth:
-                truth[node.label] = node.grad
-        for name in graph.inputs:
-            truth.setdefault(name, 0.0)
-    unknown = [name for name in answers if name not in truth]
-    if unknown:
-        what = "inputs and named values" if kind == "json" else "labels"
-        known = ", ".join(shorten(n) for n in list(truth)[:12])
-        raise GradError(
-            "usage",
-            f"--answers {shorten(path)}: the program has no {shorten(unknown[0])}"
-            f"{_suggestion(unknown[0], truth)}; its {what} are {known}{', ...' if len(truth) > 12 else ''}",
-        )
+            if node.grad is not None:
+                truth[node.id] = (node.label, node.grad)
+        for name, i in graph.inputs.items():
+            if i is None:  # an input the output does not use: no node, gradient 0
+                truth[name] = (name, 0.0)
+    by_label: dict[str, list[Any]] = {}
+    for key, (label, _) in truth.items():
+        by_label.setdefault(label, []).append(key)
+    answers: dict[Any, _Row] = {}
+    for row in rows:
+        key = _resolve(row, kind, truth, by_label, path)
+        if key in answers:
+            before = answers[key].where.rsplit(", ", 1)[-1]
+            raise GradError(
+                "usage", f"{row.where}: {shorten(truth[key][0])} is answered twice (also {before})"
+            )
+        answers[key] = row
     if kind == "csv":
         expected = list(truth)
     else:
-        expected = [*graph.inputs, *(n for n in answers if n not in graph.inputs)]
+        expected = [*graph.inputs, *(key for key in answers if key not in graph.inputs)]
     marks: list[Mark] = []
-    for name in expected:
-        answer = answers.get(name)
-        true = truth[name]
+    for key in expected:
+        label, true = truth[key]
+        if len(by_label[label]) > 1:
+            label = f"{label} (id {key})"
+        given = answers.get(key)
+        answer = None if given is None else given.answer
         if answer is None:
             verdict = "not answered"
         else:
             verdict = "right" if is_right(answer, true, tol) else "wrong"
-        marks.append(Mark(name, answer, true, verdict))
+        marks.append(Mark(label, answer, true, verdict))
     return Marking(result, marks, tol)
+
+
+def _resolve(row: _Row, kind: str, truth: dict[Any, tuple[str, float]], by_label: dict[str, list[Any]],
+             path: str) -> Any:
+    """The key of ``truth`` that ``row`` answers, or a usage error that says why none."""
+    if row.id is not None:
+        if row.id not in truth:
+            ids = [k for k in truth if isinstance(k, int)]
+            raise GradError("usage", f"{row.where}: no node {row.id} of the trace has a gradient"
+                            f" (its ids are {ids[0]} to {ids[-1]})")
+        label = truth[row.id][0]
+        if row.name and row.name != label:
+            raise GradError("usage", f"{row.where}: node {row.id} is labelled {shorten(label)!r},"
+                            f" not {shorten(row.name)!r}")
+        return row.id
+    keys = by_label.get(row.name)
+    if keys is None:
+        what = "inputs and named values" if kind == "json" else "labels"
+        known = ", ".join(shorten(label) for label in list(by_label)[:12])
+        more = ", ..." if len(by_label) > 12 else ""
+        raise GradError(
+            "usage",
+            f"--answers {shorten(path)}: the program has no {shorten(row.name)}"
+            f"{_suggestion(row.name, by_label)}; its {what} are {known}{more}",
+        )
+    if len(keys) > 1:
+        raise GradError(
+            "usage",
+            f"{row.where}: the label {shorten(row.name)!r} names the nodes {', '.join(map(str, keys))}"
+            " (a long label is cut): add an id column, with the ids trace gives",
+        )
+    return keys[0]
 
 
 def mark_answers(result: Result, path: str, tol: float | None = None) -> Marking:
@@ -301,7 +387,7 @@ def mark_answers(result: Result, path: str, tol: float | None = None) -> Marking
     return mark(result, path, tol)
 
 
-def _suggestion(name: str, known: dict[str, float]) -> str:
+def _suggestion(name: str, known: Iterable[str]) -> str:
     from .graph import suggest
 
     return suggest(name, known)

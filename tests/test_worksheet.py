@@ -162,3 +162,63 @@ def test_a_worksheet_lists_an_unused_input_as_trace_does(run_cli, option: str) -
     code, out, _ = run_cli("trace", "q = x*y; f = q + z", *point, "--output", "q", option)
     assert code == 0
     assert "z (unused)" in out
+
+
+#: Two sines of long sums: trace cuts their labels to the same 40 characters.
+_LONG = "+".join(f"a{k}" for k in range(16))
+LONG_SOURCE = f"2*sin({_LONG} + w) + sin({_LONG} + 2*w)"
+LONG_POINT = [f"a{k}=0.1" for k in range(16)] + ["w=0.3"]
+
+
+def test_a_label_that_names_several_nodes_is_refused_and_an_id_column_picks_one(
+    run_cli, tmp_path: Path
+) -> None:
+    # once marked against the first node of that label, the others left out of the marks
+    code, out, _ = run_cli("trace", LONG_SOURCE, *LONG_POINT, "--json")
+    nodes = json.loads(out)["nodes"]
+    sines = [n for n in nodes if n["op"] == "sin"]
+    assert len(sines) == 2 and sines[0]["label"] == sines[1]["label"]
+    assert sines[0]["grad"] != sines[1]["grad"]
+    label = sines[0]["label"]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f'label,grad\n"{label}",1\n', encoding="utf-8")
+    code, _, err = run_cli("check", LONG_SOURCE, *LONG_POINT, "--answers", str(sheet))
+    assert code == 2
+    assert f"names the nodes {sines[0]['id']}, {sines[1]['id']}" in err and "id column" in err
+    sheet.write_text(f'id,label,grad\n{sines[0]["id"]},"{label}",1\n{sines[1]["id"]},,{sines[1]["grad"]:.6f}\n',
+                     encoding="utf-8")
+    code, out, _ = run_cli("check", LONG_SOURCE, *LONG_POINT, "--answers", str(sheet), "--json")
+    marks = {m["name"]: m for m in json.loads(out)["marks"]}
+    first, second = (marks[f"{label} (id {n['id']})"] for n in sines)
+    assert first["true"] == sines[0]["grad"] and first["answer"] == "1"
+    assert second["true"] == sines[1]["grad"] and second["verdict"] == "right"
+    assert len(marks) == sum(1 for n in nodes if n["grad"] is not None)  # every node is listed
+    sheet.write_text(f'id,label,grad\n{sines[0]["id"]},w,1\n', encoding="utf-8")
+    code, _, err = run_cli("check", LONG_SOURCE, *LONG_POINT, "--answers", str(sheet))
+    assert code == 2 and f"node {sines[0]['id']} is labelled" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("a.json", '{"x": -4, "x": -3}', "x is answered twice"),  # JSON kept the last one
+        ("a.csv", "label,grad\nz,5\nz,3\n", "line 3: z is answered twice (also line 2)"),
+        ("b.csv", "id,label,grad\n3,,5\n,z,3\n", "line 3: z is answered twice (also line 2)"),
+        ("c.csv", "id,label,grad\nthree,,5\n", "the id 'three' is not a node number"),
+        ("d.csv", "id,label,grad\n99,,5\n", "no node 99 of the trace has a gradient"),
+    ],
+)
+def test_an_answer_given_twice_or_to_no_node_is_refused(
+    run_cli, tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_cli("check", *TUTORIAL, "--answers", str(path))
+    assert code == 2 and out == ""
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_an_endless_answers_file_is_refused_by_its_size(run_cli) -> None:
+    # read whole before: /dev/zero until memory ran out
+    code, _, err = run_cli("check", *TUTORIAL, "--answers", "/dev/zero")
+    assert code == 2 and "larger than 16 MiB" in err
