@@ -289,7 +289,8 @@ def _csv_answers(text: str, path: str) -> list[_Row]:
             node = int(id_cell)
         elif not label:
             raise GradError("usage", f"{where}: the label is empty")
-        out.append(_Row(label, node, _numeral(cell, where) if cell else None, where))
+        empty = not cell or cell == "—"  # as trace shows a gradient that is not computed
+        out.append(_Row(label, node, None if empty else _numeral(cell, where), where))
     return out
 
 
@@ -302,8 +303,10 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
     refused."""
     kind, rows = read_answers(path)
     graph = result.graph
-    # what can be answered: key (a name, or a node id) -> (its label, the true gradient)
+    # what can be answered: key (a name, or a node id) -> (its label, the true gradient);
+    # and what the trace shows with no gradient (—): a constant, a branch not taken
     truth: dict[Any, tuple[str, float]] = {}
+    no_gradient: dict[Any, str] = {}
     if kind == "json":
         for name in graph.inputs:
             truth[name] = (name, result.gradient.get(name, 0.0))
@@ -311,11 +314,15 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
         for name, i in graph.names.items():
             if i is not None and grads[i] is not None and name not in truth:
                 truth[name] = (name, grads[i])  # type: ignore[assignment]
+            elif name not in truth:
+                no_gradient[name] = name
         # the gradient reported for an input the output does not use is 0
     else:
         for node in result.nodes:
             if node.grad is not None:
                 truth[node.id] = (node.label, node.grad)
+            else:
+                no_gradient[node.id] = node.label
         for name, i in graph.inputs.items():
             if i is None:  # an input the output does not use: no node, gradient 0
                 truth[name] = (name, 0.0)
@@ -324,6 +331,8 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
         by_label.setdefault(label, []).append(key)
     answers: dict[Any, _Row] = {}
     for row in rows:
+        if _without_gradient(row, no_gradient, by_label):
+            continue
         key = _resolve(row, kind, truth, by_label, path)
         if key in answers:
             before = answers[key].where.rsplit(", ", 1)[-1]
@@ -348,6 +357,24 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
             verdict = "right" if is_right(answer, true, tol) else "wrong"
         marks.append(Mark(label, answer, true, verdict))
     return Marking(result, marks, tol)
+
+
+def _without_gradient(row: _Row, no_gradient: dict[Any, str], by_label: dict[str, list[Any]]) -> bool:
+    """Whether ``row`` is of a node that the trace shows without a gradient (a constant,
+    a branch not taken: —): a filled-in trace copies those rows, left empty, and they are
+    passed over; an answer there is a usage error that says why."""
+    if row.id is not None:
+        if row.id not in no_gradient:
+            return False
+        label = no_gradient[row.id]
+    elif row.name in by_label or row.name not in no_gradient.values():
+        return False
+    else:
+        label = row.name
+    if row.answer is None:
+        return True
+    raise GradError("usage", f"{row.where}: {shorten(label)} has no gradient to answer (a constant, or"
+                    " a value in a branch of if not taken: trace shows —); leave it empty")
 
 
 def _resolve(row: _Row, kind: str, truth: dict[Any, tuple[str, float]], by_label: dict[str, list[Any]],

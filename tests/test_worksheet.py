@@ -222,3 +222,23 @@ def test_an_endless_answers_file_is_refused_by_its_size(run_cli) -> None:
     # read whole before: /dev/zero until memory ran out
     code, _, err = run_cli("check", *TUTORIAL, "--answers", "/dev/zero")
     assert code == 2 and "larger than 16 MiB" in err
+
+
+@pytest.mark.parametrize("empty", ["", "—"])
+def test_a_filled_trace_may_copy_the_rows_that_have_no_gradient(run_cli, tmp_path: Path, empty: str) -> None:
+    # a constant and a branch not taken are rows of the trace (its gradient shown as —):
+    # once "the program has no 2", though trace --blank had just printed that row
+    source, point = "if(x > 0, log(x), 0) + 2*x", ["-x", "-1"]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"label,grad\nx,2\n0,{empty}\nlog(x),{empty}\n2,{empty}\n", encoding="utf-8")
+    code, out, err = run_cli("check", source, *point, "--answers", str(sheet), "--json")
+    assert code == 0, err
+    marks = json.loads(out)["marks"]
+    assert [m["name"] for m in marks if m["verdict"] != "not answered"] == ["x"]
+    assert all(m["name"] not in ("0", "2", "log(x)") for m in marks)
+    sheet.write_text("label,grad\nx,2\n2,0\n", encoding="utf-8")
+    code, _, err = run_cli("check", source, *point, "--answers", str(sheet))
+    assert code == 2 and "line 3: 2 has no gradient to answer" in err
+    sheet.write_text("id,label,grad\n3,,0\n", encoding="utf-8")  # log(x), by its id
+    code, _, err = run_cli("check", source, *point, "--answers", str(sheet))
+    assert code == 2 and "log(x) has no gradient to answer" in err
