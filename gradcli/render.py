@@ -135,6 +135,13 @@ class Column:
         self.heading = heading
 
 
+class Blank(str):
+    """A cell left empty to be filled in (a worksheet's gradient): empty in a table, a
+    line to write on in the one-block-per-row layout, where an empty cell is left out."""
+
+    LINE = "________"
+
+
 class Styled(str):
     """A cell with a terminal style of its own (a verdict in green or red); elsewhere
     it is its text."""
@@ -209,7 +216,9 @@ def _print_records(console: Console, title: str, columns: list[Column], rows: li
     for row in rows:
         console.print()
         for column, cell in zip(columns, row, strict=True):
-            if not cell:
+            if isinstance(cell, Blank) and not cell:
+                cell = Blank.LINE
+            elif not cell:
                 continue
             if column.heading is not None:
                 console.print(Text(column.heading.format(cell), style="bold"))
@@ -337,15 +346,16 @@ def print_trace(
         value, local, grad = write(node)
         if node.evaluated is False:
             value = "not taken"
-        if blank:
-            local, grad = "", ""
+        if blank:  # what the student fills in: every gradient there is to compute
+            local = Blank("") if node.inputs and node.grad is not None else ""
+            grad = Blank("") if node.grad is not None else ""
         inputs = ", ".join(str(i) for i in node.inputs)
         rows.append([str(node.id), node.label, node.op, inputs, value, local, grad])
     # An input the output does not depend on is no node of the graph; a row of its own
     # says it was read and has gradient 0.
     unused = [
         ["", f"{name} (unused)", "var", "", format_number(result.inputs[name], precision), "",
-         "" if blank else "0"]
+         Blank("") if blank else "0"]
         for name in result.graph.unused()
     ]
     if edges:

@@ -124,3 +124,16 @@ def test_a_wide_hessian_is_one_table_with_its_rows_and_columns() -> None:
     assert "│ ∂²f/∂a∂b │    alpha │     beta │    gamma │" in text
     assert "│ beta     │ 0.245521 │ -1.13702 │  1.06599 │" in text
     assert "row alpha" not in text
+
+
+def test_a_narrow_worksheet_keeps_a_line_to_write_each_answer_on(monkeypatch) -> None:
+    # one block per row leaves out empty cells: a worksheet's answers went with them
+    result = gradcli.evaluate("q = x*y; r = q + 2", x=2, y=3)
+    text = _on_terminal(monkeypatch, 40, lambda f: render.print_trace(result, 6, f, blank=True))
+    blocks = text.split("\n\n")[1:]
+    assert len(blocks) == 5  # x, y, q, 2, r
+    for block, count in zip(blocks, (1, 1, 2, 0, 2), strict=True):  # the constant has none
+        answers = [line for line in block.splitlines() if line.startswith("∂")]
+        assert len(answers) == count and all(line.endswith(" ________") for line in answers), block
+    wide = _on_terminal(monkeypatch, 120, lambda f: render.print_trace(result, 6, f, blank=True))
+    assert "____" not in wide  # the table's columns are its blanks
