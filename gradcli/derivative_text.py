@@ -337,7 +337,20 @@ def program_text(dp: DerivativeProgram | list[DerivativeProgram], lay: Layout | 
     """The derivative program in gradcli's language, one statement a line."""
     with no_gc():
         lay = lay or layout(dp)
-        return "\n".join([*lay.source_lines, *lay.lines]) + "\n"
+        return "\n".join([*map(safe_text, lay.source_lines), *lay.lines]) + "\n"
+
+
+def safe_text(written: str) -> str:
+    """A statement as written, safe to print: its line ends as ``\\n`` (``\\r\\n`` and a
+    lone ``\\r`` end a line alike), its tabs kept, and every other control or invisible
+    character, which only a comment can hold, as U+FFFD: a terminal escape in a comment
+    must not reach the terminal. The program means the same."""
+    if written.isascii() and written.isprintable():
+        return written
+    from .errors import printable
+
+    lines = written.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join("\t".join(map(printable, line.split("\t"))) for line in lines)
 
 
 @contextmanager

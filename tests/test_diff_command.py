@@ -256,3 +256,18 @@ def test_a_100000_deep_program_has_a_derivative_program_with_no_recursion() -> N
     text = d.text
     got = gradcli.evaluate(text, {"x": 0.1}, output="df_dx", wrt=[]).value
     assert got == pytest.approx(gradcli.evaluate(source, {"x": 0.1}).gradient["x"], rel=1e-12)
+
+
+def test_a_comment_cannot_send_a_terminal_escape_through_the_printed_program(run_cli) -> None:
+    # the statements are printed as written: a comment's OSC (window title), bell, bidi
+    # override and lone CR once reached the terminal raw
+    source = "q = (x\t# \x1b]0;pwned\x07 \u202eevil\r\t+ 1)\r\nf = q*y  # \x1b[2J\n"
+    for fmt in ("text", "json"):
+        code, out, err = run_cli("diff", source, "--format", fmt)
+        assert code == 0, err
+        text = json.loads(out)["program"] if fmt == "json" else out
+        assert not [c for c in text if (not c.isprintable() and c not in "\n\t") or c == "\u202e"], text
+        assert "\ufffd]0;pwned\ufffd" in text and "\t+ 1)" in text
+    code, out, err = run_cli("eval", text, "--output", "df_dx", "-x", "2", "-y", "3", "--json")
+    assert code == 0, err
+    assert json.loads(out)["value"] == 3.0
