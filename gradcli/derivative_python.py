@@ -194,7 +194,9 @@ def program_python(dp: DerivativeProgram, *, numpy: bool = False) -> str:
     grads = f"({', '.join(first)}{',' if len(first) == 1 else ''})"
     value = out(fmt.name(lay.labels[dp.value] or lay.output_label))
     if numpy:
-        body = [*body, f"    shape = np.broadcast({params}{',' if len(dp.graph.inputs) == 1 else ''}).shape"]
+        # broadcast_shapes, not np.broadcast: that one takes at most 32 (64) arrays
+        one = "," if len(dp.graph.inputs) == 1 else ""
+        body = [*body, f"    shape = np.broadcast_shapes(*map(np.shape, ({params}{one})))"]
     what = "NumPy arrays, element-wise" if numpy else "floats"
     lines = [f'"""The derivative program written by gradcli diff, over {what}."""', "", "import math"]
     if numpy:

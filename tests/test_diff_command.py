@@ -271,3 +271,18 @@ def test_a_comment_cannot_send_a_terminal_escape_through_the_printed_program(run
     code, out, err = run_cli("eval", text, "--output", "df_dx", "-x", "2", "-y", "3", "--json")
     assert code == 0, err
     assert json.loads(out)["value"] == 3.0
+
+
+def test_the_numpy_module_takes_any_number_of_inputs(run_cli, tmp_path: Path) -> None:
+    # its shape came from np.broadcast, which takes at most 64 arrays (32 before NumPy 2)
+    np = pytest.importorskip("numpy")
+    source = " + ".join(f"x{k}*x{k}" for k in range(70))
+    code, text, err = run_cli("diff", source, "--format", "numpy")
+    assert code == 0, err
+    module = _module(text, tmp_path, "seventy")
+    args = [np.arange(3.0) + k for k in range(70)]
+    value, grad = module.value_and_grad(*args)  # type: ignore[attr-defined]
+    assert value.tolist() == sum(a * a for a in args).tolist()
+    assert [g.tolist() for g in grad] == [(2 * a).tolist() for a in args]
+    value, grad = module.value_and_grad(*[1.5] * 70)  # type: ignore[attr-defined]
+    assert float(value) == 70 * 2.25 and np.shape(grad[0]) == ()
