@@ -144,7 +144,7 @@ def eval_command(
         from .render import print_eval
 
         print_eval(result, digits(precision))
-    _print_explanation(result, precision, explain)
+    _print_explanation(result, precision, explain, exact_side)
 
 
 @click.command("trace", context_settings=PASS_BINDINGS)
@@ -226,7 +226,7 @@ def trace_command(
         from .render import print_trace
 
         print_trace(result, digits(precision), edges=show_edges)
-    _print_explanation(result, precision, explain)
+    _print_explanation(result, precision, explain, exact_side)
 
 
 def _eval_sigma(
@@ -276,11 +276,11 @@ def _with_explanation(
     return obj
 
 
-def _print_explanation(result: Any, precision: int | None, explain: bool) -> None:
-    if explain:
+def _print_explanation(result: Any, precision: int | None, explain: bool, exact: Any = None) -> None:
+    if explain:  # (with --exact, in the table's fractions)
         from .explain import explanation_lines
 
-        lines = explanation_lines(result, digits(precision))
+        lines = explanation_lines(result, digits(precision), exact=exact)
         click.echo("\n" + "\n".join(lines))
 
 

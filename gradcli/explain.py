@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .evaluate import Result
 from .graph import Graph, format_literal
 from .ops import Op
 from .render import DEFAULT_PRECISION, format_number
+
+if TYPE_CHECKING:
+    from .exact import Exact
 
 _TEMP = re.compile(r"([^\W\d]\w*?)(\d+)")
 
@@ -173,21 +176,51 @@ def _rule_of(op: Op | None, position: int, count: int) -> str:
     return local_rule(op, position, count) if op is not None else ""
 
 
-def _factor(value: float | None, precision: int | None) -> str:
-    return f"({format_number(value, precision)})"
+class Numbers:
+    """How the explanation writes its numbers: floats to ``precision`` digits, or, with
+    ``exact`` (``--exact``), the exact fractions where there are some (``≈`` marking a
+    float elsewhere), as the table above it writes them."""
+
+    def __init__(self, precision: int | None, exact: Exact | None = None) -> None:
+        self.precision = precision
+        self.exact = exact
+
+    def _cell(self, q: Any, value: float | None) -> str:
+        if self.exact is None:
+            return format_number(value, self.precision)
+        from .worksheet import exact_cell
+
+        return exact_cell(q, value, self.precision)
+
+    def value(self, node: int, value: float) -> str:
+        return self._cell(self.exact and self.exact.values[node], value)
+
+    def grad(self, node: int, grad: float | None) -> str:
+        return self._cell(self.exact and self.exact.grads[node], grad)
+
+    def local(self, consumer: int, position: int, local: float | None) -> str:
+        return self._cell(self.exact and self.exact.local_grads[consumer][position], local)
 
 
-def step_text(ex: Explanation, step: Step, precision: int | None = DEFAULT_PRECISION) -> str:
+def _factor(text: str) -> str:
+    return f"({text})"
+
+
+def step_text(
+    ex: Explanation, step: Step, precision: int | None = DEFAULT_PRECISION, numbers: Numbers | None = None
+) -> str:
     """``∂f/∂x = ∂f/∂q · ∂q/∂x = (-4)·(1) = -4``."""
     f = ex.output
-    total = format_number(step.grad, precision)
+    numbers = numbers or Numbers(precision)
+    total = numbers.grad(step.node, step.grad)
     if not step.terms:
         return f"∂{f}/∂{f} = {total}"
     output = ex.steps[0].node if ex.steps else -1
     uses: dict[int, int] = {}
     for t in step.terms:
         uses[t.consumer] = uses.get(t.consumer, 0) + 1
-    symbols, numbers = [], []
+    symbols: list[str] = []
+    factors: list[str] = []
     for t in step.terms:
         c = ex.names[t.consumer]
         # A node used twice by one consumer gives two terms: each says which operand it is.
@@ -198,36 +231,40 @@ def step_text(ex: Explanation, step: Step, precision: int | None = DEFAULT_PRECI
             if not which and len(step.terms) > 1:
                 which = " (direct)"  # beside terms through other nodes
             symbols.append(f"∂{c}/∂{step.name}{which}")
-            numbers.append(_factor(t.local, precision))
+            factors.append(_factor(numbers.local(t.consumer, t.position, t.local)))
         else:
             symbols.append(f"∂{f}/∂{c} · ∂{c}/∂{step.name}{which}")
-            numbers.append(f"{_factor(t.upstream, precision)}·{_factor(t.local, precision)}")
+            upstream = _factor(numbers.grad(t.consumer, t.upstream))
+            factors.append(f"{upstream}·{_factor(numbers.local(t.consumer, t.position, t.local))}")
     rules = "; ".join(dict.fromkeys(t.rule for t in step.terms if t.rule))
     lhs = f"∂{f}/∂{step.name}"
     symbolic = " + ".join(symbols)
     middle = "" if symbolic == lhs else f" = {symbolic}"
-    line = f"{lhs}{middle} = {' + '.join(numbers)} = {total}"
+    line = f"{lhs}{middle} = {' + '.join(factors)} = {total}"
     return f"{line}   using {rules}" if rules else line
 
 
 def explanation_lines(
-    result: Result, precision: int | None = DEFAULT_PRECISION, ex: Explanation | None = None
+    result: Result, precision: int | None = DEFAULT_PRECISION, ex: Explanation | None = None,
+    exact: Exact | None = None,
 ) -> list[str]:
-    """The explanation as plain text lines (no colour, no box drawing)."""
+    """The explanation as plain text lines (no colour, no box drawing); with ``exact``
+    (of ``result``), its numbers as the exact fractions the table shows."""
     from .jacobian import own_output
 
     result = own_output(result)  # one of several outputs: the chain rule from its own
     if ex is None:
         ex = explain(result)
+    numbers = Numbers(precision, exact)
     values = result.values
     lines = ["forward pass, inputs first:"]
     lines.extend(
-        f"  {text} = {format_number(values[i], precision)}" if values[i] == values[i]
+        f"  {text} = {numbers.value(i, values[i])}" if values[i] == values[i]
         else f"  {text}: not evaluated (a branch of if not taken)"  # NaN marks it
         for i, text in ex.forward
     )
     lines.append(f"backward pass, the chain rule from {ex.output} back to the inputs:")
-    lines.extend(f"  {step_text(ex, step, precision)}" for step in ex.steps)
+    lines.extend(f"  {step_text(ex, step, precision, numbers)}" for step in ex.steps)
     return lines
 
 

@@ -239,3 +239,17 @@ def test_an_if_whose_exact_condition_takes_the_other_branch_falls_back_with_a_no
     # where they agree, exact as ever
     _, ex = _exact_of("if(y - 0.3 == 0, 1, 2*y)", y="0.3")
     assert ex.value == 1 and ex.gradient == {"y": 0} and not ex.notes
+
+
+@pytest.mark.parametrize("command", ["eval", "trace"])
+def test_the_explanation_writes_the_tables_fractions(run_cli, command: str) -> None:
+    # the table said 1/3 and the chain rule under it 0.333333
+    point = ["-w", "0.5", "-x", "2", "-y", "1"]
+    code, out, _ = run_cli(command, "w*sqrt(x) + y/3", *point, "--exact", "--explain")
+    assert code == 0
+    chain = out[out.index("forward pass"):]
+    assert "n6 = y / 3 = 1/3" in chain
+    assert "∂f/∂y = ∂f/∂n6 · ∂n6/∂y = (1)·(1/3) = 1/3" in chain
+    assert "∂f/∂n2 = ∂f/∂n3 · ∂n3/∂n2 = (1)·(1/2) = 1/2" in chain
+    assert "(1/2)·(≈0.353553) = ≈0.176777" in chain  # sqrt(2) is no fraction: marked as the table marks it
+    assert "0.333333" not in chain
