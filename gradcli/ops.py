@@ -220,8 +220,10 @@ def _gpow_defined(G: Any, out: int, x: int, y: int) -> tuple[int | None, int | N
         toward_x = None if c >= 1 or c == 0 else G("ne", x, G.zero)
     else:  # undefined at x = 0 with y < 1
         toward_x = G("max", G("ne", x, G.zero), G("ge", y, G.one))
-    # c^y for c > 0 everywhere; else x > 0, or 0^y = 0 (y > 0)
-    toward_y = None if b is not None and b > 0 else G("max", G("gt", x, G.zero), G("eq", out, G.zero))
+    # c^y for c > 0 everywhere; else x > 0, or 0^y = 0 (y > 0): x^y = 0 with x ≥ 0 (a
+    # negative x whose x^y underflowed to 0, (-0.5)^100000, has no derivative toward y)
+    toward_y = None if b is not None and b > 0 else G(
+        "max", G("gt", x, G.zero), G.mul(G("eq", out, G.zero), G("ge", x, G.zero)))
     return toward_x, toward_y
 
 
