@@ -168,6 +168,28 @@ def _python_names(dp: DerivativeProgram, lay: Layout, numpy: bool) -> dict[str, 
     return out
 
 
+def _in_branches(dp: DerivativeProgram, lay: Layout) -> list[bool]:
+    """For each statement :func:`statements` writes, in its order: whether its node is
+    used only through a branch of ``if`` (so that it may not be evaluated at all),
+    rather than on some path from a reported value that passes through no branch."""
+    from .ops import IF
+
+    nodes = dp.graph.nodes
+    always = bytearray(len(nodes))
+    for i in dp.outputs():
+        always[i] = 1
+    for i in range(len(nodes) - 1, -1, -1):
+        if always[i]:
+            node = nodes[i]
+            for k, j in enumerate(node.inputs):
+                if not (node.op is IF and k > 0):
+                    always[j] = 1
+    body = {i: name for name, i in lay.body}
+    ids = sorted(body)  # statements() writes the body in node order, then the derivatives
+    ids += [i for name, i in lay.derivatives if not (name in lay.defined and body.get(i) == name)]
+    return [not always[i] for i in ids]
+
+
 def program_python(dp: DerivativeProgram, *, numpy: bool = False) -> str:
     """A Python module that imports only math (and NumPy for ``numpy``) and defines
     ``value_and_grad(<inputs in order>)`` returning ``(value, (d_1, ..., d_n))``; at
@@ -180,11 +202,13 @@ def program_python(dp: DerivativeProgram, *, numpy: bool = False) -> str:
     if numpy:  # np.where computes both branches of an if: no warnings from the other
         body = ['    with np.errstate(all="ignore"):', *("    " + line for line in body)]
     elif dp.graph.branches:
-        # a statement here may belong to a branch of if that is not taken, where its
-        # value is not defined (Python computes every statement): NaN there
-        body = [part for line in body for part in (
+        # a statement of a node that only a branch of if uses may be one not taken, where
+        # its value is not defined (Python computes every statement): NaN there. Any
+        # other statement raises as math does, as eval fails there.
+        maybe = _in_branches(dp, lay)
+        body = [part for line, guard in zip(body, maybe, strict=True) for part in ((
             "    try:", "    " + line, "    except (ValueError, ArithmeticError):",
-            f"        {line.split(' = ', 1)[0].strip()} = math.nan")]
+            f"        {line.split(' = ', 1)[0].strip()} = math.nan") if guard else (line,))]
     params = ", ".join(fmt.name(n) for n in dp.graph.inputs)
 
     def out(name: str) -> str:  # NumPy: a constant derivative is an array too

@@ -289,3 +289,17 @@ def test_the_numpy_module_takes_any_number_of_inputs(run_cli, tmp_path: Path) ->
     assert [g.tolist() for g in grad] == [(2 * a).tolist() for a in args]
     value, grad = module.value_and_grad(*[1.5] * 70)  # type: ignore[attr-defined]
     assert float(value) == 70 * 2.25 and np.shape(grad[0]) == ()
+
+
+def test_the_python_module_raises_where_eval_fails_outside_the_branches(run_cli, tmp_path: Path) -> None:
+    # every statement of a program with an if was wrapped to give NaN: sqrt(-1) outside
+    # any branch gave NaN where math (and eval) raise
+    source = "q = log(x); if(x > 0, q, 0) + sqrt(y)"
+    code, text, err = run_cli("diff", source, "--format", "python")
+    assert code == 0, err
+    module = _module(text, tmp_path, "outside_branches")
+    assert module.value_and_grad(-1.0, 4.0) == (2.0, (0.0, 0.25))  # type: ignore[attr-defined]
+    code, _, _ = run_cli("eval", source, "-x", "2", "-y", "-1")
+    assert code == 1
+    with pytest.raises(ValueError):
+        module.value_and_grad(2.0, -1.0)  # type: ignore[attr-defined]
