@@ -55,8 +55,15 @@ def select_ops(names: Iterable[str] = ()) -> list[Op]:
         if name not in known:
             from .errors import GradError
             from .graph import suggest
+            from .ops import CONSTANTS
+            from .syntax_errors import LOOKALIKES
 
-            raise GradError("usage", f"no operator or function named {name}{suggest(name, sorted(known))}")
+            if name in CONSTANTS:  # once "did you mean if?" for pi
+                raise GradError("usage", f"{name} is a constant ({CONSTANTS[name]!r}), not an operator or"
+                                " a function: gradcli functions --json lists the constants")
+            close = LOOKALIKES.get(name)  # ≤ for <=, × for *: as the parser says
+            hint = f" (did you mean {close}?)" if close else suggest(name, sorted(known))
+            raise GradError("usage", f"no operator or function named {name}{hint}")
     return [op for op in ALL_OPS if spellings[op] & set(wanted)]
 
 

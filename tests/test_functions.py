@@ -80,6 +80,21 @@ def test_an_unknown_name_is_a_usage_error_with_suggestions(run_cli) -> None:
     assert err.startswith("error: no operator or function named tnah (did you mean tanh")
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("pi", "pi is a constant (3.141592653589793), not an operator or a function"),  # was: if?
+        ("tau", "tau is a constant"),
+        ("≤", "no operator or function named ≤ (did you mean <=?)"),  # was: no suggestion
+        ("×", "(did you mean *?)"),
+    ],
+)
+def test_a_constant_or_a_lookalike_symbol_is_named_for_what_it_is(run_cli, name: str, says: str) -> None:
+    code, out, err = run_cli("functions", name)
+    assert (code, out) == (2, "")
+    assert says in err and len(err.splitlines()) == 1
+
+
 def test_an_operator_and_a_function_are_told_apart(run_cli) -> None:
     _, out, _ = run_cli("functions", "--json")
     kinds = {(r["name"], r["arity"]): r["kind"] for r in json.loads(out)["functions"]}
