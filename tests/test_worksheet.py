@@ -242,3 +242,14 @@ def test_a_filled_trace_may_copy_the_rows_that_have_no_gradient(run_cli, tmp_pat
     sheet.write_text("id,label,grad\n3,,0\n", encoding="utf-8")  # log(x), by its id
     code, _, err = run_cli("check", source, *point, "--answers", str(sheet))
     assert code == 2 and "log(x) has no gradient to answer" in err
+
+
+def test_a_negative_tolerance_is_refused_as_for_finite_differences(run_cli, tmp_path: Path) -> None:
+    # every answer was marked wrong, the right ones too ("0 right ... within tol -1")
+    path = tmp_path / "a.json"
+    path.write_text('{"x": -4, "y": -4, "z": 5}', encoding="utf-8")
+    code, out, err = run_cli("check", *TUTORIAL, "--answers", str(path), "--tol", "-1")
+    assert (code, out) == (2, "")
+    assert err == "error: --tol -1.0: the tolerance must be a number ≥ 0\n"
+    _, _, fd_err = run_cli("check", *TUTORIAL, "--tol", "-1")
+    assert err == fd_err
