@@ -133,14 +133,18 @@ def run_batch(
     with np.errstate(all="ignore"):
         try:
             if batch is not None and parquet_in:
-                source = ParquetSource(np, graph, parquet_paths(batch), defaults, grid_names, step)
+                source = ParquetSource(
+                    np, graph, parquet_paths(batch), defaults, grid_names, step, reported=names
+                )
                 chunks: Iterator[Chunk] = source.chunks()
             elif batch is not None:
                 stream, owned = _open(batch, stdin)
                 what = "standard input" if batch == "-" else f"--batch {shorten(batch, 80)}"
                 lines = LineReader(stream, what)
                 kind = input_format or sniff(lines)
-                source = open_source(np, graph, lines, kind, defaults, grid_names, step, arrow=not grid)
+                source = open_source(
+                    np, graph, lines, kind, defaults, grid_names, step, arrow=not grid, reported=names
+                )
                 chunks = source.chunks()
             else:
                 chunks = single_row(np, graph, defaults, grid_names)

@@ -200,7 +200,11 @@ def resolve_wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     if wrt is None:
         return list(graph.inputs)
     names = list(wrt)
+    seen: set[str] = set()
     for name in names:
+        if name in seen:  # each gradient once: no record with two "grad_x"
+            raise GradError("usage", f"--wrt {shorten(name)}: {shorten(name)} is named twice")
+        seen.add(name)
         if name not in graph.inputs and name not in graph.names:
             known = [*graph.inputs, *graph.names]
             raise GradError(

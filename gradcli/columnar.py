@@ -156,16 +156,18 @@ class ParquetSource:
     def __init__(
         self, np: Any, graph: Graph, paths: Sequence[str], defaults: dict[str, float],
         grid_names: Sequence[str], rows_per_chunk: int, option: str = "--batch", *,
-        passthrough: bool = True,
+        passthrough: bool = True, reported: Sequence[str] | None = None,
     ) -> None:
         """``passthrough``: False when nothing is written per row (``fit``): the other
-        columns are neither read nor checked, whatever their names."""
+        columns are neither read nor checked, whatever their names. ``reported``: the
+        names whose gradients the records hold (default every input)."""
         self.pa = load_pyarrow("Parquet input")
         self.np = np
         self.graph = graph
         self.paths = list(paths)
         self.option = option
         self.passthrough = passthrough
+        self.reported = reported
         self.step = rows_per_chunk
         self.grid_names = set(grid_names)
         self.inputs = [name for name in graph.inputs if name not in self.grid_names]
@@ -181,7 +183,7 @@ class ParquetSource:
     def _check(self, header: list[str]) -> None:
         check_header(
             header, self.graph, self.inputs, self.grid_names, self.defaults, self.passthrough,
-            "the Parquet input",
+            "the Parquet input", self.reported,
         )
         for name in self.inputs:
             if name in header:

@@ -75,8 +75,11 @@ class CsvSource(Source):
     def __init__(
         self, np: Any, graph: Graph, lines: LineReader, defaults: dict[str, float],
         grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True, arrow: bool = False,
+        reported: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough)
+        super().__init__(
+            np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough, reported=reported
+        )
         self._reader: Any = None  # csv.reader, once a chunk has quotes
         # CSV through Arrow's C reader (gradcli.arrowcsv.ArrowCsv): None until the
         # first block shows whether the input is large enough to repay importing it
@@ -104,7 +107,7 @@ class CsvSource(Source):
         self.header = [h.strip() for h in header]
         check_header(
             self.header, self.graph, self.inputs, self.grid_names, self.defaults, self.passthrough,
-            "the CSV header",
+            "the CSV header", self.reported,
         )
         inputs = self.graph.inputs
         self.extra_names = [h for h in self.header if h not in inputs] if self.passthrough else []

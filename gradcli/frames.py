@@ -20,7 +20,7 @@ from .batch import check_defaults
 from .bindings import resolve_wrt
 from .errors import GradError
 from .graph import Graph
-from .rows import Columns, check_reserved, no_column
+from .rows import Columns, check_header
 from .vectorised import all_finite, evaluate_columns, load_numpy
 
 
@@ -64,10 +64,7 @@ def evaluate_frame(
     given = check_defaults(graph, defaults or {})
     polars = _is_polars(df)
     header = [str(c) for c in df.columns]
-    check_reserved(graph, [c for c in header if c not in graph.inputs])
-    missing = [name for name in graph.inputs if name not in header and name not in given]
-    if missing:
-        raise GradError("binding", no_column(missing, header))
+    check_header(header, graph, graph.inputs, set(), given, True, "the DataFrame", names)
     size = len(df)
     errors: dict[int, GradError] = {}
     columns: dict[str, Any] = {}

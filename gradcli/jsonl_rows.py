@@ -149,7 +149,7 @@ class JsonlSource(Source):
         """A chunk line by line: blank lines skipped, a line that is not a JSON
         object becomes that row's error, and keys beyond the inputs pass through."""
         inputs = self.graph.inputs
-        reserved = reserved_names(self.graph) if self.passthrough else set()
+        reserved = reserved_names(self.graph, self.reported) if self.passthrough else set()
         objects: list[dict[str, Any]] = []
         errors: dict[int, GradError] = {}
         extras: list[dict[str, Any] | None] = []

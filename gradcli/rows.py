@@ -41,11 +41,13 @@ def check_header(
     defaults: dict[str, Any],
     passthrough: bool,
     what: str,
+    reported: Sequence[str] | None = None,
 ) -> None:
     """The columns of a batch input against the program (``what`` names the input in
     a message: "the CSV header", "the Parquet input"): no column named twice, none
-    also swept by ``--grid``, no pass-through column with a reserved output name, and
-    a column or a default for every input in ``inputs``."""
+    also swept by ``--grid``, no pass-through column with a name of the output's own
+    (``reported``: the names whose ``grad_NAME`` it has), and a column or a default for
+    every input in ``inputs``."""
     seen: set[str] = set()
     for name in header:
         if name in seen:
@@ -54,7 +56,7 @@ def check_header(
         if name in grid_names:
             raise GradError("usage", f"{name} is swept by --grid and is also a column of the input: drop one")
     if passthrough:
-        check_reserved(graph, [name for name in header if name not in graph.inputs])
+        check_reserved(graph, [name for name in header if name not in graph.inputs], reported)
     missing = [name for name in inputs if name not in seen and name not in defaults]
     if missing:
         raise GradError("binding", no_column(missing, header))
@@ -200,11 +202,14 @@ class Source:
     def __init__(
         self, np: Any, graph: Graph, lines: LineReader, defaults: dict[str, float],
         grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True,
+        reported: Sequence[str] | None = None,
     ) -> None:
         """``passthrough``: False when nothing is written per row (``fit``), so other
-        columns and keys are ignored, whatever their names."""
+        columns and keys are ignored, whatever their names. ``reported``: the names
+        whose gradients the records hold (default every input)."""
         self.np = np
         self.passthrough = passthrough
+        self.reported = reported
         self.graph = graph
         self.defaults = defaults
         self.grid_names = set(grid_names)
@@ -220,6 +225,7 @@ class Source:
 def open_source(
     np: Any, graph: Graph, lines: LineReader, fmt: str, defaults: dict[str, float],
     grid_names: Sequence[str], rows_per_chunk: int, *, passthrough: bool = True, arrow: bool = False,
+    reported: Sequence[str] | None = None,
 ) -> Source:
     """The reader of ``lines`` in ``fmt`` ("csv", else JSON Lines; :func:`sniff` tells
     them apart). ``arrow``: a large CSV input may be read by Arrow's C reader (the
@@ -228,19 +234,25 @@ def open_source(
         from .csv_rows import CsvSource
 
         return CsvSource(
-            np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough, arrow=arrow
+            np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough, arrow=arrow,
+            reported=reported,
         )
     from .jsonl_rows import JsonlSource
 
-    return JsonlSource(np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough)
+    return JsonlSource(
+        np, graph, lines, defaults, grid_names, rows_per_chunk, passthrough=passthrough, reported=reported
+    )
 
 
-def reserved_names(graph: Graph) -> set[str]:
-    return set(RESERVED) | {f"grad_{name}" for name in graph.inputs}
+def reserved_names(graph: Graph, reported: Sequence[str] | None = None) -> set[str]:
+    """The names an output record has of its own: ``grad_NAME`` for each reported
+    name (``--wrt``, which may name statements; default every input)."""
+    names = graph.inputs if reported is None else reported
+    return set(RESERVED) | {f"grad_{name}" for name in names}
 
 
-def check_reserved(graph: Graph, extra_names: Iterable[str]) -> None:
-    reserved = reserved_names(graph)
+def check_reserved(graph: Graph, extra_names: Iterable[str], reported: Sequence[str] | None = None) -> None:
+    reserved = reserved_names(graph, reported)
     for name in extra_names:
         if name in reserved:
             raise GradError(

@@ -754,3 +754,40 @@ def test_a_batch_with_wrt_computes_no_gradient_toward_the_other_inputs(run_cli) 
     assert [json.loads(line)["gradient"] for line in out.splitlines()] == [
         {"w": 0.0}, {"w": math.sqrt(0.5)}, {"w": 1.0}
     ]
+
+
+# --- the reported names are the output's own: a column grad_NAME for --wrt NAME clashes too ----
+
+
+WRT_Q = ("eval", "q = x*2; q + 1", "--wrt", "q,x", "--batch", "-")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_column_named_for_a_reported_statement_is_refused(run_cli, fmt: str) -> None:
+    # --wrt q reports grad_q: a CSV column grad_q would make a header with two grad_q
+    code, out, err = run_cli(*WRT_Q, "--format", fmt, stdin="x,grad_q\n1,2\n")
+    assert (code, out) == (2, "") and "'grad_q'" in err
+
+
+def test_a_json_key_named_for_a_reported_statement_fails_its_row(run_cli) -> None:
+    stdin = '{"x": 1, "grad_q": 5, "id": 7}\n{"x": 2, "id": 8}\n'
+    code, out, _ = run_cli(*WRT_Q, "--format", "csv", stdin=stdin)
+    assert code == 1
+    header = out.splitlines()[0].split(",")
+    assert header == ["id", "x", "value", "grad_q", "grad_x", "error"]
+    failed, ok = csv_rows(out)
+    assert "'grad_q'" in failed["error"] and ok["grad_q"] == "1.0"
+
+
+def test_a_column_named_for_a_statement_not_reported_passes_through(run_cli) -> None:
+    stdin = "x,grad_q\n1,2\n"
+    code, out, _ = run_cli("eval", "q = x*2; q + 1", "--batch", "-", "--format", "csv", stdin=stdin)
+    assert code == 0 and out.splitlines() == ["x,grad_q,value,grad_x,error", "1,2,3.0,2.0,"]
+
+
+@pytest.mark.parametrize("args", [("--grid", "x=0:1:2"), ("--batch", "-")])
+def test_a_name_given_twice_to_wrt_is_refused(run_cli, args: tuple[str, str]) -> None:
+    # each gradient once: never a record {"gradient": {"y": 0.0, "y": 0.0}} nor two grad_y columns
+    code, out, err = run_cli("eval", "x*y", "-y", "2", "--wrt", "y,x,y", *args, stdin="x\n1\n")
+    assert (code, out) == (2, "")
+    assert err == "error: --wrt y: y is named twice\n"

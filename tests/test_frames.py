@@ -74,6 +74,25 @@ def test_a_missing_column_or_a_clashing_one_is_an_error_before_any_row() -> None
         graph.evaluate_frame(pd.DataFrame({"x": [1.0], "y": [1.0]}), z=1)
 
 
+def test_a_column_named_twice_is_an_error_before_any_row() -> None:
+    # as a CSV header's: pandas' df["y"] of two columns is a frame, not a column
+    df = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["x", "y", "y"])
+    with pytest.raises(gradcli.GradError, match="names the column 'y' twice"):
+        gradcli.compile("x*y").evaluate_frame(df)
+    df = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["x", "id", "id"])  # a pass-through column too
+    with pytest.raises(gradcli.GradError, match="names the column 'id' twice"):
+        gradcli.compile("x").evaluate_frame(df)
+
+
+def test_a_column_named_for_a_reported_statement_clashes() -> None:
+    # --wrt q reports grad_q: the frame's own grad_q column was silently overwritten
+    df = pd.DataFrame({"x": [1.0], "grad_q": [7.0]})
+    graph = gradcli.compile("q = x*2; q + 1")
+    with pytest.raises(gradcli.GradError, match="would clash with the output's own 'grad_q'"):
+        graph.evaluate_frame(df, wrt=["q", "x"])
+    assert graph.evaluate_frame(df)["grad_q"].tolist() == [7.0]  # not reported: it passes through
+
+
 def test_an_empty_frame_gives_an_empty_frame_with_the_columns() -> None:
     out = gradcli.compile("x*y").evaluate_frame(pd.DataFrame({"x": pd.Series([], dtype=float)}), y=1)
     assert list(out.columns) == ["x", "y", "value", "grad_x", "grad_y", "error"] and len(out) == 0
