@@ -220,8 +220,9 @@ def _from_file(
                 line = numbers[r] if numbers is not None else None
                 place = f"{what} line {line:,}" if line is not None else f"row {rows + r + 1:,} of {what}"
                 message = chunk.errors[r].message
-                if line is not None and message.startswith(f"line {line} "):
-                    message = message.split(" ", 2)[2]  # "line 3 is not JSON": the line is said once
+                own = f"line {line}"  # "line 3 is not JSON", "line 3: NaN is ...": the line said once
+                if line is not None and message.startswith((own + " ", own + ":")):
+                    raise GradError("binding", f"{place}{message[len(own):]}")
                 raise GradError("binding", f"{place}: {message}")
             if chunk.extra_rows is not None:
                 for r, extra in enumerate(chunk.extra_rows):

@@ -202,6 +202,26 @@ def test_a_jsonl_row_that_is_not_json_names_its_line(run_cli, tmp_path: Path) ->
     assert "d.jsonl line 3" in err and "not JSON" in err
 
 
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ('{"x": 2, "y": oops}', "d.jsonl line 3 is not JSON: "),
+        ('{"x": 2, "y": NaN}', "d.jsonl line 3: NaN is not JSON (JSON has no NaN or Infinity)"),
+        ("[2, 3]", "d.jsonl line 3 is not a JSON object of bindings"),
+        ('{"x": 2, "y": "\\ud800"}', "d.jsonl line 3 holds a lone surrogate"),
+    ],
+)
+def test_a_jsonl_row_error_says_its_line_once(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str, said: str
+) -> None:
+    # the reader's own "line 3 ..." after the fit's "d.jsonl line 3: " said it twice
+    monkeypatch.chdir(tmp_path)
+    Path("d.jsonl").write_text('{"x": 1, "y": 2}\n\n' + row + "\n", encoding="utf-8")
+    code, _, err = run_cli("fit", "(a*x - y)^2", "--data", "d.jsonl", "--params", "a", "-a", "0")
+    assert code == 2
+    assert err.startswith(f"error: {said}") and err.count("line 3") == 1, err
+
+
 def test_a_math_error_mid_way_names_the_step_and_the_line_and_saves_nothing(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("x,y\n1,-5\n2,-4\n", encoding="utf-8")
