@@ -191,7 +191,11 @@ class Repl:
 
     def bind(self, rest: str) -> None:
         if rest:
-            self.session.bind(rest)
+            definitions = self.session.definitions
+            for name in self.session.bind(rest):
+                if name in definitions:  # as when a bound name is defined later
+                    was = shorten(definitions[name].text, 60)
+                    self.note(f"note: {shorten(name)} is defined ({was}), so its binding is not used")
             return
         self._print_bindings()
 

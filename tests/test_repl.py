@@ -220,3 +220,12 @@ def test_piped_repl_imports_no_prompt_toolkit() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_binding_of_a_defined_name_is_noted_either_way(run_cli: Callable[..., CliResult]) -> None:
+    # :bind x=3 after x = 2 took no effect without a word: the table used x = 2
+    code, out, err = _repl(run_cli, "x = 2", ":bind x=3 y=5", "x*y")
+    assert code == 0 and "| f (output) |    10 |" in out  # x = 2, as defined
+    assert err == "note: x is defined (x = 2), so its binding is not used\n"
+    code, _, err = _repl(run_cli, ":bind x=3", "x = 2")
+    assert code == 0 and err == "note: x is now defined, so its binding is not used\n"
