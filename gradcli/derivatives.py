@@ -228,10 +228,15 @@ class DerivativeProgram:
         to an array (all of one length). Returns ``{"value": array, "gradient": {name:
         array}, "hessian": [[array]] or None, "errors": {row: GradError}}``; a row
         that fails is NaN everywhere and its error is the one :meth:`evaluate` gives."""
+        import math
+
+        from .rows import Columns, array_floats
         from .vectorised import load_numpy
 
         np = load_numpy()
-        cols = {name: np.ascontiguousarray(columns[name], dtype=np.float64) for name in self.graph.inputs}
+        unread: dict[int, GradError] = {}  # a cell that is no number (a bool, "1_000"): its row's error
+        cols = {name: array_floats(np, columns[name], Columns(np, name, math.nan), unread)
+                for name in self.graph.inputs}
         n = len(next(iter(cols.values()))) if cols else 1
         values: list[Any] = [None] * len(self.graph.nodes)
         with np.errstate(all="ignore"):
@@ -247,8 +252,14 @@ class DerivativeProgram:
         bad = np.zeros(n, dtype=bool)
         for i in set(wanted):
             bad |= ~np.isfinite(arrays[i])
+        bad[list(unread)] = True
         errors: dict[int, GradError] = {}
         for r in np.flatnonzero(bad).tolist():  # the scalar pass: the value, or the error
+            if r in unread:
+                errors[r] = unread[r]
+                for i in arrays:
+                    arrays[i][r] = np.nan
+                continue
             try:
                 row = self._forward({name: float(col[r]) for name, col in cols.items()})
             except GradError as err:

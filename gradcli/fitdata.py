@@ -16,12 +16,13 @@ can name the line of the data that caused it.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bindings import cell_value, coerce_value, option_flag
+from .bindings import option_flag
 from .errors import GradError, shorten
 from .graph import Graph, suggest
 from .lines import LineReader, is_blank
@@ -140,25 +141,19 @@ def _from_mapping(
 
 
 def _column(np: Any, name: str, values: Any) -> Any:
-    """One column from Python as float64, or the error of its first bad value."""
+    """One column from Python as float64, or the error of its first bad value: cells
+    are read as a batch's (a bool, a complex number or "1_000" is no number)."""
+    from .rows import Columns, array_floats
+
+    errors: dict[int, GradError] = {}
     try:
-        column = np.array(values, dtype=np.float64)
-        ok = column.ndim == 1
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        if getattr(values, "ndim", 1) != 1 or isinstance(values, (str, bytes, Mapping)):
-            raise GradError(
-                "usage", f"the data's column {shorten(name)} must be a list or a 1-D array of numbers"
-            )
-        cells = list(values)
-        for r, cell in enumerate(cells):
-            try:
-                value = cell_value(name, cell) if isinstance(cell, str) else coerce_value(name, cell)
-            except GradError as err:
-                raise GradError("binding", f"row {r + 1:,} of the data: {err.message}") from None
-            cells[r] = value
-        column = np.array(cells, dtype=np.float64)
+        # (a missing cell, None or NaN, is NaN: "must be a finite number" below)
+        column = array_floats(np, values, Columns(np, name, math.nan), errors)
+    except GradError as err:
+        raise GradError(err.kind, err.message.replace("the column", "the data's column", 1)) from None
+    if errors:
+        r = min(errors)
+        raise GradError("binding", f"row {r + 1:,} of the data: {errors[r].message}")
     bad = np.flatnonzero(~np.isfinite(column))
     if bad.size:
         r = int(bad[0])

@@ -20,39 +20,12 @@ from .batch import check_defaults
 from .bindings import resolve_wrt
 from .errors import GradError
 from .graph import Graph
-from .rows import Columns, check_header
-from .vectorised import all_finite, evaluate_columns, load_numpy
+from .rows import Columns, array_floats, check_header
+from .vectorised import evaluate_columns, load_numpy
 
 
 def _is_polars(df: Any) -> bool:
     return type(df).__module__.split(".")[0] == "polars"
-
-
-def _cell(value: Any) -> Any:
-    """A DataFrame cell as a row's cell: a missing value (None, NaN, NA, NaT) is blank."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        if value != value:  # NaN, and pandas' NA (whose comparison is NA, which is not True)
-            return None
-    except TypeError:
-        return None
-    if type(value).__module__ == "numpy":
-        return value.item()
-    return value
-
-
-def _float_column(np: Any, values: Any, converter: Columns, errors: dict[int, GradError]) -> Any:
-    """An input's floats from a column's values (a NumPy array): numbers at C speed,
-    the other cells one by one as a CSV cell is read."""
-    if values.dtype.kind in "iuf":
-        column = np.array(values, dtype=np.float64)
-        if all_finite(column):
-            return column
-        bad = np.flatnonzero(~np.isfinite(column)).tolist()
-        cells = values.tolist()
-        return converter.fill(column, bad, lambda r: None if cells[r] != cells[r] else cells[r], errors)
-    return converter.convert([_cell(v) for v in values.tolist()], errors)
 
 
 def evaluate_frame(
@@ -72,7 +45,7 @@ def evaluate_frame(
     for name in graph.inputs:
         if name in header:
             values = df.get_column(name).to_numpy() if polars else df[name].to_numpy()
-            columns[name] = _float_column(np, values, Columns(np, name, given.get(name)), errors)
+            columns[name] = array_floats(np, values, Columns(np, name, given.get(name)), errors)
         else:
             columns[name] = added[name] = np.full(size, given[name])
     with np.errstate(all="ignore"):

@@ -92,10 +92,18 @@ def evaluate_arrays(
     A row that fails (here or in ``errors``) is NaN in ``value`` and in every
     gradient, and ``result.errors[row]`` says why (``result.failed`` is the mask).
     The arrays returned are the result's own: never one of ``columns``."""
+    from .rows import Columns, array_floats
+
     np = load_numpy()
+    failed = dict(errors or {})
+    # Numbers as they are (NaN and None too: their error is eval's, below); a cell that
+    # is no number (a bool, "1_000") is its row's error.
+    floats = {
+        name: array_floats(np, columns[name], Columns(np, name, math.nan), failed) for name in graph.inputs
+    }
     # Overflow and the like are found and reported row by row: never a NumPy warning.
     with np.errstate(all="ignore"):
-        result = evaluate_columns(np, graph, columns, wrt, errors, size, check_inputs=True)
+        result = evaluate_columns(np, graph, floats, wrt, failed, size, check_inputs=True)
     given = list(columns.values())
 
     def own(array: Any) -> Any:

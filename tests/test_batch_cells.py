@@ -138,3 +138,52 @@ def test_a_json_value_that_is_not_a_number_is_shown_as_json_spells_it() -> None:
         "the value of d is not a number: [1]",
         'the value of d is not a number: {"a": null}',
     ]
+
+
+# --- columns from Python: a cell is read as a batch cell, never as NumPy would cast it -------------
+
+np = pytest.importorskip("numpy")
+
+#: What NumPy's float64 cast made of these: 1 and 0, the real part, days since 1970, 1000, 12.
+_NOT_NUMBERS = [
+    ([True, False], "true"),
+    (np.array([1 + 1j, 2]), "(1+1j)"),
+    (np.array(["2024-01-05", "2024-01-06"], dtype="datetime64[D]"), "2024"),
+    (np.array(["1_000", "2"]), "1_000"),
+    (["١٢", "2"], "١٢"),
+]
+
+
+@pytest.mark.parametrize(("column", "shown"), _NOT_NUMBERS)
+def test_evaluate_arrays_reads_a_column_from_python_as_batch_cells(column, shown: str) -> None:
+    result = batch.evaluate_arrays(gradcli.compile("x*2"), {"x": column})
+    assert result.failed[0] and math.isnan(result.value[0])
+    assert result.errors[0].kind == "binding" and shown in result.errors[0].message
+
+
+@pytest.mark.parametrize(("column", "shown"), _NOT_NUMBERS)
+def test_fit_reads_a_column_from_python_as_batch_cells(column, shown: str) -> None:
+    with pytest.raises(GradError, match="row 1 of the data: the value of x is not a number") as caught:
+        gradcli.fit("(a*x - y)^2", {"x": column, "y": [1.0, 2.0]}, params=["a"], a=0, epochs=1)
+    assert shown in caught.value.message
+
+
+@pytest.mark.parametrize(("column", "shown"), _NOT_NUMBERS)
+def test_a_derivative_program_reads_a_column_from_python_as_batch_cells(column, shown: str) -> None:
+    out = gradcli.diff("x*y").evaluate_arrays({"x": column, "y": [1.0, 2.0]})
+    assert math.isnan(out["value"][0]) and shown in out["errors"][0].message
+
+
+def test_numbers_and_plain_text_from_python_are_still_read() -> None:
+    columns = {"x": [1, "2.5", np.float32(0.5), 10**20], "y": np.array([1, 2, 3, 4], dtype=np.int8)}
+    result = batch.evaluate_arrays(gradcli.compile("x*y"), columns)
+    assert result.value.tolist() == [1.0, 5.0, 1.5, 4e20] and not result.errors
+    assert gradcli.diff("x*y").evaluate_arrays(columns)["value"].tolist() == [1.0, 5.0, 1.5, 4e20]
+
+
+@pytest.mark.parametrize("column", [3.0, np.ones((2, 2)), "12", {"a": 1}])
+def test_a_column_that_is_not_one_dimensional_is_a_usage_error(column) -> None:
+    with pytest.raises(GradError, match="the column x must be a list or a 1-D array of numbers"):
+        batch.evaluate_arrays(gradcli.compile("x*2"), {"x": column})
+    with pytest.raises(GradError, match="the data's column x must be a list or a 1-D array of numbers"):
+        gradcli.fit("(a*x)^2", {"x": column}, params=["a"], a=0, epochs=1)
