@@ -216,10 +216,11 @@ def array_floats(np: Any, values: Any, converter: Columns, errors: dict[int, Gra
             "usage", f"the column {shorten(converter.name)} must be a list or a 1-D array of numbers"
         )
     if array.dtype.kind in "iuf":
-        column = np.array(array, dtype=np.float64)
+        column = np.ascontiguousarray(array, dtype=np.float64)  # (no copy of float64 numbers)
         bad = np.flatnonzero(~np.isfinite(column)).tolist()
         if not bad:
             return column
+        column = np.array(column)  # its own, to write into
         cells = array.tolist()
         return converter.fill(column, bad, lambda r: array_cell(cells[r]), errors)
     return converter.convert([array_cell(v) for v in array.tolist()], errors)
