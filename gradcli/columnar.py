@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import GradError, shorten
 from .graph import Graph
-from .records import csv_cell
+from .records import csv_cell, csv_text
 from .rows import Chunk, Columns, check_header
 from .vectorised import all_finite
 
@@ -307,9 +307,10 @@ class ParquetWriter:
             return [chunk.table.column(name) for name in self.lead_names]
         if chunk.extra_cols is not None:  # CSV: the pass-through cells, as text
             return [pa.array(col, pa.string()) for col in chunk.extra_cols]
-        rows = chunk.extra_rows or [None] * chunk.size  # JSON Lines: the keys' values as text
+        # JSON Lines: the keys' values as text, as CSV output writes them (an object as JSON)
+        rows = chunk.extra_rows or [None] * chunk.size
         return [
-            pa.array([None if e is None or e.get(name) is None else text_of(e.get(name)) for e in rows],
+            pa.array([None if e is None or e.get(name) is None else csv_text(e.get(name)) for e in rows],
                      pa.string())
             for name in self.lead_names
         ]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 
@@ -82,6 +84,19 @@ def test_parquet_out_of_a_grid_and_of_json_lines(run_cli, tmp_path) -> None:
                          stdin='{"x": 1, "n": 5}\n{"x": 2, "n": "z"}\n{"x": 3}\n')
     assert code == 0
     assert pq.read_table(out).column("n").to_pylist() == ["5", "z", None]
+
+
+def test_parquet_out_of_json_lines_writes_a_keys_value_as_csv_out_does(run_cli, tmp_path) -> None:
+    # an object, a list, a bool or a null nested inside: JSON text, never Python's repr
+    # ("{'n': [1, None, True]}", which no JSON reader takes back)
+    stdin = '{"x": 1, "id": {"n": [1, null, true]}}\n{"x": 2, "id": [1.5, "a"]}\n{"x": 3, "id": false}\n'
+    out = tmp_path / "o.parquet"
+    code, _, err = run_cli("eval", "x", "--batch", "-", "--format", "parquet", "--out", str(out), stdin=stdin)
+    assert code == 0, err
+    ids = pq.read_table(out).column("id").to_pylist()
+    code, text, _ = run_cli("eval", "x", "--batch", "-", "--format", "csv", stdin=stdin)
+    assert ids == [row["id"] for row in csv.DictReader(io.StringIO(text))]
+    assert ids == ['{"n": [1, null, true]}', '[1.5, "a"]', "false"]
 
 
 def test_nulls_and_nans_are_missing_values(run_cli, tmp_path) -> None:
