@@ -244,6 +244,8 @@ def _json_answers(text: str, path: str) -> list[_Row]:
         obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise GradError("usage", f"--answers {shorten(path)}: not valid JSON ({exc})") from None
+    except RecursionError:  # '{"x": [[[[...' 100,000 deep: Python's parser recurses
+        raise GradError("usage", f"--answers {shorten(path)} is nested too deeply to be answers") from None
     if not isinstance(obj, dict):
         raise GradError(
             "usage", f"--answers {shorten(path)}: give a JSON object of gradients, as {{\"x\": -4}}"

@@ -253,3 +253,13 @@ def test_a_negative_tolerance_is_refused_as_for_finite_differences(run_cli, tmp_
     assert err == "error: --tol -1.0: the tolerance must be a number ≥ 0\n"
     _, _, fd_err = run_cli("check", *TUTORIAL, "--tol", "-1")
     assert err == fd_err
+
+
+def test_answers_nested_too_deeply_are_one_error_line_not_an_internal_error(run_cli, tmp_path) -> None:
+    # JSON's parser recursed past Python's limit: exit 70, "internal error"
+    path = tmp_path / "answers.json"
+    path.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    code, out, err = run_cli("check", *TUTORIAL, "--answers", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --answers ") and err.endswith(" is nested too deeply to be answers\n")
+    assert err.count("\n") == 1
