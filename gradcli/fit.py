@@ -247,7 +247,10 @@ def _train(
         return careful_step(np, graph, table, names, rows, count, point)
 
     def norm_of(g: list[float]) -> float:
-        return math.hypot(*g)
+        norm = math.hypot(*g)  # hypot: no overflow on the way, only where the norm itself is past
+        if not math.isfinite(norm):  # the floats (each part finite): a math error, as in descend
+            raise _Failed(GradError("overflow", "the gradient norm is too large for a float"), None)
+        return norm
 
     newton = _Newton(np, graph, table, names) if method == "newton" else None
 
@@ -261,9 +264,9 @@ def _train(
     loss: float | None
     try:
         loss, g = evaluate(everything, x)
+        norm = norm_of(g)
     except _Failed as failed:  # the starting point itself: nothing to report but the error
         raise _located(failed.error, table, failed.row) from None
-    norm = norm_of(g)
     last_row = Step(0, loss, norm, dict(zip(names, x, strict=True)))
     path.add(last_row)
     rng = np.random.default_rng(seed) if shuffle and size < n else None
@@ -407,8 +410,8 @@ class _Newton:
         if out["errors"]:
             r = min(out["errors"])
             raise _Failed(out["errors"][r], r)
-        g = np.array([float(np.add.reduce(out["gradient"][name])) / count for name in names])
-        h = np.array([[float(np.add.reduce(cell)) / count for cell in row] for row in out["hessian"]])
+        g = np.array([mean_of(np, out["gradient"][name], count) for name in names])
+        h = np.array([[mean_of(np, cell, count) for cell in row] for row in out["hessian"]])
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
             too_large = GradError("overflow", "the mean gradient or Hessian is too large for a float")
             raise _Failed(too_large, None)
@@ -423,6 +426,16 @@ class _Newton:
                     "overflow", f"{name} is no longer a finite number: the fit diverged (try a smaller --lr)"
                 ), None)
         return new
+
+
+def mean_of(np: Any, values: Any, count: int) -> float:
+    """The mean of ``count`` rows' values: their sum over ``count``, or, where the sum
+    alone is past the floats (two rows of 1e308), the sum of each over ``count``."""
+    total = float(np.add.reduce(values)) if getattr(values, "ndim", 0) else float(values) * count
+    if math.isfinite(total):
+        return total / count
+    return float(np.add.reduce(np.asarray(values, dtype=np.float64) / count)) if getattr(
+        values, "ndim", 0) else float(values)
 
 
 def careful_step(
@@ -441,8 +454,8 @@ def careful_step(
     if result.errors:
         r = min(result.errors)
         raise _Failed(result.errors[r], r)
-    loss = float(result.value.sum()) / count
-    grad = [float(result.gradient[name].sum()) / count for name in names]
+    loss = mean_of(np, result.value, count)
+    grad = [mean_of(np, result.gradient[name], count) for name in names]
     if not math.isfinite(loss):
         raise _Failed(GradError("overflow", "the mean loss is too large for a float"), None)
     if not all(map(math.isfinite, grad)):

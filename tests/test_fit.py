@@ -449,3 +449,36 @@ def test_columns_are_filled_in_place_and_a_file_that_outgrows_its_count_still_re
         for at in range(0, 12, 4):
             store.add("x", np.arange(at, at + 4, dtype=float), at)
         assert store.finish("x", 12).tolist() == list(map(float, range(12)))
+
+
+# --- at the edge of the floats: a mean whose sum overflows, a norm that does ---------------------
+
+
+def test_a_mean_whose_sum_is_past_the_floats_is_still_the_mean(run_cli, tmp_path: Path) -> None:
+    # two rows of 1.5e308: the sum overflows, the mean does not (it was "the mean gradient is
+    # too large for a float", exit 1)
+    path = tmp_path / "d.csv"
+    path.write_text("x,c\n1.5e308,1\n1.5e308,1\n", encoding="utf-8")
+    code, out, err = run_cli("fit", "a*x", "--data", str(path), "--params", "a", "-a", "0",
+                             "--epochs", "0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["grad_norm"] == 1.5e308
+    for method in ("gd", "newton"):
+        code, out, err = run_cli("fit", "1.7e308*c + (a - 1)^2", "--data", str(path), "--params", "a",
+                                 "-a", "0", "--method", method, "--epochs", "1", "--json")
+        assert code == 0, err
+        assert json.loads(out)["loss"] == 1.7e308
+
+
+def test_a_gradient_norm_past_the_floats_is_a_math_error_not_an_internal_one(
+    run_cli, tmp_path: Path
+) -> None:
+    # each part of the gradient 1.5e308, its norm 2.1e308: --json was exit 70 (a ValueError
+    # writing Infinity), the table said "gradient norm inf"
+    path = tmp_path / "d.csv"
+    path.write_text("x\n1\n", encoding="utf-8")
+    for extra in ((), ("--json",)):
+        code, out, err = run_cli("fit", "1.5e308*a*x + 1.5e308*b*x", "--data", str(path), "--params",
+                                 "a,b", "-a", "0", "-b", "0", *extra)
+        assert (code, out) == (1, "")
+        assert err == "error: the gradient norm is too large for a float\n"
