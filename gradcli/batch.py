@@ -70,6 +70,9 @@ class BatchSummary:
     rows: int = 0
     failed: int = 0
     first_failed: list[int] = field(default_factory=list)
+    #: JSON Lines into CSV or Parquet: the keys first met after the columns were set
+    #: (by the first chunk), and the row each was first met in; their values are not out
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 def _open(path: str, stdin: Any) -> tuple[Any, bool]:
@@ -156,6 +159,8 @@ def run_batch(
                     np, graph, chunk.columns, names, chunk.errors, chunk.size, check_inputs=False
                 )
                 writer.write(chunk, result, first_row)
+                if fmt != "jsonl" and chunk.extra_rows is not None:
+                    _left_out(chunk.extra_rows, writer.lead_names, summary.left_out, first_row)
                 summary.rows += chunk.size
                 if result.errors:
                     summary.failed += len(result.errors)
@@ -172,6 +177,18 @@ def run_batch(
                 stream.close()
             writer.finish(ok)
     return summary
+
+
+def _left_out(
+    rows: list[dict[str, Any] | None], columns: list[str], found: dict[str, int], first_row: int
+) -> None:
+    """Note in ``found`` each key of ``rows`` that is none of the output's ``columns``."""
+    known = set(columns)
+    for r, extra in enumerate(rows):
+        if extra:
+            for key in extra:
+                if key not in known and key not in found:
+                    found[key] = first_row + r
 
 
 def _extra_names(source: Any, chunk: Chunk | None) -> list[str]:

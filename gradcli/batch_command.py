@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import ExitStatus, GradError
+from .errors import ExitStatus, GradError, shorten
 from .options import program_and_bindings, write_stderr, wrt_names
 
 
@@ -88,6 +88,12 @@ def _to_file(graph, bindings, batch, grids, fmt, input_format, wrt, out):  # typ
 
 
 def _report(summary: object) -> None:
+    for key, row in getattr(summary, "left_out", {}).items():
+        write_stderr(
+            f"note: the key {shorten(key)!r} first appears in row {row:,}, after the output's columns were"
+            " set from the rows before it: its values are left out (give it in an earlier row, or write"
+            " JSON Lines)"
+        )
     failed = getattr(summary, "failed", 0)
     if failed:
         first = getattr(summary, "first_failed", [])

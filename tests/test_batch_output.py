@@ -220,3 +220,26 @@ def test_write_whole_holds_an_interrupt_until_the_records_are_out() -> None:
         write_whole(stream, b"a record\nanother record\n")
     assert stream.getvalue() == b"a record\nanother record\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --- JSON Lines into CSV or Parquet: a key met after the columns were set is said ------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_key_first_met_after_the_columns_were_set_is_noted(run_cli, monkeypatch, tmp_path, fmt) -> None:
+    # its values were dropped without a word (the columns come from the first chunk of rows)
+    monkeypatch.setattr(batch, "chunk_rows", lambda graph: 2)
+    stdin = '{"x": 1, "id": 1}\n{"x": 2}\n{"x": 3, "late": "a"}\n{"x": 4, "late": "b", "later": 1}\n'
+    out = ("--out", str(tmp_path / "o.parquet")) if fmt == "parquet" else ()
+    code, text, err = run_cli("eval", "x", "--batch", "-", "--format", fmt, *out, stdin=stdin)
+    assert code == 0
+    assert err == (
+        "note: the key 'late' first appears in row 3, after the output's columns were set from the rows"
+        " before it: its values are left out (give it in an earlier row, or write JSON Lines)\n"
+        "note: the key 'later' first appears in row 4, after the output's columns were set from the rows"
+        " before it: its values are left out (give it in an earlier row, or write JSON Lines)\n"
+    )
+    if fmt == "csv":
+        assert text.splitlines()[0] == "id,x,value,grad_x,error"
+    code, _, err = run_cli("eval", "x", "--batch", "-", stdin=stdin)  # JSON Lines keeps every key
+    assert (code, err) == (0, "")
