@@ -28,7 +28,7 @@ from .graph import Graph
 from .grids import Grid, parse_grid, single_row, with_grid
 from .lines import LineReader
 from .records import Writer
-from .rows import Chunk, open_source, sniff
+from .rows import Chunk, check_input_columns, open_source, sniff
 from .vectorised import (
     CHUNK_FLOATS,
     INSTALL_HINT,
@@ -122,6 +122,8 @@ def run_batch(
     )
     if parquet_in and batch == "-":
         raise GradError("usage", "Parquet input is read from files, not standard input: give --batch FILE")
+    if fmt != "jsonl":
+        check_input_columns(graph, names)
     if fmt == "parquet":
         if out_path is None:
             raise GradError("usage", "--format parquet writes a file: give --out FILE")

@@ -20,7 +20,7 @@ from .batch import check_defaults
 from .bindings import resolve_wrt
 from .errors import GradError
 from .graph import Graph
-from .rows import Columns, array_floats, check_header
+from .rows import Columns, array_floats, check_header, check_input_columns
 from .vectorised import evaluate_columns, load_numpy
 
 
@@ -37,6 +37,7 @@ def evaluate_frame(
     given = check_defaults(graph, defaults or {})
     polars = _is_polars(df)
     header = [str(c) for c in df.columns]
+    check_input_columns(graph, names)
     check_header(header, graph, graph.inputs, set(), given, True, "the DataFrame", names)
     size = len(df)
     errors: dict[int, GradError] = {}

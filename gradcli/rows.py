@@ -292,6 +292,20 @@ def reserved_names(graph: Graph, reported: Sequence[str] | None = None) -> set[s
     return set(RESERVED) | {f"grad_{name}" for name in names}
 
 
+def check_input_columns(graph: Graph, reported: Sequence[str]) -> None:
+    """Output with columns (CSV, Parquet, a DataFrame) has one per input beside
+    ``value``, ``grad_NAME`` and ``error``: an input may take none of those names. (In
+    JSON Lines an input is a key of ``inputs``, which clashes with nothing.)"""
+    own = {"value", "error"} | {f"grad_{name}" for name in reported}
+    for name in graph.inputs:
+        if name in own:
+            raise GradError(
+                "usage",
+                f"the input {shorten(name)} would clash with the output's own column {name!r}: rename it,"
+                " or write JSON Lines",
+            )
+
+
 def check_reserved(graph: Graph, extra_names: Iterable[str], reported: Sequence[str] | None = None) -> None:
     reserved = reserved_names(graph, reported)
     for name in extra_names:

@@ -791,3 +791,25 @@ def test_a_name_given_twice_to_wrt_is_refused(run_cli, args: tuple[str, str]) ->
     code, out, err = run_cli("eval", "x*y", "-y", "2", "--wrt", "y,x,y", *args, stdin="x\n1\n")
     assert (code, out) == (2, "")
     assert err == "error: --wrt y: y is named twice\n"
+
+
+# --- an input named like a column of the output's own: refused where the output has columns -------
+
+
+@pytest.mark.parametrize(
+    ("source", "args"),
+    [
+        ("value*2", ("--grid", "value=0:1:2")),
+        ("error*2", ("--grid", "error=0:1:2")),
+        ("grad_x*x", ("--grid", "x=0:1:2", "-grad_x", "1")),
+    ],
+)
+def test_an_input_named_like_an_output_column_is_refused_in_csv_but_fine_in_json(
+    run_cli, source: str, args: tuple[str, ...]
+) -> None:
+    # CSV output had two columns of one name ("value,value,grad_value,error")
+    code, out, err = run_cli("eval", source, *args, "--format", "csv")
+    assert (code, out) == (2, "")
+    assert "would clash with the output's own column" in err and err.count("\n") == 1
+    code, out, _ = run_cli("eval", source, *args)  # in JSON Lines an input is a key of "inputs"
+    assert code == 0 and len(records(out)) == 2

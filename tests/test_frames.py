@@ -93,6 +93,12 @@ def test_a_column_named_for_a_reported_statement_clashes() -> None:
     assert graph.evaluate_frame(df)["grad_q"].tolist() == [7.0]  # not reported: it passes through
 
 
+def test_an_input_named_like_a_column_of_the_result_is_refused() -> None:
+    # the frame's own value column (an input) was overwritten by the results
+    with pytest.raises(gradcli.GradError, match="would clash with the output's own column 'value'"):
+        gradcli.compile("value*2").evaluate_frame(pd.DataFrame({"value": [1.0, 3.0]}))
+
+
 def test_an_empty_frame_gives_an_empty_frame_with_the_columns() -> None:
     out = gradcli.compile("x*y").evaluate_frame(pd.DataFrame({"x": pd.Series([], dtype=float)}), y=1)
     assert list(out.columns) == ["x", "y", "value", "grad_x", "grad_y", "error"] and len(out) == 0

@@ -275,3 +275,12 @@ def test_out_to_a_full_device_is_a_usage_error(run_exe) -> None:
         code, _, err = run_exe("eval", "x", "--grid", "x=0:1:2", "--format", fmt, "--out", "/dev/full")
         assert code == 2 and err.startswith("error: cannot write --out /dev/full") and "Traceback" not in err
         assert not os.path.isfile("/dev/full")
+
+
+def test_an_input_named_like_an_output_column_is_refused(run_cli, tmp_path) -> None:
+    # the file had two columns named value
+    out = tmp_path / "o.parquet"
+    code, _, err = run_cli("eval", "value*2", "--grid", "value=0:1:2", "--format", "parquet",
+                           "--out", str(out))
+    assert code == 2 and "would clash with the output's own column 'value'" in err
+    assert not out.exists()
