@@ -235,7 +235,7 @@ class DerivativeProgram:
 
         np = load_numpy()
         unread: dict[int, GradError] = {}  # a cell that is no number (a bool, "1_000"): its row's error
-        cols = {name: array_floats(np, columns[name], Columns(np, name, math.nan), unread)
+        cols = {name: array_floats(np, columns[name], Columns(np, name, math.nan), unread, as_they_are=True)
                 for name in self.graph.inputs}
         n = len(next(iter(cols.values()))) if cols else 1
         values: list[Any] = [None] * len(self.graph.nodes)

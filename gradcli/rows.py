@@ -200,11 +200,15 @@ def array_cell(value: Any) -> Any:
     return value
 
 
-def array_floats(np: Any, values: Any, converter: Columns, errors: dict[int, GradError]) -> Any:
+def array_floats(
+    np: Any, values: Any, converter: Columns, errors: dict[int, GradError], *, as_they_are: bool = False
+) -> Any:
     """An input's floats from a column given from Python (a list, a NumPy array, a
     DataFrame's column): integers and floats at C speed, every other cell one by one
     as a CSV cell is read (text such as "2.5"; a bool, a complex number, a date or
-    "1_000" is that row's error in ``errors``, never a number NumPy made of it)."""
+    "1_000" is that row's error in ``errors``, never a number NumPy made of it).
+    A NaN among floats is a blank cell, an infinity its row's error; ``as_they_are``
+    keeps both in the column, for a caller that says what eval says of them."""
     array = None
     if not isinstance(values, (str, bytes, Mapping)) and hasattr(values, "__iter__"):
         try:
@@ -217,7 +221,7 @@ def array_floats(np: Any, values: Any, converter: Columns, errors: dict[int, Gra
         )
     if array.dtype.kind in "iuf":
         column = np.ascontiguousarray(array, dtype=np.float64)  # (no copy of float64 numbers)
-        bad = np.flatnonzero(~np.isfinite(column)).tolist()
+        bad = [] if as_they_are else np.flatnonzero(~np.isfinite(column)).tolist()
         if not bad:
             return column
         column = np.array(column)  # its own, to write into

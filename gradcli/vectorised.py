@@ -99,7 +99,8 @@ def evaluate_arrays(
     # Numbers as they are (NaN and None too: their error is eval's, below); a cell that
     # is no number (a bool, "1_000") is its row's error.
     floats = {
-        name: array_floats(np, columns[name], Columns(np, name, math.nan), failed) for name in graph.inputs
+        name: array_floats(np, columns[name], Columns(np, name, math.nan), failed, as_they_are=True)
+        for name in graph.inputs
     }
     # Overflow and the like are found and reported row by row: never a NumPy warning.
     with np.errstate(all="ignore"):

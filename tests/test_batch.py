@@ -560,6 +560,7 @@ def test_a_gradient_sum_that_overflows_is_the_error_row_eval_gives(run_cli) -> N
        st.lists(st.fixed_dictionaries({v: st.sampled_from(_EXTREME_VALUES) for v in ("a", "b")}),
                 min_size=1, max_size=6))
 @example("a * 1e308 + 1e308 * a", [{"a": 0.0, "b": 0.0}])
+@example("(a) ^ (b)", [{"a": math.nan, "b": math.inf}])  # the first input's error, as eval's
 def test_vectorised_equals_scalar_row_by_row_at_extreme_inputs(source: str, rows) -> None:
     try:
         graph = gradcli.compile(source)
