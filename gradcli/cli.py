@@ -104,6 +104,29 @@ for _command in [*COMMANDS, fit_command, hessian_command, diff_command, repl_com
     cli.add_command(_command)
 
 
+def own_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt, which the commands turn into their exit 130; one
+    that lands where Python ignores exceptions (a weakref callback of the import system,
+    a __del__: "Exception ignored in ...") is raised again in the main thread, where it
+    stops the command, instead of being dropped while the command runs on."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(args: Any) -> None:
+    if args.exc_type is not None and issubclass(args.exc_type, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        # As if Ctrl-C came again a moment later, from another thread: at once, it would
+        # land in this hook, whose exceptions Python ignores too (and, dropped again, come back).
+        again = threading.Timer(0.01, _thread.interrupt_main)
+        again.daemon = True
+        again.start()
+        return
+    sys.__unraisablehook__(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into an ``error:`` line."""
     if COMPLETE_VAR in os.environ:  # TAB in a shell: our scripts' protocol
@@ -114,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     stdout = sys.stdout
     try:
         if signal.getsignal(signal.SIGINT) is _interrupted_while_loading:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            own_ctrl_c()
         # Without standalone mode, click returns the code of a click.exceptions.Exit.
         # Python's warnings (NumPy's "overflow encountered", a library's deprecation)
         # are not for a user: every result is checked and a problem is said as an error.

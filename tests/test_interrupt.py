@@ -126,3 +126,26 @@ def test_ctrl_c_while_click_reads_the_arguments_is_the_same_one_line(
     monkeypatch.setattr(cli.click.Command if where == "invoke" else cli.click.Group, where, interrupted)
     assert cli.main(["eval", "x*y", "-x", "2", "-y", "3"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_a_ctrl_c_that_lands_where_python_ignores_exceptions_still_stops_the_command() -> None:
+    # Ctrl-C 80 ms into `descend` landed in a weakref callback of the import system
+    # ("Exception ignored in: <function _get_module_lock.<locals>.cb>"): Python printed it
+    # and dropped it, and the 10^7 steps ran on. main() raises it again where it counts.
+    code = (
+        "import sys, time, weakref\n"
+        "from gradcli import cli\n"
+        "cli.own_ctrl_c()\n"
+        "class A: pass\n"
+        "def callback(ref): raise KeyboardInterrupt\n"
+        "a = A(); r = weakref.ref(a, callback)\n"
+        "try:\n"
+        "    del a\n"
+        "    end = time.monotonic() + 20\n"
+        "    while time.monotonic() < end: pass\n"
+        "    print('lost')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('raised')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.stdout, done.stderr) == ("raised\n", "")
