@@ -93,9 +93,14 @@ def program_latex(dp: DerivativeProgram) -> str:
         for stmt, _ in lay.body:
             if stmt not in names and stmt.startswith("t") and stmt[1:].isdigit():
                 names[stmt] = f"t_{{{stmt[1:]}}}"
+        # a statement the layout named for an adjoint (df_dq) is written as its fraction;
+        # never one of the source's own names: ∂f/∂r is the node q in f = r*q, and q
+        # was written ∂f/∂r everywhere, its own definition included
+        source = dp.source_graph
         for name, i in dp.adjoints.items():
             label = lay.labels[i] if i < len(lay.labels) else None
-            if label is not None and label not in names and label != name:
+            if (label is not None and label not in names and label != name
+                    and label not in source.names and label not in source.inputs):
                 names[label] = rf"\frac{{\partial {out}}}{{\partial {tex_name(name)}}}"
         lines = statements(dp, lay, _Latex(names))
     if lines:

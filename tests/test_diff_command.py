@@ -303,3 +303,28 @@ def test_the_python_module_raises_where_eval_fails_outside_the_branches(run_cli,
     assert code == 1
     with pytest.raises(ValueError):
         module.value_and_grad(2.0, -1.0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "q = x*y; r = q*2; f = r*q",  # ∂f/∂r is the node q: q was written ∂f/∂r throughout
+        "a = x + 1; b = a*a; c = b*a",
+        "q = sin(x); r = q*y; r*q + r",
+        "q = x*y; r = q*2; f = r*q + sin(r)*r",
+    ],
+)
+def test_latex_writes_each_statement_of_the_source_under_its_own_name(run_cli, source: str) -> None:
+    from gradcli.latex import name as tex_name
+
+    code, text, _ = run_cli("diff", source)
+    assert code == 0
+    code, latex, _ = run_cli("diff", source, "--format", "latex")
+    assert code == 0
+    lines = latex.splitlines()[1:-1]
+    assert len(lines) == len(text.splitlines())
+    graph = gradcli.compile(source)
+    for name in graph.names:  # each statement the source names, under that name
+        assert sum(line.startswith(f"{tex_name(name)} &= ") for line in lines) == 1, (name, latex)
+    lhs = {line.split(" &= ")[0] for line in lines}
+    assert len(lhs) == len(lines)  # no two statements under one name
