@@ -107,11 +107,34 @@ def _readable_type(pa: Any, kind: Any) -> bool:
 
 def python_cell(value: Any) -> Any:
     """An Arrow cell as the row readers know cells: NaN is missing (None), as in a
-    DataFrame; text, numbers and None as they are; anything else its text."""
+    DataFrame; text, numbers and None as they are; a struct, a list or a map as JSON's
+    objects and arrays, binary as its text (its bytes in hexadecimal where they are not
+    UTF-8); anything else (a date, a decimal) its text."""
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, float):
         return None if math.isnan(value) else value
+    if isinstance(value, (dict, list, tuple, bytes)):
+        return _json_like(value)
+    return str(value)
+
+
+def _json_like(value: Any) -> Any:
+    """A nested Arrow value as JSON holds it (never Python's repr, "{'a': 1}" or
+    "b'\\x00'", which no JSON or CSV reader takes back); a float that is not finite is null."""
+    if isinstance(value, dict):
+        return {str(key): _json_like(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_like(item) for item in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.hex()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     return str(value)
 
 
@@ -239,13 +262,16 @@ def table_chunk(
 
 
 def text_of(value: Any) -> str:
-    """A cell as CSV text: None is blank, floats as ``repr`` writes them."""
+    """A cell as CSV text: None is blank, floats as ``repr`` writes them, an object or
+    an array as JSON."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, (dict, list)):
+        return csv_text(value)
     return str(value)
 
 

@@ -284,3 +284,22 @@ def test_an_input_named_like_an_output_column_is_refused(run_cli, tmp_path) -> N
                            "--out", str(out))
     assert code == 2 and "would clash with the output's own column 'value'" in err
     assert not out.exists()
+
+
+def test_nested_and_binary_columns_pass_through_as_json_not_pythons_repr(run_cli, tmp_path) -> None:
+    # a struct was "{'a': 1}", a list "[1, None]", binary "b'\\x00\\xff'"
+    path = tmp_path / "n.parquet"
+    pq.write_table(pa.table({
+        "x": [1.0, 2.0],
+        "s": pa.array([{"a": 1, "b": "é"}, None]),
+        "l": pa.array([[1.5, None], []]),
+        "bin": pa.array([b"\x00\xff", b"ab"]),
+    }), path)
+    code, out, err = run_cli("eval", "x", "--batch", str(path))
+    assert code == 0, err
+    first, second = _records(out)
+    assert (first["s"], first["l"], first["bin"]) == ({"a": 1, "b": "é"}, [1.5, None], "00ff")
+    assert (second["s"], second["l"], second["bin"]) == (None, [], "ab")
+    code, out, _ = run_cli("eval", "x", "--batch", str(path), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert (rows[0]["s"], rows[0]["l"], rows[0]["bin"]) == ('{"a": 1, "b": "é"}', "[1.5, null]", "00ff")
