@@ -190,10 +190,12 @@ def array_cell(value: Any) -> Any:
     missing value (None, NaN, NA, NaT) is blank, a NumPy scalar a Python one."""
     if value is None or isinstance(value, str):
         return value
+    if getattr(value, "ndim", 0):  # an array in a cell (a list column): a list, no number
+        return value.tolist()
     try:
         if value != value:  # NaN, and pandas' NA (whose comparison is NA, which is not True)
             return None
-    except TypeError:
+    except (TypeError, ValueError):
         return None
     if type(value).__module__ == "numpy":
         return value.item()

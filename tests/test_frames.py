@@ -99,6 +99,22 @@ def test_an_input_named_like_a_column_of_the_result_is_refused() -> None:
         gradcli.compile("value*2").evaluate_frame(pd.DataFrame({"value": [1.0, 3.0]}))
 
 
+@pytest.mark.parametrize("cells", [[[1.0], [2.0]], [[1.0, 2.0], [3.0, 4.0]]])
+def test_a_list_in_a_cell_is_no_number(cells) -> None:
+    # an array of one element was read as that element (pandas and polars alike), one of
+    # two was a ValueError ("truth value of an array ... is ambiguous")
+    frames = [pd.DataFrame({"x": [np.array(c) for c in cells]})]
+    polars = pytest.importorskip("polars")
+    frames.append(polars.DataFrame({"x": cells}))
+    for df in frames:
+        out = gradcli.compile("x*2").evaluate_frame(df)
+        errors = list(out["error"])
+        assert [e.startswith("binding: the value of x is not a number: [") for e in errors] == [True, True]
+    column = np.empty(2, dtype=object)
+    column[0], column[1] = np.array(cells[0]), np.array(cells[1])
+    assert sorted(evaluate_arrays(gradcli.compile("x*2"), {"x": column}).errors) == [0, 1]
+
+
 def test_an_empty_frame_gives_an_empty_frame_with_the_columns() -> None:
     out = gradcli.compile("x*y").evaluate_frame(pd.DataFrame({"x": pd.Series([], dtype=float)}), y=1)
     assert list(out.columns) == ["x", "y", "value", "grad_x", "grad_y", "error"] and len(out) == 0
