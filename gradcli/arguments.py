@@ -134,8 +134,24 @@ def _decode(data: bytes, what: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text  # a BOM is not part of the program
 
 
-#: A bindings file larger than this is refused before it is read.
-MAX_BINDINGS_BYTES = 16 * 1024 * 1024
+#: A file an option reads whole (--bindings, --answers) larger than this is refused
+#: before it is read: such a file is a few lines, and /dev/zero would otherwise be
+#: read until memory runs out.
+MAX_OPTION_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_option_file(path: str, option: str) -> bytes:
+    """All of ``path``, the file ``option`` names, or a usage error that names both:
+    it cannot be read, or it holds more than :data:`MAX_OPTION_FILE_BYTES`."""
+    shown = shorten(path, 80)
+    with open_input(path, option) as handle:
+        try:
+            data = handle.read(MAX_OPTION_FILE_BYTES + 1)
+        except OSError as exc:
+            raise GradError("usage", f"cannot read {option} {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_OPTION_FILE_BYTES:
+        raise GradError("usage", f"{option} {shown} is larger than {MAX_OPTION_FILE_BYTES // 2**20} MiB")
+    return data
 
 
 def read_bindings_file(path: str) -> dict[str, str]:
@@ -152,13 +168,7 @@ def read_bindings_file(path: str) -> dict[str, str]:
     what = f"--bindings {shown}"
     if path == "-":
         raise GradError("usage", "--bindings -: give a file (standard input is the program's or the rows')")
-    with open_input(path, "--bindings") as handle:
-        try:
-            data = handle.read(MAX_BINDINGS_BYTES + 1)
-        except OSError as exc:
-            raise GradError("usage", f"cannot read {what}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BINDINGS_BYTES:
-        raise GradError("usage", f"{what} is larger than {MAX_BINDINGS_BYTES // 2**20} MiB")
+    data = read_option_file(path, "--bindings")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -182,11 +182,6 @@ def _numeral(text: str, where: str) -> str:
     return cell
 
 
-#: An answers file larger than this is refused before it is read (a worksheet is a
-#: few lines; /dev/zero would otherwise be read until memory runs out).
-MAX_ANSWERS_BYTES = 16 * 1024 * 1024
-
-
 class _Row:
     """One answer as read: a name (JSON) or a trace label (CSV), the node id a CSV's
     ``id`` column gives, the answer as written (None: left empty), and where it is."""
@@ -202,16 +197,10 @@ class _Row:
 
 def read_answers(path: str) -> tuple[str, list[_Row]]:
     """The answers in ``path``: ("json" or "csv", the rows in file order)."""
-    from .arguments import open_input
+    from .arguments import read_option_file
 
     shown = shorten(path)
-    with open_input(path, "--answers") as handle:
-        try:
-            data = handle.read(MAX_ANSWERS_BYTES + 1)
-        except OSError as exc:
-            raise GradError("usage", f"cannot read --answers {shown}: {exc.strerror or exc}") from None
-    if len(data) > MAX_ANSWERS_BYTES:
-        raise GradError("usage", f"--answers {shown} is larger than {MAX_ANSWERS_BYTES // 2**20} MiB")
+    data = read_option_file(path, "--answers")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
