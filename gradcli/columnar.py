@@ -353,7 +353,7 @@ class ParquetWriter:
         if result.errors:
             errors: list[str | None] = [None] * chunk.size
             for r, err in result.errors.items():
-                errors[r] = f"{err.kind}: {err.message}"
+                errors[r] = err.cell()
             arrays.append(pa.array(errors, pa.string()))
         else:
             arrays.append(pa.nulls(chunk.size, pa.string()))

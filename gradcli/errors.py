@@ -93,6 +93,14 @@ class GradError(Exception):
     def exit_code(self) -> ExitStatus:
         return EXIT_CODES[self.kind]
 
+    def cell(self) -> str:
+        """``kind: message``, the error in a table's cell (a CSV or Parquet file's, a
+        DataFrame's): a message that starts with its kind's words (``overflow: ...``,
+        ``division by zero: ...``) does not say them twice."""
+        words = self.kind.replace("_", " ") + ": "
+        message = self.message[len(words):] if self.message.startswith(words) else self.message
+        return f"{self.kind}: {message}"
+
     def kept(self) -> GradError:
         """This error, to be kept after it was caught (a failed row's error, a cell's
         reading): without its traceback and the exception it was raised from, which

@@ -57,7 +57,7 @@ def evaluate_frame(
         added[f"grad_{name}"] = np.where(failed, np.nan, result.gradient[name])
     messages: Any = np.full(size, None, dtype=object)
     for r, err in result.errors.items():
-        messages[r] = f"{err.kind}: {err.message}"
+        messages[r] = err.cell()
     added["error"] = messages
     if polars:
         import polars as pl

@@ -321,7 +321,7 @@ class Writer:
                 for j, name in enumerate(self.numeric_inputs)
             ]
             cells += [""] * (len(fields) - len(cells))
-            cells.append(csv_cell(f"{err.kind}: {err.message}"))
+            cells.append(csv_cell(err.cell()))
             return head + (",".join(cells) + "\n").encode()
         # A math error says where it was born: "pass", "node" and "span", as eval does.
         record = _ENCODE({"kind": err.kind, "message": err.message, **err.provenance()})

@@ -243,3 +243,38 @@ def test_a_key_first_met_after_the_columns_were_set_is_noted(run_cli, monkeypatc
         assert text.splitlines()[0] == "id,x,value,grad_x,error"
     code, _, err = run_cli("eval", "x", "--batch", "-", stdin=stdin)  # JSON Lines keeps every key
     assert (code, err) == (0, "")
+
+
+ERROR_CELLS = [
+    "overflow: exp(1000) is too large for a float",
+    "division_by_zero: 1 / 0",
+    "domain: log(-1) is outside the domain of log(x) (x > 0)",
+]
+
+
+def _error_cells_data(tmp_path) -> str:
+    data = tmp_path / "d.csv"
+    data.write_text("x\n1000\n0\n-1\n2\n")
+    return str(data)
+
+
+def test_a_csv_error_cell_says_the_kind_once(tmp_path) -> None:
+    """``kind: message``, where the message of an overflow or a division by zero
+    starts with the kind's words: not ``overflow: overflow: ...``."""
+    import csv as csv_module
+
+    out = io.StringIO()
+    batch.run_batch(gradcli.compile("1/x + log(x) + exp(x)"), {}, batch=_error_cells_data(tmp_path),
+                    fmt="csv", out=out)
+    assert [row["error"] for row in csv_module.DictReader(io.StringIO(out.getvalue()))] == [*ERROR_CELLS, ""]
+
+
+def test_a_parquet_and_a_frame_error_cell_say_the_kind_once(tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    pd = pytest.importorskip("pandas")
+    graph = gradcli.compile("1/x + log(x) + exp(x)")
+    out = tmp_path / "out.parquet"
+    batch.run_batch(graph, {}, batch=_error_cells_data(tmp_path), fmt="parquet", out_path=str(out))
+    assert pq.read_table(out).column("error").to_pylist() == [*ERROR_CELLS, None]
+    frame = graph.evaluate_frame(pd.DataFrame({"x": [1000.0, 0.0, -1.0, 2.0]}))
+    assert list(frame["error"])[:3] == ERROR_CELLS
