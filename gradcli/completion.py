@@ -145,14 +145,22 @@ def complete_bindings(command: Any, words: list[str], incomplete: str) -> list[C
 
 
 def _peek(path: str) -> str:
-    """The start of the program file at ``path``, or nothing."""
+    """The start of the program file at ``path``, or nothing: only a regular file is
+    read, and opening never waits (a FIFO would wait for a writer, and TAB with it)."""
+    import stat
+
     try:
-        with open(path, "rb") as handle:
-            if not os.path.isfile(path):
-                return ""
-            return handle.read(_MAX_PEEK).decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return os.read(fd, _MAX_PEEK).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 # --- the command line as the shell sees it ----------------------------------------------

@@ -112,6 +112,15 @@ def test_bash_reads_the_program_of_file_for_its_inputs(workdir: Path) -> None:
     assert _bash_reply("gradcli eval --file p.grad -", workdir)[:2] == ["-u", "-v"]
 
 
+@needs_bash
+def test_a_fifo_given_to_file_is_not_opened_for_its_inputs(workdir: Path) -> None:
+    """A FIFO would block TAB until something wrote to it: it is passed over like a
+    directory, and the options are offered at once."""
+    os.mkfifo(workdir / "p.fifo")
+    assert "--json" in _bash_reply("gradcli eval --file p.fifo -", workdir)
+    assert "--json" in _bash_reply("gradcli eval --file=p.fifo -", workdir)
+
+
 # --- a terminal: what the line reads after TAB ----------------------------------------------
 
 
