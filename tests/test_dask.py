@@ -251,8 +251,11 @@ def test_engine_dask_on_a_scheduler_and_worker_writes_the_single_process_result(
     assert proc.returncode == 1, proc.stderr
     _same_bits(pq.read_table(out).to_pandas(), _single(tmp_path, data, "-y", "2"))
     # The folder it wrote is a dataset that a batch reads again.
-    again = _gradcli("eval", "value*2", "--batch", str(out / "part.0.parquet"), "--format", "csv")
+    again = _gradcli("eval", "value*2", "--batch", str(out / "part.0.parquet"))
     assert again.returncode == 2 and "would clash with the output's own 'error'" in again.stderr
+    again = _gradcli("eval", "value*2", "--batch", str(out / "part.0.parquet"), "--format", "csv")
+    assert again.returncode == 2 and "the input value would clash with the output's own column 'value'" \
+        in again.stderr
 
 
 @pytest.mark.slow
