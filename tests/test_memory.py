@@ -10,7 +10,7 @@ baseline), so that the bar applies to what grows with the program."""
 
 from __future__ import annotations
 
-import os
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -22,23 +22,28 @@ REPO = Path(__file__).resolve().parent.parent
 BAR_KIB = 0.25
 
 
-def _program(workload: str, size: int):  # a bench.programs.Program
+def _bench(module: str):  # a module of bench/
     sys.path.insert(0, str(REPO))
     try:
-        import bench.programs as made
+        return importlib.import_module(f"bench.{module}")
     finally:
         sys.path.remove(str(REPO))
-    return getattr(made, workload)(size)
+
+
+def _program(workload: str, size: int):  # a bench.programs.Program
+    return getattr(_bench("programs"), workload)(size)
 
 
 def peak_kib(*args: str) -> int:
-    """The peak RSS of one `gradcli` process (its own, from wait4)."""
-    proc = subprocess.Popen([gradcli_executable(), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    return usage.ru_maxrss
+    """The peak RSS of one `gradcli` process, its own: started by the benchmark's small
+    launcher, since a child's peak (wait4) starts from the peak of the process that
+    started it, and this one (pytest, with every test before it) can be larger than
+    the program's whole run."""
+    launcher = [sys.executable, "-S", "-c", _bench("run").LAUNCHER]
+    proc = subprocess.run([*launcher, gradcli_executable(), *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stderr.rpartition("\nLAUNCHER ")[2].split()[1])
 
 
 def eval_peak_kib(workload: str, size: int, tmp_path: Path) -> tuple[int, int]:
