@@ -110,13 +110,9 @@ def python_cell(value: Any) -> Any:
     DataFrame; text, numbers and None as they are; a struct, a list or a map as JSON's
     objects and arrays, binary as its text (its bytes in hexadecimal where they are not
     UTF-8); anything else (a date, a decimal) its text."""
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    if isinstance(value, float):
+    if isinstance(value, float):  # an infinity stays: the reader makes it the row's error
         return None if math.isnan(value) else value
-    if isinstance(value, (dict, list, tuple, bytes)):
-        return _json_like(value)
-    return str(value)
+    return _json_like(value)
 
 
 def _json_like(value: Any) -> Any:
@@ -262,17 +258,10 @@ def table_chunk(
 
 
 def text_of(value: Any) -> str:
-    """A cell as CSV text: None is blank, floats as ``repr`` writes them, an object or
-    an array as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (dict, list)):
-        return csv_text(value)
-    return str(value)
+    """A cell (as :func:`python_cell` gives it) as CSV text: a float as ``repr`` writes
+    it (an infinity too), anything else as CSV output writes a JSON value (None blank,
+    true and false, an object or an array as JSON)."""
+    return repr(value) if isinstance(value, float) else csv_text(value)
 
 
 def materialize(chunk: Chunk, lead_names: list[str], inputs: Sequence[str]) -> None:
