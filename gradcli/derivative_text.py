@@ -350,7 +350,7 @@ def safe_text(written: str) -> str:
     from .errors import printable
 
     lines = written.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join("\t".join(map(printable, line.split("\t"))) for line in lines)
+    return "\n".join(printable(line, tab="\t") for line in lines)
 
 
 @contextmanager

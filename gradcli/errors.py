@@ -226,10 +226,10 @@ def printable(text: str, *, tab: str = " ") -> str:
     if text.isascii():
         if text.isprintable():
             return text
-        return text.replace("\t", tab).translate(_ASCII_CONTROLS)
-    text = text.replace("\t", tab)
+        return text.translate({**_ASCII_CONTROLS, ord("\t"): tab})
     return "".join(
-        "\ufffd" if (c < "\xa0" and not c.isprintable()) or unicodedata.category(c) in _FORMAT_CATEGORIES
+        tab if c == "\t"
+        else "\ufffd" if (c < "\xa0" and not c.isprintable()) or unicodedata.category(c) in _FORMAT_CATEGORIES
         or c in "\u2028\u2029" else c
         for c in text
     )

@@ -1078,10 +1078,18 @@ def test_a_refused_line_separator_is_shown_as_one_visible_cell(run_cli) -> None:
     )
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.sampled_from([" ", "→"]))
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.sampled_from([" ", "\t", "→"]))
 def test_printable_ascii_keeps_every_printable_character_and_blots_out_every_control(text, tab) -> None:
     from gradcli.errors import printable
 
     shown = printable(text, tab=tab)
     expected = "".join(tab if c == "\t" else c if " " <= c <= "~" else "\ufffd" for c in text)
     assert shown == expected
+
+
+def test_printable_puts_tab_for_a_tab_whatever_the_text_holds() -> None:
+    from gradcli.errors import printable
+
+    assert printable("é\tx\x1b\u202e", tab="\t") == "é\tx\ufffd\ufffd"
+    assert printable("é\tx", tab="→") == "é→x"
+    assert printable("a\tb\x07", tab="\t") == "a\tb\ufffd"
