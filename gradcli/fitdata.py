@@ -146,11 +146,8 @@ def _column(np: Any, name: str, values: Any) -> Any:
     from .rows import Columns, array_floats
 
     errors: dict[int, GradError] = {}
-    try:
-        # (a missing cell, None or NaN, is NaN: "must be a finite number" below)
-        column = array_floats(np, values, Columns(np, name, math.nan), errors)
-    except GradError as err:
-        raise GradError(err.kind, err.message.replace("the column", "the data's column", 1)) from None
+    # (a missing cell, None or NaN, is NaN: "must be a finite number" below)
+    column = array_floats(np, values, Columns(np, name, math.nan), errors, what="the data's column")
     if errors:
         r = min(errors)
         raise GradError("binding", f"row {r + 1:,} of the data: {errors[r].message}")

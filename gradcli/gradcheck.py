@@ -189,6 +189,13 @@ class CheckResult:
         }
 
 
+def check_tolerance(tol: float) -> None:
+    """``--tol``: a usage error unless it is a finite number ≥ 0 (marking answers uses
+    it too)."""
+    if not (math.isfinite(tol) and tol >= 0):
+        raise GradError("usage", f"--tol {tol}: the tolerance must be a number ≥ 0")
+
+
 def check(
     source: str | Graph,
     bindings: Mapping[str, Any] | None = None,
@@ -214,8 +221,7 @@ def check(
     """
     if eps is not None and not (math.isfinite(eps) and eps > 0):
         raise GradError("usage", f"--eps {eps}: the step must be a positive number")
-    if not (math.isfinite(tol) and tol >= 0):
-        raise GradError("usage", f"--tol {tol}: the tolerance must be a number ≥ 0")
+    check_tolerance(tol)
     graph = source if isinstance(source, Graph) else compile(source, output)
     point = dict(bindings or {})
     point.update(kw_bindings)

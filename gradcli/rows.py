@@ -203,14 +203,17 @@ def array_cell(value: Any) -> Any:
 
 
 def array_floats(
-    np: Any, values: Any, converter: Columns, errors: dict[int, GradError], *, as_they_are: bool = False
+    np: Any, values: Any, converter: Columns, errors: dict[int, GradError], *, as_they_are: bool = False,
+    what: str = "the column",
 ) -> Any:
     """An input's floats from a column given from Python (a list, a NumPy array, a
     DataFrame's column): integers and floats at C speed, every other cell one by one
     as a CSV cell is read (text such as "2.5"; a bool, a complex number, a date or
     "1_000" is that row's error in ``errors``, never a number NumPy made of it).
     A NaN among floats is a blank cell, an infinity its row's error; ``as_they_are``
-    keeps both in the column, for a caller that says what eval says of them."""
+    keeps both in the column, for a caller that says what eval says of them. Values
+    that are not one column (a scalar, a 2-D array) are a usage error that calls them
+    ``what`` ("the column", "the data's column")."""
     array = None
     if not isinstance(values, (str, bytes, Mapping)) and hasattr(values, "__iter__"):
         try:
@@ -219,7 +222,7 @@ def array_floats(
             array = None
     if array is None or array.ndim != 1:
         raise GradError(
-            "usage", f"the column {shorten(converter.name)} must be a list or a 1-D array of numbers"
+            "usage", f"{what} {shorten(converter.name)} must be a list or a 1-D array of numbers"
         )
     if array.dtype.kind in "iuf":
         column = np.ascontiguousarray(array, dtype=np.float64)  # (no copy of float64 numbers)

@@ -292,8 +292,10 @@ def mark(result: Result, path: str, tol: float | None = None) -> Marking:
     ``id`` column (a long label is cut, so two nodes may share one). What is left out
     is not answered; an answer given twice, or a label that names several nodes, is
     refused."""
-    if tol is not None and not (tol >= 0 and math.isfinite(tol)):  # as check's finite differences
-        raise GradError("usage", f"--tol {tol}: the tolerance must be a number ≥ 0")
+    if tol is not None:
+        from .gradcheck import check_tolerance
+
+        check_tolerance(tol)
     kind, rows = read_answers(path)
     graph = result.graph
     # what can be answered: key (a name, or a node id) -> (its label, the true gradient);
