@@ -255,20 +255,16 @@ class DerivativeProgram:
         bad[list(unread)] = True
         errors: dict[int, GradError] = {}
         for r in np.flatnonzero(bad).tolist():  # the scalar pass: the value, or the error
+            row: list[float] | None = None
             if r in unread:
                 errors[r] = unread[r]
-                for i in arrays:
-                    arrays[i][r] = np.nan
-                continue
-            try:
-                row = self._forward({name: float(col[r]) for name, col in cols.items()})
-            except GradError as err:
-                errors[r] = err.kept()
-                for i in arrays:
-                    arrays[i][r] = np.nan
-                continue
+            else:
+                try:
+                    row = self._forward({name: float(col[r]) for name, col in cols.items()})
+                except GradError as err:
+                    errors[r] = err.kept()
             for i in arrays:
-                arrays[i][r] = row[i]
+                arrays[i][r] = np.nan if row is None else row[i]
         gradient = {name: arrays[i] for name, i in self.first.items()}
         hessian = None
         if self.order == 2:

@@ -431,11 +431,13 @@ class _Newton:
 def mean_of(np: Any, values: Any, count: int) -> float:
     """The mean of ``count`` rows' values: their sum over ``count``, or, where the sum
     alone is past the floats (two rows of 1e308), the sum of each over ``count``."""
-    total = float(np.add.reduce(values)) if getattr(values, "ndim", 0) else float(values) * count
+    if not getattr(values, "ndim", 0):  # one value for every row
+        total = float(values) * count
+        return total / count if math.isfinite(total) else float(values)
+    total = float(np.add.reduce(values))
     if math.isfinite(total):
         return total / count
-    return float(np.add.reduce(np.asarray(values, dtype=np.float64) / count)) if getattr(
-        values, "ndim", 0) else float(values)
+    return float(np.add.reduce(np.asarray(values, dtype=np.float64) / count))
 
 
 def careful_step(

@@ -372,13 +372,12 @@ class SecondOrder:
             run(self.graph, point, self.wrt)
         except GradError as eval_err:
             return eval_err
-        undefined = GradError(
+        return GradError(
             "gradient" if err.kind == "division_by_zero" else err.kind,
             f"undefined derivative: {err.message}",
             err.span,
             err.source,
         )
-        return undefined
 
 
 def hessian(
